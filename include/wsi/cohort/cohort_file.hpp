@@ -1,0 +1,162 @@
+// The cohort file: one parallel-HDF5 file holding a whole job (layout in docs/cohort-file.md).
+// Created complete (every dataset at its final size, storage allocated early) as OUT.partial
+// and renamed; afterwards the run only writes raw data in place, so a kill at any moment leaves
+// a file that can be resumed. Only src/cohort/h5_*.cpp include hdf5.h.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wsi/grid/tile_grid.hpp"
+#include "wsi/schedule/comm.hpp"
+
+namespace wsi {
+
+inline constexpr const char* kCohortFormat = "wsi-mpi cohort";
+inline constexpr int kCohortFormatVersion = 1;
+
+enum class SlideStatus : int8_t { pending = 0, done = 1, failed = 2 };
+
+// One row of /slides.
+struct SlideRow {
+  std::string id, key, path;
+  SlideStatus status = SlideStatus::pending;
+  std::string error;
+  int64_t tile_start = 0, tile_count = 0;
+  int64_t width = 0, height = 0;  // level 0
+  double mpp = 0, objective_power = 0;
+  double scale = 0;  // level-0 px per requested-resolution px
+  // /slides/class_fractions row (C values, fraction of the slide's tiles per predicted class).
+  // create(): written when it has C values, zeros otherwise; read back by read_cohort_summary
+  // (empty when the file has no classes).
+  std::vector<float> class_fractions;
+};
+
+// A contiguous range of one slide's tiles: the unit of scheduling and of checkpointing.
+struct WorkUnit {
+  int64_t slide = 0, first_tile = 0, tile_count = 0;  // first_tile: global row index
+};
+
+// Sizes of one slide's /maps/<key> datasets; a slide with no maps (failed in planning) has zeros.
+struct MapShape {
+  int64_t height = 0, width = 0;            // prediction and thumbnail (overview resolution)
+  int64_t mask_height = 0, mask_width = 0;  // tissue
+};
+
+// Everything fixed when the file is created.
+struct CohortPlan {
+  std::string job_json;       // /job/config
+  std::string fingerprint;    // /job/fingerprint
+  std::vector<std::string> class_names;  // /job/class_names (empty: features only)
+  int64_t feature_size = 0;   // D of /tiles/features (0: no features dataset)
+  bool features_float16 = false;
+  bool probabilities = true;  // whether /tiles/probabilities exists
+  std::vector<SlideRow> slides;
+  std::vector<MapShape> maps;  // one per slide
+  std::vector<int32_t> tile_slide;      // /tiles/slide
+  std::vector<TileBounds> tile_bounds;  // /tiles/bounds
+  std::vector<WorkUnit> units;          // /progress/units
+  int stats_ranks = 1;                  // rows of /stats/ranks
+};
+
+// Per-rank figures of /stats/ranks (one row per rank).
+struct RankStats {
+  double tiles = 0, seconds_total = 0, seconds_reading = 0, seconds_inferring = 0, seconds_waiting = 0,
+         seconds_writing = 0;
+};
+
+enum class EndState : int8_t { running = 0, complete = 1, incomplete = 2 };
+
+// Thread-safety: none; one thread per rank makes HDF5 calls. Methods marked collective must be
+// called by every rank of the communicator with the same arguments where stated.
+class CohortFile {
+ public:
+  // Collective. Writes `path`.partial with everything allocated, the plan written (job, slides,
+  // tile slide/bounds, units), done flags 0, end state running; then renames it to `path`.
+  static void create(const std::string& path, const CohortPlan& plan, const Comm& comm);
+  // Collective. Opens an existing cohort file for writing raw data in place.
+  static CohortFile open(const std::string& path, const Comm& comm);
+  ~CohortFile();
+  CohortFile(CohortFile&&) noexcept;
+  CohortFile& operator=(CohortFile&&) noexcept;
+
+  // Collective: every rank calls it, with its own (possibly empty) rows. Rows are given as
+  // contiguous row ranges [first, first + count) of /tiles; probabilities (count x C) and/or
+  // features (count x D, float32; stored as float16 if the file says so) are row-major. Every
+  // range carries the pointer of each dataset the file has; ranges may come in any order but must
+  // not overlap. float16 is rounded here (nearest even), so the transfer stays collective.
+  struct TileRows {
+    int64_t first = 0, count = 0;
+    const float* probabilities = nullptr;
+    const float* features = nullptr;
+  };
+  void write_tile_rows(const std::vector<TileRows>& rows);
+  // Collective: marks the given units done by `rank` (each rank passes its own units).
+  void write_done(const std::vector<int64_t>& units, int rank);
+  // Collective H5Fflush.
+  void flush();
+  // Independent: rows [first, first + count) of /tiles/probabilities (count x C, row-major),
+  // e.g. to merge a slide's map on one rank. Rows written by other ranks are seen once their
+  // epoch's flush is done (flush, done flags, flush). Throws when the file has no probabilities.
+  std::vector<float> read_probabilities(int64_t first, int64_t count) const;
+  // Collective. Closes the file, throwing on failure (the destructor closes too, but only logs).
+  void close();
+
+  // Independent (one rank): one slide's /maps/<key> datasets, sizes as in the plan's MapShape
+  // (prediction H x W, thumbnail H x W x 3, tissue mask_height x mask_width, row-major). A null
+  // pointer leaves that dataset as it is. Writes no status: call write_slide_status after it, so
+  // that status "done" implies the maps are there. A slide without maps (zero MapShape) throws.
+  void write_maps(int64_t slide, const uint8_t* prediction, const uint8_t* thumbnail_rgb, const uint8_t* tissue);
+  // Independent: the class fractions of one slide (when given: exactly C values), its error
+  // (cut to 511 bytes), then its status -- in that order, so the status row commits the others.
+  void write_slide_status(int64_t slide, SlideStatus status, const std::string& error,
+                          const std::vector<float>& class_fractions = {});
+
+  // Independent, rank 0 only in practice: /stats/ranks rows and /progress/state. Rows beyond
+  // the plan's stats_ranks are dropped with a warning.
+  void write_stats(const std::vector<RankStats>& per_rank);
+  void write_end_state(EndState state);
+
+ private:
+  struct Impl;
+  explicit CohortFile(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Serial reading of a cohort file (inspect, render, export, resume checks). Opens read-only
+// with the default (non-MPI) driver.
+struct CohortSummary {
+  std::string format;
+  int format_version = 0;
+  std::string software_version;
+  std::string job_json, fingerprint;
+  std::vector<std::string> class_names;
+  int64_t feature_size = 0;
+  std::vector<SlideRow> slides;
+  std::vector<WorkUnit> units;
+  std::vector<uint8_t> done;
+  std::vector<int32_t> unit_rank;
+  EndState end_state = EndState::running;
+  std::vector<RankStats> stats;
+  std::vector<MapShape> maps;        // one per slide, zeros where the slide has no /maps group
+  int64_t tile_count = 0;            // N, rows of /tiles/*
+  bool has_probabilities = false;    // /tiles/probabilities exists
+  bool features_float16 = false;     // /tiles/features stored as float16
+};
+CohortSummary read_cohort_summary(const std::string& path);
+
+// One slide's maps and tiles, read serially.
+struct SlideMaps {
+  MapShape shape;
+  std::vector<uint8_t> prediction, thumbnail, tissue;
+};
+// A key that is no slide's throws; a slide without maps gives a zero shape and empty vectors.
+SlideMaps read_slide_maps(const std::string& path, const std::string& key);
+std::vector<TileBounds> read_tile_bounds(const std::string& path, int64_t first, int64_t count);
+std::vector<float> read_tile_probabilities(const std::string& path, int64_t first, int64_t count);  // count x C
+std::vector<float> read_tile_features(const std::string& path, int64_t first, int64_t count);       // count x D
+std::vector<int32_t> read_tile_slides(const std::string& path, int64_t first, int64_t count);
+
+}  // namespace wsi

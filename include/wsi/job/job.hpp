@@ -1,0 +1,53 @@
+// A job: everything `wsi-mpi run` was asked to do, resolved from the command line and the INI
+// job file; its JSON form (/job/config) and its fingerprint, which decides whether a later run
+// may resume the same file.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "wsi/mask/tissue_mask.hpp"
+#include "wsi/model/model.hpp"
+#include "wsi/units.hpp"
+
+namespace wsi {
+
+enum class JobMode { classify, features, both };
+JobMode parse_job_mode(const std::string& text);
+std::string to_string(JobMode mode);
+
+struct Job {
+  std::string slides;  // manifest CSV or one slide file
+  std::string output;
+  bool overwrite = false;
+  JobMode mode = JobMode::classify;
+  ModelOptions model;
+  Resolution resolution{0.5, Units::mpp};
+  int patch = 224;
+  int stride = 224;
+  MaskMethod tissue_mask = MaskMethod::otsu;
+  Resolution overview{4.0, Units::mpp};
+  double mpp_override = 0.0;
+  int64_t unit_tiles = 256;
+  double checkpoint_interval = 60.0;
+  int batch_size = 0;  // 0: chosen from the device
+  int readers = 0;     // 0: from the cores
+  bool features_float16 = false;
+  bool retry_failed = false;
+
+  bool wants_probabilities() const { return mode != JobMode::features; }
+  bool wants_features() const { return mode != JobMode::classify; }
+};
+
+// Throws std::invalid_argument naming the option for values that cannot work.
+void validate(const Job& job);
+
+// Canonical JSON of the whole job (stored as /job/config).
+std::string to_json(const Job& job);
+
+// What must match for a resume: the manifest's content and every slide/mask/model/weights file's
+// SHA-256 are folded in by the caller through `content_hashes`; batch size, threads, readers and
+// device are left out on purpose. Returns "key=value" lines, one per compared setting, stored as
+// /job/fingerprint, so that a refused resume can say what differs.
+std::string fingerprint(const Job& job, const std::vector<std::string>& content_hashes);
+
+}  // namespace wsi

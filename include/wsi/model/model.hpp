@@ -1,0 +1,107 @@
+// The model stage: a plain C++ interface over LibTorch. Only src/model/torch_*.cpp see torch.
+// A Model turns a batch of RGB uint8 patches into class probabilities and/or feature vectors.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wsi {
+
+enum class ModelOutput { probabilities, logits, features };
+ModelOutput parse_model_output(const std::string& text);  // throws std::invalid_argument
+std::string to_string(ModelOutput output);
+
+enum class Precision { fp32, bf16, fp16 };
+Precision parse_precision(const std::string& text);
+std::string to_string(Precision precision);
+
+// What a model expects and produces. Built-ins know theirs; a TorchScript file may carry it as
+// the extra file `wsi_model.json`; command-line options override either.
+struct ModelDescription {
+  std::vector<std::string> class_names;  // empty for a pure feature extractor
+  int feature_size = 0;                  // 0 when the model gives no features
+  ModelOutput output = ModelOutput::probabilities;
+  int input_width = 224;
+  int input_height = 224;
+  double scale = 1.0 / 255.0;  // x = (uint8 * scale - mean) / std, per RGB channel
+  std::array<double, 3> mean{0.0, 0.0, 0.0};
+  std::array<double, 3> std{1.0, 1.0, 1.0};
+};
+
+// How the user asked for the model (CLI / job file). Unset optionals keep the model's own values.
+struct ModelOptions {
+  std::string model = "resnet18-kather100k";  // built-in name or TorchScript file
+  std::string weights;                        // state_dict (.pth) for a built-in
+  std::vector<std::string> classes;           // --classes
+  std::string output;                         // --model-output, "" = model's own
+  std::vector<double> mean, std;              // --mean / --std, empty = model's own
+  std::string device = "cpu";                 // cpu | cuda | auto
+  Precision precision = Precision::fp32;
+  int threads = 0;                            // intra-op threads, 0 = library default
+};
+
+// One forward pass over n patches (n x H x W x 3, uint8, row-major). probabilities: n x C
+// (softmax applied when the model gives logits); features: n x D. Each is filled only if asked.
+struct BatchResult {
+  std::vector<float> probabilities;
+  std::vector<float> features;
+};
+
+// Not thread-safe: one inference thread owns a Model.
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelDescription& description() const = 0;
+  virtual BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) = 0;
+};
+
+// Throws std::runtime_error naming the model/weights file and the cause.
+std::unique_ptr<Model> load_model(const ModelOptions& options);
+
+// Names accepted by --model besides a file path.
+std::vector<std::string> builtin_model_names();
+
+// The demo colour model that `wsi-mpi synth` writes: a small TorchScript module that tells the
+// synthetic classes apart by their mean colour, saved with its wsi_model.json description.
+struct DemoClass {
+  std::string name;
+  std::array<uint8_t, 3> rgb;
+};
+void write_demo_model(const std::string& path, const std::vector<DemoClass>& classes);
+
+// --- additions -------------------------------------------------------------------------------
+// How load_model reads the names and files it is given:
+// - `<arch>-kather100k` / `<arch>` (resnet18, resnet34, resnet50, resnet101, resnext50_32x4d,
+//   wide_resnet50_2): TIAToolbox CNNModel from the state_dict in ModelOptions::weights (default:
+//   $WSI_MODEL_DIR/<name>.pth, then ~/.tiatoolbox/models/<name>.pth). Keys may also be
+//   torchvision's (conv1, layer1..4, fc) or carry DataParallel's "module."; a checkpoint
+//   {"state_dict": ...} is unwrapped. description().output is `logits` (probabilities are their
+//   softmax) or `features` when asked; both outputs come from one forward pass.
+// - `null`: no network, for I/O benchmarks: uniform probabilities over --classes (default one
+//   class "tissue"), features = mean RGB / 255 (3 values).
+// - anything else: a TorchScript file. Its forward returns one tensor (read as `output` says) or
+//   a tuple (features, class scores), class scores read as `output` says (logits -> softmax).
+// Built-ins and files are frozen, and optimised for inference on CPU fp32 when a probe batch
+// shows the same results (1e-4).
+
+// Class order of TIAToolbox's *-kather100k models: BACK NORM DEB TUM ADI MUC MUS STR LYM.
+const std::vector<std::string>& kather100k_classes();
+
+// True for a name that builtin_model_names() lists (no file is looked at).
+bool is_builtin_model(const std::string& name);
+
+// The `wsi_model.json` text of a description, and back. Parsing throws std::invalid_argument
+// naming `source` and the bad key; absent keys keep ModelDescription's defaults.
+std::string to_json(const ModelDescription& description);
+ModelDescription parse_model_description(const std::string& json, const std::string& source = "wsi_model.json");
+
+// Applies --classes / --model-output / --mean / --std to a model's own description.
+// Throws std::invalid_argument for a bad value (mean/std need exactly 3 numbers, std > 0).
+void apply_model_options(ModelDescription& description, const ModelOptions& options);
+
+// The LibTorch version this binary was built against, e.g. "1.13.0".
+std::string libtorch_version();
+
+}  // namespace wsi

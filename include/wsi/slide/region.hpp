@@ -1,0 +1,32 @@
+// Reading a box of a slide exactly as TIAToolbox 1.4.1's read_bounds does: read RGBA at the
+// chosen level, replace what lies outside the level with a constant, resize with its
+// "optimise" interpolation rule, composite over white, drop alpha. Patches and thumbnails both
+// come through here, so the pixels the model sees match TIAToolbox's.
+#pragma once
+#include <opencv2/core.hpp>
+
+#include "wsi/slide/slide_reader.hpp"
+#include "wsi/units.hpp"
+
+namespace wsi {
+
+// A patch given by bounds at the requested resolution; the result is (x1-x0) x (y1-y0) RGB.
+// Outside the slide every channel is set to `pad` before resizing (255: white).
+cv::Mat read_bounds_at_resolution(const SlideReader& slide, const Resolution& resolution, int64_t x0, int64_t y0,
+                                  int64_t x1, int64_t y1, uint8_t pad = 255);
+
+// A box given in level-0 pixels, returned at `resolution` (TIAToolbox's slide_thumbnail path;
+// outside the slide is transparent, hence white).
+cv::Mat read_bounds_at_baseline(const SlideReader& slide, const Resolution& resolution, int64_t x0, int64_t y0,
+                                int64_t x1, int64_t y1);
+
+// The building blocks, exposed for tests and for planned (multi-tile) reads.
+// Sets every channel of the pixels of `region` (read at `read`) outside the level to `pad`.
+void pad_outside_level(cv::Mat& region, const RegionRead& read, const Level& level, uint8_t pad);
+// TIAToolbox imresize: no-op when the factor is 1 on both axes; INTER_CUBIC when any factor > 1,
+// else INTER_AREA. `factor` is output/input when given as a scale, input/output for a size.
+cv::Mat tiatoolbox_resize(const cv::Mat& image, cv::Size output, Scale2 factor);
+// PIL's Image.alpha_composite of RGBA over opaque white, then RGB (its integer arithmetic).
+cv::Mat composite_over_white(const cv::Mat& rgba);
+
+}  // namespace wsi

@@ -1,0 +1,45 @@
+// The slide stage: opening a whole-slide image and reading regions of it. The only code that
+// sees openslide.h is src/slide/openslide_reader.cpp; everything else uses SlideReader.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "wsi/units.hpp"
+
+namespace wsi {
+
+// Raised for anything wrong with one slide: the message names the slide file and the cause.
+class SlideError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SlideOpenOptions {
+  double mpp_override = 0.0;  // > 0: use this mpp for every slide, whatever the file says
+};
+
+// Thread-safety: read_region may be called from several threads at once (OpenSlide is
+// thread-safe for reads); properties are immutable after open.
+class SlideReader {
+ public:
+  virtual ~SlideReader() = default;
+  virtual const std::string& path() const = 0;
+  virtual const SlideProperties& properties() const = 0;
+  // RGBA (not premultiplied, as openslide-python returns it) of a w x h region of `level` whose
+  // top-left is (x, y) in level-0 pixels. Outside the slide: transparent (0,0,0,0).
+  virtual cv::Mat read_region(int64_t x, int64_t y, int level, int64_t w, int64_t h) const = 0;
+};
+
+// Opens a slide with OpenSlide and normalises its metadata: mpp from openslide.mpp-x, else from
+// the TIFF resolution tags when plausible (0.05 to 20 um/px); objective power from the file, else
+// the common power nearest 10 / mpp (as TIAToolbox does). Throws SlideError naming the file.
+std::unique_ptr<SlideReader> open_slide(const std::string& path, const SlideOpenOptions& options = {});
+
+// The TIFF-tag fallback, exposed for tests: microns per pixel from tiff.XResolution and
+// tiff.ResolutionUnit ("centimeter", "inch"), or 0 when absent or implausible.
+double mpp_from_tiff_resolution(const std::string& x_resolution, const std::string& resolution_unit);
+
+}  // namespace wsi

@@ -1,0 +1,43 @@
+# Shared by demo.sh and test.sh: install what is missing from Debian 12's apt, then build.
+# Source it; it defines install_packages and build_project.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${WSI_BUILD_DIR:-$ROOT/build}"
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache
+  libtorch-dev libopenslide-dev openslide-tools libhdf5-openmpi-dev hdf5-tools
+  openmpi-bin libopenmpi-dev libboost-program-options-dev libspdlog-dev catch2
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libtiff-dev libtiff-tools
+  # reference computations in tests (run with /usr/bin/python3)
+  python3-torch python3-torchvision python3-h5py python3-openslide python3-numpy python3-opencv python3-skimage
+  # the real single-node Slurm test
+  slurm-wlm munge
+)
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then
+    echo "[wsi-mpi] all Debian packages present"
+    return
+  fi
+  echo "[wsi-mpi] installing: ${missing[*]}"
+  local sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build_project() {
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+# Open MPI as root (containers, CI) and in containers without a shared-memory single-copy path.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_rmaps_base_oversubscribe=1

@@ -1,0 +1,64 @@
+// wsi-mpi: the entry point. Dispatches to a subcommand; every failure becomes one clean line on
+// stderr and an exit status.
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include <spdlog/cfg/env.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/cli.hpp"
+#include "wsi/schedule/job_runner.hpp"
+
+namespace wsi::cli {
+
+void setup_logging(int rank) {
+  const std::string who = rank >= 0 ? "[wsi-mpi rank " + std::to_string(rank) + "] " : "[wsi-mpi] ";
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S " + who + "%^%l%$: %v");
+  spdlog::set_level(rank > 0 ? spdlog::level::warn : spdlog::level::info);
+  spdlog::cfg::load_env_levels();
+}
+
+void print_error(const std::string& command, const std::string& message) {
+  std::cerr << "wsi-mpi " << command << ": error: " << message << std::endl;
+}
+
+}  // namespace wsi::cli
+
+namespace {
+
+const char* kUsage = R"(usage: wsi-mpi <command> [options]
+
+Classify, or extract deep features from, every tissue patch of a cohort of whole-slide images,
+over MPI ranks, into one parallel-HDF5 cohort file.
+
+commands:
+  run        run a job (srun wsi-mpi run --job job.ini, or mpirun -n N wsi-mpi run ...)
+  synth      write a synthetic cohort, a demo model and a job file
+
+`wsi-mpi <command> --help` describes each command's options; `wsi-mpi --version` prints the version.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace wsi::cli;
+  const std::map<std::string, int (*)(int, char**)> commands = {
+      {"run", run_command},
+      {"synth", synth_command},
+  };
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::cout << kUsage;
+    return argc < 2 ? wsi::kExitUsage : wsi::kExitOk;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::cout << "wsi-mpi " << WSI_MPI_VERSION << std::endl;
+    return wsi::kExitOk;
+  }
+  const auto command = commands.find(argv[1]);
+  if (command == commands.end()) {
+    print_error(argv[1], "unknown command (see wsi-mpi --help)");
+    return wsi::kExitUsage;
+  }
+  return command->second(argc - 1, argv + 1);
+}

@@ -1,0 +1,129 @@
+// `wsi-mpi run`: options (command line and INI job file) -> Job -> run_job on every rank.
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/cli.hpp"
+#include "cli/options.hpp"
+#include "wsi/schedule/job_runner.hpp"
+
+namespace wsi::cli {
+namespace {
+
+po::options_description run_options() {
+  po::options_description o("wsi-mpi run [--job FILE.ini] [options]\n\n"
+                             "Every option can also come from the INI job file (name = value; relative paths are\n"
+                             "taken relative to the job file). Options");
+  o.add_options()
+      ("help,h", "show this help")
+      ("job", po::value<std::string>(), "INI job file")
+      ("slides", po::value<std::string>(), "manifest CSV (slide_id,path[,mask]) or one slide file")
+      ("output", po::value<std::string>(), "cohort file to write (HDF5)")
+      ("overwrite", po::bool_switch(), "replace an existing output")
+      ("mode", po::value<std::string>()->default_value("classify"), "classify | features | both")
+      ("model", po::value<std::string>()->default_value("resnet18-kather100k"), "built-in name or TorchScript file")
+      ("weights", po::value<std::string>(), "state_dict (.pth) for a built-in model")
+      ("classes", po::value<std::string>(), "class names A,B,... (override the model's)")
+      ("model-output", po::value<std::string>(), "probabilities | logits | features (override the model's)")
+      ("mean", po::value<std::string>(), "input mean R,G,B (after scaling to [0,1])")
+      ("std", po::value<std::string>(), "input std R,G,B")
+      ("resolution", po::value<double>()->default_value(0.5), "resolution patches are read at")
+      ("units", po::value<std::string>()->default_value("mpp"), "mpp | power | level | baseline")
+      ("patch", po::value<int>()->default_value(224), "patch size (px at the resolution)")
+      ("stride", po::value<int>()->default_value(224), "grid stride (px at the resolution)")
+      ("tissue-mask", po::value<std::string>()->default_value("auto"), "auto | morphological | none")
+      ("overview-resolution", po::value<double>()->default_value(4.0), "resolution of the prediction maps")
+      ("overview-units", po::value<std::string>()->default_value("mpp"), "units of --overview-resolution")
+      ("mpp-override", po::value<double>()->default_value(0.0), "microns per level-0 px for every slide")
+      ("unit-tiles", po::value<int64_t>()->default_value(256), "tiles per work unit")
+      ("checkpoint-interval", po::value<double>()->default_value(60.0), "seconds between checkpoints")
+      ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: chosen from the device)")
+      ("threads", po::value<int>()->default_value(0), "inference threads per rank (0: the rank's share of cores)")
+      ("readers", po::value<int>()->default_value(0), "reader threads per rank (0: from the cores)")
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | auto")
+      ("precision", po::value<std::string>()->default_value("fp32"), "fp32 | bf16 | fp16")
+      ("feature-dtype", po::value<std::string>()->default_value("float32"), "float32 | float16")
+      ("retry-failed", po::bool_switch(), "on resume, run failed slides again");
+  return o;
+}
+
+template <typename T>
+T get(const po::variables_map& vm, const char* name) {
+  return vm[name].as<T>();
+}
+
+Job job_from(const po::variables_map& vm) {
+  Job job;
+  if (vm.count("slides")) job.slides = get<std::string>(vm, "slides");
+  if (vm.count("output")) job.output = get<std::string>(vm, "output");
+  job.overwrite = get<bool>(vm, "overwrite");
+  job.mode = parse_job_mode(get<std::string>(vm, "mode"));
+  job.model.model = get<std::string>(vm, "model");
+  if (vm.count("weights")) job.model.weights = get<std::string>(vm, "weights");
+  if (vm.count("classes")) job.model.classes = split_list(get<std::string>(vm, "classes"));
+  if (vm.count("model-output")) job.model.output = get<std::string>(vm, "model-output");
+  if (vm.count("mean")) job.model.mean = parse_numbers("mean", get<std::string>(vm, "mean"));
+  if (vm.count("std")) job.model.std = parse_numbers("std", get<std::string>(vm, "std"));
+  job.model.device = get<std::string>(vm, "device");
+  if (job.model.device != "cpu" && job.model.device != "cuda" && job.model.device != "auto")
+    throw std::invalid_argument("--device: unknown device '" + job.model.device + "' (expected cpu, cuda or auto)");
+  try {
+    job.model.precision = parse_precision(get<std::string>(vm, "precision"));
+    job.resolution = {get<double>(vm, "resolution"), parse_units(get<std::string>(vm, "units"))};
+    job.overview = {get<double>(vm, "overview-resolution"), parse_units(get<std::string>(vm, "overview-units"))};
+    job.tissue_mask = parse_mask_method(get<std::string>(vm, "tissue-mask"));
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("bad option: ") + e.what());
+  }
+  job.model.threads = get<int>(vm, "threads");
+  job.patch = get<int>(vm, "patch");
+  job.stride = get<int>(vm, "stride");
+  job.mpp_override = get<double>(vm, "mpp-override");
+  job.unit_tiles = get<int64_t>(vm, "unit-tiles");
+  job.checkpoint_interval = get<double>(vm, "checkpoint-interval");
+  job.batch_size = get<int>(vm, "batch-size");
+  job.readers = get<int>(vm, "readers");
+  const std::string dtype = get<std::string>(vm, "feature-dtype");
+  if (dtype != "float32" && dtype != "float16")
+    throw std::invalid_argument("--feature-dtype: expected float32 or float16, got '" + dtype + "'");
+  job.features_float16 = dtype == "float16";
+  job.retry_failed = get<bool>(vm, "retry-failed");
+  validate(job);
+  return job;
+}
+
+}  // namespace
+
+int run_command(int argc, char** argv) {
+  const auto options = run_options();
+  Job job;
+  try {
+    const auto vm = parse_with_job_file(argc, argv, options, {"slides", "output", "model", "weights"});
+    if (vm.count("help")) {
+      std::cout << options << std::endl;
+      return kExitOk;
+    }
+    job = job_from(vm);
+  } catch (const std::exception& e) {
+    print_error("run", e.what());
+    return kExitUsage;
+  }
+  MpiSession mpi(&argc, &argv);
+  const Comm world = Comm::world();
+  setup_logging(world.rank());
+  try {
+    return run_job(job, world);
+  } catch (const UsageError& e) {
+    if (world.rank() == 0) print_error("run", e.what());
+    return kExitUsage;
+  } catch (const std::invalid_argument& e) {
+    if (world.rank() == 0) print_error("run", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    print_error("run", std::string(e.what()) + " (rank " + std::to_string(world.rank()) + ")");
+    if (world.size() > 1) MpiSession::abort(kExitJobFailed);
+    return kExitJobFailed;
+  }
+}
+
+}  // namespace wsi::cli

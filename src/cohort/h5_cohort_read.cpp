@@ -1,0 +1,197 @@
+// Serial, read-only readers of a cohort file (inspect, render, export, resume checks). The
+// default sec2 driver: they work in a process that never initialised MPI.
+#include <algorithm>
+#include <stdexcept>
+
+#include "cohort/h5_layout.hpp"
+#include "cohort/h5_parallel.hpp"
+#include "wsi/cohort/cohort_file.hpp"
+
+namespace wsi {
+namespace {
+
+using h5::Handle;
+using h5::Where;
+namespace n = h5::names;
+
+struct Reader {
+  std::string path;
+  Handle file;
+
+  explicit Reader(const std::string& p) : path(p) {
+    h5::quiet_errors();
+    Handle fapl = h5::serial_file_access(path);
+    file = h5::make(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id()), {path, "/"}, "opening the file");
+    h5::check_format(file.id(), path);
+  }
+
+  bool has(const std::string& name) const { return h5::exists(file.id(), name); }
+  Handle open(const std::string& name) const { return h5::open_dataset(file.id(), name, path); }
+  std::vector<hsize_t> dims(const std::string& name) const {
+    Handle dataset = open(name);
+    return h5::dims_of(dataset.id(), path, name);
+  }
+
+  template <class T>
+  std::vector<T> all(const std::string& name, hid_t mem_type) const {
+    Handle dataset = open(name);
+    hsize_t size = 1;
+    for (hsize_t d : h5::dims_of(dataset.id(), path, name)) size *= d;
+    std::vector<T> out(size);
+    h5::read_all(dataset.id(), mem_type, out.data(), {path, name});
+    return out;
+  }
+
+  template <class T>
+  std::vector<T> rows(const std::string& name, hid_t mem_type, int64_t first, int64_t count) const {
+    Handle dataset = open(name);
+    const std::vector<hsize_t> d = h5::dims_of(dataset.id(), path, name);
+    if (first < 0 || count < 0) throw std::out_of_range("cohort file '" + path + "': negative rows of " + name);
+    hsize_t columns = 1;
+    for (size_t i = 1; i < d.size(); ++i) columns *= d[i];
+    std::vector<T> out(static_cast<size_t>(count) * columns);
+    h5::read_rows(dataset.id(), mem_type, first, count, out.data(), {path, name});
+    return out;
+  }
+
+  // Fixed-length strings (whole dataset; a scalar gives one string).
+  std::vector<std::string> strings(const std::string& name) const {
+    Handle dataset = open(name);
+    Handle type = h5::make(H5Dget_type(dataset.id()), {path, name}, "getting a type");
+    const size_t width = H5Tget_size(type.id());
+    hsize_t size = 1;
+    for (hsize_t d : h5::dims_of(dataset.id(), path, name)) size *= d;
+    std::vector<char> packed(size * width);
+    h5::read_all(dataset.id(), type.id(), packed.data(), {path, name});
+    return h5::unpack_strings(packed, width);
+  }
+  std::string string(const std::string& name) const {
+    std::vector<std::string> values = strings(name);
+    return values.empty() ? std::string() : values[0];
+  }
+};
+
+template <class T>
+T scalar(const Reader& r, const std::string& name, hid_t mem_type) {
+  std::vector<T> values = r.all<T>(name, mem_type);
+  return values.empty() ? T{} : values[0];
+}
+
+void read_slides(const Reader& r, CohortSummary& s) {
+  const auto ids = r.strings(n::kSlideId), keys = r.strings(n::kSlideKey), paths = r.strings(n::kSlidePath),
+             errors = r.strings(n::kSlideError);
+  const auto status = r.all<int8_t>(n::kSlideStatus, H5T_NATIVE_INT8);
+  const auto start = r.all<int64_t>(n::kSlideTileStart, H5T_NATIVE_INT64);
+  const auto count = r.all<int64_t>(n::kSlideTileCount, H5T_NATIVE_INT64);
+  const auto width = r.all<int64_t>(n::kSlideWidth, H5T_NATIVE_INT64);
+  const auto height = r.all<int64_t>(n::kSlideHeight, H5T_NATIVE_INT64);
+  const auto mpp = r.all<double>(n::kSlideMpp, H5T_NATIVE_DOUBLE);
+  const auto power = r.all<double>(n::kSlideObjectivePower, H5T_NATIVE_DOUBLE);
+  const auto scale = r.all<double>(n::kSlideScale, H5T_NATIVE_DOUBLE);
+  std::vector<float> fractions;
+  const size_t classes = s.class_names.size();
+  if (r.has(n::kSlideClassFractions)) fractions = r.all<float>(n::kSlideClassFractions, H5T_NATIVE_FLOAT);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    SlideRow row;
+    row.id = ids[i], row.key = keys[i], row.path = paths[i], row.error = errors[i];
+    row.status = static_cast<SlideStatus>(status[i]);
+    row.tile_start = start[i], row.tile_count = count[i], row.width = width[i], row.height = height[i];
+    row.mpp = mpp[i], row.objective_power = power[i], row.scale = scale[i];
+    if (fractions.size() == ids.size() * classes && classes > 0)
+      row.class_fractions.assign(fractions.begin() + i * classes, fractions.begin() + (i + 1) * classes);
+    s.slides.push_back(std::move(row));
+  }
+}
+
+MapShape map_shape(const Reader& r, const std::string& key) {
+  MapShape shape;
+  const std::string group = std::string(n::kMaps) + "/" + key;
+  if (key.empty() || !r.has(group)) return shape;
+  const auto prediction = r.dims(group + "/prediction"), tissue = r.dims(group + "/tissue");
+  shape.height = static_cast<int64_t>(prediction.at(0));
+  shape.width = static_cast<int64_t>(prediction.at(1));
+  shape.mask_height = static_cast<int64_t>(tissue.at(0));
+  shape.mask_width = static_cast<int64_t>(tissue.at(1));
+  return shape;
+}
+
+void read_progress(const Reader& r, CohortSummary& s) {
+  const auto units = r.all<int64_t>(n::kUnits, H5T_NATIVE_INT64);
+  for (size_t i = 0; i + 3 <= units.size(); i += 3) s.units.push_back({units[i], units[i + 1], units[i + 2]});
+  s.done = r.all<uint8_t>(n::kDone, H5T_NATIVE_UINT8);
+  s.unit_rank = r.all<int32_t>(n::kUnitRank, H5T_NATIVE_INT32);
+  s.end_state = static_cast<EndState>(scalar<int8_t>(r, n::kEndState, H5T_NATIVE_INT8));
+  const auto stats = r.all<double>(n::kStats, H5T_NATIVE_DOUBLE);
+  for (size_t i = 0; i + n::kStatsColumns <= stats.size(); i += n::kStatsColumns)
+    s.stats.push_back({stats[i], stats[i + 1], stats[i + 2], stats[i + 3], stats[i + 4], stats[i + 5]});
+}
+
+}  // namespace
+
+CohortSummary read_cohort_summary(const std::string& path) {
+  Reader r(path);
+  CohortSummary s;
+  const Where root{path, "/"};
+  s.format = h5::read_string_attribute(r.file.id(), n::kAttrFormat, root);
+  s.format_version = h5::read_int_attribute(r.file.id(), n::kAttrFormatVersion, root);
+  s.software_version = h5::read_string_attribute(r.file.id(), n::kAttrSoftwareVersion, root);
+  s.job_json = r.string(n::kJobConfig);
+  s.fingerprint = r.string(n::kJobFingerprint);
+  s.class_names = r.strings(n::kJobClassNames);
+  s.feature_size = scalar<int64_t>(r, n::kJobFeatureSize, H5T_NATIVE_INT64);
+  read_slides(r, s);
+  for (const SlideRow& row : s.slides) s.maps.push_back(map_shape(r, row.key));
+  read_progress(r, s);
+  s.tile_count = static_cast<int64_t>(r.dims(n::kTileSlide).at(0));
+  s.has_probabilities = r.has(n::kTileProbabilities);
+  if (r.has(n::kTileFeatures)) {
+    Handle features = r.open(n::kTileFeatures);
+    Handle type = h5::make(H5Dget_type(features.id()), {path, n::kTileFeatures}, "getting a type");
+    s.features_float16 = H5Tget_size(type.id()) == 2;
+  }
+  return s;
+}
+
+SlideMaps read_slide_maps(const std::string& path, const std::string& key) {
+  Reader r(path);
+  const auto keys = r.strings(n::kSlideKey);
+  if (key.empty() || std::find(keys.begin(), keys.end(), key) == keys.end())
+    throw std::invalid_argument("cohort file '" + path + "' has no slide with key '" + key + "'");
+  SlideMaps maps;
+  maps.shape = map_shape(r, key);
+  if (maps.shape.height == 0 && maps.shape.width == 0 && maps.shape.mask_height == 0 && maps.shape.mask_width == 0)
+    return maps;
+  const std::string group = std::string(n::kMaps) + "/" + key;
+  maps.prediction = r.all<uint8_t>(group + "/prediction", H5T_NATIVE_UINT8);
+  maps.thumbnail = r.all<uint8_t>(group + "/thumbnail", H5T_NATIVE_UINT8);
+  maps.tissue = r.all<uint8_t>(group + "/tissue", H5T_NATIVE_UINT8);
+  return maps;
+}
+
+std::vector<TileBounds> read_tile_bounds(const std::string& path, int64_t first, int64_t count) {
+  Reader r(path);
+  const auto values = r.rows<int32_t>(n::kTileBounds, H5T_NATIVE_INT32, first, count);
+  std::vector<TileBounds> out;
+  out.reserve(static_cast<size_t>(count));
+  for (size_t i = 0; i + 4 <= values.size(); i += 4) out.push_back({values[i], values[i + 1], values[i + 2], values[i + 3]});
+  return out;
+}
+
+std::vector<int32_t> read_tile_slides(const std::string& path, int64_t first, int64_t count) {
+  return Reader(path).rows<int32_t>(n::kTileSlide, H5T_NATIVE_INT32, first, count);
+}
+
+std::vector<float> read_tile_probabilities(const std::string& path, int64_t first, int64_t count) {
+  Reader r(path);
+  if (!r.has(n::kTileProbabilities))
+    throw std::runtime_error("cohort file '" + path + "' has no tile probabilities (features-only job)");
+  return r.rows<float>(n::kTileProbabilities, H5T_NATIVE_FLOAT, first, count);
+}
+
+std::vector<float> read_tile_features(const std::string& path, int64_t first, int64_t count) {
+  Reader r(path);
+  if (!r.has(n::kTileFeatures)) throw std::runtime_error("cohort file '" + path + "' has no tile features");
+  return r.rows<float>(n::kTileFeatures, H5T_NATIVE_FLOAT, first, count);  // float16 widened by HDF5
+}
+
+}  // namespace wsi

@@ -1,0 +1,262 @@
+// Names, types and small helpers of the cohort file, see h5_layout.hpp.
+#include "cohort/h5_layout.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "wsi/cohort/cohort_file.hpp"
+
+namespace wsi::h5 {
+
+Handle string_type(size_t size) {
+  Handle type(H5Tcopy(H5T_C_S1));
+  const Where where{"", "string type"};
+  check(type.id(), where, "copying the string type");
+  check(H5Tset_size(type.id(), std::max<size_t>(size, 1)), where, "sizing a string type");
+  check(H5Tset_strpad(type.id(), H5T_STR_NULLPAD), where, "setting string padding");
+  check(H5Tset_cset(type.id(), H5T_CSET_UTF8), where, "setting string encoding");
+  return type;
+}
+
+Handle float16_type() {
+  // As h5py does (h5t.pyx): IEEE F32LE with binary16's fields, 2 bytes, exponent bias 15.
+  const Where where{"", "float16 type"};
+  Handle type = make(H5Tcopy(H5T_IEEE_F32LE), where, "copying the float type");
+  check(H5Tset_fields(type.id(), 15, 10, 5, 0, 10), where, "setting float16 fields");
+  check(H5Tset_size(type.id(), 2), where, "sizing the float16 type");
+  check(H5Tset_ebias(type.id(), 15), where, "setting the float16 exponent bias");
+  return type;
+}
+
+uint16_t float_to_half(float value) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude >= 0x7f800000u)  // inf or NaN (NaN stays a quiet NaN)
+    return sign | (magnitude > 0x7f800000u ? 0x7e00u : 0x7c00u);
+  if (magnitude >= 0x47800000u) return sign | 0x7c00u;  // >= 65536: inf
+  const uint32_t exponent = magnitude >> 23;
+  if (exponent < 113) {  // below 2^-14: a half subnormal (or zero)
+    if (exponent < 102) return sign;  // below 2^-25: rounds to zero
+    const uint32_t full = (magnitude & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126 - exponent;  // 14..24
+    uint32_t half = full >> shift;
+    const uint32_t rest = full & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rest > halfway || (rest == halfway && (half & 1u))) ++half;
+    return sign | static_cast<uint16_t>(half);
+  }
+  uint32_t half = ((exponent - 112) << 10) | ((magnitude & 0x7fffffu) >> 13);
+  const uint32_t rest = magnitude & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // a carry may reach inf: right
+  return sign | static_cast<uint16_t>(half);
+}
+
+size_t string_width(const std::vector<std::string>& values) {
+  size_t longest = 0;
+  for (const auto& value : values) longest = std::max(longest, value.size());
+  return longest + 1;
+}
+
+std::string truncate_utf8(const std::string& value, size_t max_bytes) {
+  if (value.size() <= max_bytes) return value;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0u) == 0x80u) --end;  // continuation byte
+  return value.substr(0, end);
+}
+
+std::vector<char> pack_strings(const std::vector<std::string>& values, size_t width) {
+  std::vector<char> out(values.size() * width, '\0');
+  for (size_t i = 0; i < values.size(); ++i) {
+    const std::string cut = truncate_utf8(values[i], width);
+    std::memcpy(out.data() + i * width, cut.data(), cut.size());
+  }
+  return out;
+}
+
+std::vector<std::string> unpack_strings(const std::vector<char>& data, size_t width) {
+  std::vector<std::string> out;
+  if (width == 0) return out;
+  for (size_t i = 0; i + width <= data.size(); i += width) {
+    const char* begin = data.data() + i;
+    out.emplace_back(begin, strnlen(begin, width));
+  }
+  return out;
+}
+
+Handle simple_space(const std::vector<hsize_t>& dims) {
+  if (dims.empty()) return make(H5Screate(H5S_SCALAR), {"", "dataspace"}, "creating a scalar dataspace");
+  return make(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), {"", "dataspace"},
+              "creating a dataspace");
+}
+
+Handle create_dataset(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                      const std::string& path) {
+  const Where where{path, name};
+  Handle dcpl = make(H5Pcreate(H5P_DATASET_CREATE), where, "creating a dataset property list");
+  check(H5Pset_layout(dcpl.id(), H5D_CONTIGUOUS), where, "setting contiguous layout");
+  check(H5Pset_alloc_time(dcpl.id(), H5D_ALLOC_TIME_EARLY), where, "setting early allocation");
+  check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), where, "switching fill values off");
+  check(H5Pset_obj_track_times(dcpl.id(), 0), where, "switching object times off");
+  Handle space = simple_space(dims);
+  return make(H5Dcreate2(file, name.c_str(), type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT), where,
+              "creating a dataset");
+}
+
+Handle create_group(hid_t file, const std::string& name, const std::string& path, size_t heap_hint) {
+  const Where where{path, name};
+  Handle gcpl = make(H5Pcreate(H5P_GROUP_CREATE), where, "creating a group property list");
+  check(H5Pset_obj_track_times(gcpl.id(), 0), where, "switching object times off");
+  if (heap_hint > 0) check(H5Pset_local_heap_size_hint(gcpl.id(), heap_hint), where, "setting a heap size hint");
+  return make(H5Gcreate2(file, name.c_str(), H5P_DEFAULT, gcpl.id(), H5P_DEFAULT), where, "creating a group");
+}
+
+Handle open_dataset(hid_t file, const std::string& name, const std::string& path) {
+  return make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), {path, name}, "opening a dataset");
+}
+
+bool exists(hid_t file, const std::string& name) {
+  // Check each link from the root down: H5Lexists fails on a missing intermediate group.
+  size_t slash = 0;
+  while ((slash = name.find('/', slash + 1)) != std::string::npos)
+    if (H5Lexists(file, name.substr(0, slash).c_str(), H5P_DEFAULT) <= 0) return false;
+  return H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::vector<hsize_t> dims_of(hid_t dataset, const std::string& path, const std::string& name) {
+  const Where where{path, name};
+  Handle space = make(H5Dget_space(dataset), where, "getting a dataspace");
+  const int rank = check(H5Sget_simple_extent_ndims(space.id()), where, "getting a rank");
+  std::vector<hsize_t> dims(rank);
+  if (rank > 0) check(H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr), where, "getting dimensions");
+  return dims;
+}
+
+namespace {
+
+// File and memory selections of rows [first, first + rows).
+std::pair<Handle, Handle> row_selection(hid_t dataset, hsize_t first, hsize_t rows, const Where& where) {
+  Handle file_space = make(H5Dget_space(dataset), where, "getting a dataspace");
+  const int rank = check(H5Sget_simple_extent_ndims(file_space.id()), where, "getting a rank");
+  std::vector<hsize_t> dims(rank);
+  check(H5Sget_simple_extent_dims(file_space.id(), dims.data(), nullptr), where, "getting dimensions");
+  if (rank == 0 || first + rows > dims[0])
+    throw std::runtime_error("cohort file '" + where.file + "': rows [" + std::to_string(first) + ", " +
+                             std::to_string(first + rows) + ") outside " + where.object);
+  std::vector<hsize_t> start(rank, 0), count = dims;
+  start[0] = first;
+  count[0] = rows;
+  Handle mem_space = simple_space(count);
+  if (rows == 0) {
+    check(H5Sselect_none(file_space.id()), where, "selecting nothing");
+    check(H5Sselect_none(mem_space.id()), where, "selecting nothing");
+  } else {
+    check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), where,
+          "selecting rows");
+  }
+  return {std::move(file_space), std::move(mem_space)};
+}
+
+}  // namespace
+
+void write_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, const void* data, hid_t dxpl,
+                const Where& where) {
+  auto [file_space, mem_space] = row_selection(dataset, first, rows, where);
+  static const char dummy = 0;
+  check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), dxpl, data ? data : &dummy), where,
+        "writing");
+}
+
+void read_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, void* data, const Where& where) {
+  auto [file_space, mem_space] = row_selection(dataset, first, rows, where);
+  if (rows == 0) return;
+  check(H5Dread(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT, data), where, "reading");
+}
+
+void write_all(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, const Where& where) {
+  static const char dummy = 0;
+  check(H5Dwrite(dataset, mem_type, H5S_ALL, H5S_ALL, dxpl, data ? data : &dummy), where, "writing");
+}
+
+void read_all(hid_t dataset, hid_t mem_type, void* data, const Where& where) {
+  static char dummy = 0;
+  check(H5Dread(dataset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data ? data : &dummy), where, "reading");
+}
+
+void write_string_attribute(hid_t object, const char* name, const std::string& value, const Where& where) {
+  Handle type = string_type(value.size() + 1);
+  Handle space = simple_space({});
+  Handle attribute = make(H5Acreate2(object, name, type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), where,
+                          "creating an attribute");
+  std::vector<char> data = pack_strings({value}, value.size() + 1);
+  check(H5Awrite(attribute.id(), type.id(), data.data()), where, "writing an attribute");
+}
+
+void write_strings_attribute(hid_t object, const char* name, const std::vector<std::string>& values,
+                             const Where& where) {
+  const size_t width = string_width(values);
+  Handle type = string_type(width);
+  Handle space = simple_space({values.size()});
+  Handle attribute = make(H5Acreate2(object, name, type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), where,
+                          "creating an attribute");
+  std::vector<char> data = pack_strings(values, width);
+  check(H5Awrite(attribute.id(), type.id(), data.data()), where, "writing an attribute");
+}
+
+void write_int_attribute(hid_t object, const char* name, int value, const Where& where) {
+  Handle space = simple_space({});
+  Handle attribute = make(H5Acreate2(object, name, H5T_STD_I32LE, space.id(), H5P_DEFAULT, H5P_DEFAULT), where,
+                          "creating an attribute");
+  check(H5Awrite(attribute.id(), H5T_NATIVE_INT, &value), where, "writing an attribute");
+}
+
+std::string read_string_attribute(hid_t object, const char* name, const Where& where) {
+  if (H5Aexists(object, name) <= 0) return {};
+  Handle attribute = make(H5Aopen(object, name, H5P_DEFAULT), where, "opening an attribute");
+  Handle type = make(H5Aget_type(attribute.id()), where, "getting an attribute type");
+  if (H5Tget_class(type.id()) != H5T_STRING) return {};
+  Handle space = make(H5Aget_space(attribute.id()), where, "getting an attribute dataspace");
+  if (H5Sget_simple_extent_npoints(space.id()) != 1) return {};
+  if (H5Tis_variable_str(type.id()) > 0) {
+    char* text = nullptr;
+    Handle mem = make(H5Tcopy(H5T_C_S1), where, "copying the string type");
+    check(H5Tset_size(mem.id(), H5T_VARIABLE), where, "sizing a string type");
+    check(H5Tset_cset(mem.id(), H5Tget_cset(type.id())), where, "setting string encoding");
+    check(H5Aread(attribute.id(), mem.id(), &text), where, "reading an attribute");
+    std::string value = text ? text : "";
+    H5free_memory(text);
+    return value;
+  }
+  const size_t size = H5Tget_size(type.id());
+  std::vector<char> data(size, '\0');
+  check(H5Aread(attribute.id(), type.id(), data.data()), where, "reading an attribute");
+  return std::string(data.data(), strnlen(data.data(), size));
+}
+
+int read_int_attribute(hid_t object, const char* name, const Where& where) {
+  if (H5Aexists(object, name) <= 0) return 0;
+  Handle attribute = make(H5Aopen(object, name, H5P_DEFAULT), where, "opening an attribute");
+  int value = 0;
+  check(H5Aread(attribute.id(), H5T_NATIVE_INT, &value), where, "reading an attribute");
+  return value;
+}
+
+void check_format(hid_t file, const std::string& path) {
+  const Where root{path, "/"};
+  std::string format;
+  try {
+    format = read_string_attribute(file, names::kAttrFormat, root);
+  } catch (const std::runtime_error&) {
+    format = "(unreadable)";
+  }
+  if (format != kCohortFormat)
+    throw std::runtime_error("'" + path + "' is not a wsi-mpi cohort file (format attribute '" + format +
+                             "', expected '" + kCohortFormat + "')");
+  const int version = read_int_attribute(file, names::kAttrFormatVersion, root);
+  if (version != kCohortFormatVersion)
+    throw std::runtime_error("'" + path + "' is cohort format version " + std::to_string(version) +
+                             "; this wsi-mpi reads version " + std::to_string(kCohortFormatVersion));
+}
+
+}  // namespace wsi::h5

@@ -1,0 +1,98 @@
+// Private: names, types and small helpers shared by the cohort file's writer and readers
+// (layout documented in docs/cohort-file.md). Thread-safety: none.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cohort/h5_handle.hpp"
+
+namespace wsi::h5 {
+
+// Dataset and attribute names (DESIGN.md "Cohort file names").
+namespace names {
+inline constexpr const char* kSlideId = "/slides/id";
+inline constexpr const char* kSlideKey = "/slides/key";
+inline constexpr const char* kSlidePath = "/slides/path";
+inline constexpr const char* kSlideStatus = "/slides/status";
+inline constexpr const char* kSlideError = "/slides/error";
+inline constexpr const char* kSlideTileStart = "/slides/tile_start";
+inline constexpr const char* kSlideTileCount = "/slides/tile_count";
+inline constexpr const char* kSlideWidth = "/slides/width";
+inline constexpr const char* kSlideHeight = "/slides/height";
+inline constexpr const char* kSlideMpp = "/slides/mpp";
+inline constexpr const char* kSlideObjectivePower = "/slides/objective_power";
+inline constexpr const char* kSlideScale = "/slides/scale";
+inline constexpr const char* kSlideClassFractions = "/slides/class_fractions";
+inline constexpr const char* kTileSlide = "/tiles/slide";
+inline constexpr const char* kTileBounds = "/tiles/bounds";
+inline constexpr const char* kTileProbabilities = "/tiles/probabilities";
+inline constexpr const char* kTileFeatures = "/tiles/features";
+inline constexpr const char* kMaps = "/maps";
+inline constexpr const char* kUnits = "/progress/units";
+inline constexpr const char* kDone = "/progress/done";
+inline constexpr const char* kUnitRank = "/progress/rank";
+inline constexpr const char* kEndState = "/progress/state";
+inline constexpr const char* kStats = "/stats/ranks";
+inline constexpr const char* kJobConfig = "/job/config";
+inline constexpr const char* kJobFingerprint = "/job/fingerprint";
+inline constexpr const char* kJobClassNames = "/job/class_names";
+inline constexpr const char* kJobFeatureSize = "/job/feature_size";
+inline constexpr const char* kAttrFormat = "format";
+inline constexpr const char* kAttrFormatVersion = "format_version";
+inline constexpr const char* kAttrSoftwareVersion = "software_version";
+inline constexpr const char* kAttrColumns = "columns";
+inline constexpr int kStatsColumns = 6;
+inline constexpr size_t kErrorBytes = 512;  // /slides/error: fixed 512 bytes, null-padded
+}  // namespace names
+
+// ---- types ----
+// Fixed-length, null-padded UTF-8 string of `size` bytes (h5py reads dtype "S<size>").
+Handle string_type(size_t size);
+// IEEE binary16 built the way h5py builds it (h5py reads it as numpy float16).
+Handle float16_type();
+// Round-to-nearest-even float32 -> binary16 bits (what numpy's astype(float16) gives).
+uint16_t float_to_half(float value);
+
+// ---- strings ----
+// Longest UTF-8 byte length + 1 (never 0).
+size_t string_width(const std::vector<std::string>& values);
+// At most max_bytes bytes, cut at a UTF-8 character boundary.
+std::string truncate_utf8(const std::string& value, size_t max_bytes);
+// Concatenated fixed-width fields, each null-padded (values longer than width are cut).
+std::vector<char> pack_strings(const std::vector<std::string>& values, size_t width);
+std::vector<std::string> unpack_strings(const std::vector<char>& data, size_t width);
+
+// ---- objects ----
+Handle simple_space(const std::vector<hsize_t>& dims);
+// Contiguous, allocated early, fill value never written, no object times.
+Handle create_dataset(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                      const std::string& path);
+Handle create_group(hid_t file, const std::string& name, const std::string& path, size_t heap_hint = 0);
+Handle open_dataset(hid_t file, const std::string& name, const std::string& path);
+bool exists(hid_t file, const std::string& name);  // name is an absolute path of depth <= 2
+// Dimensions of a dataset's dataspace.
+std::vector<hsize_t> dims_of(hid_t dataset, const std::string& path, const std::string& name);
+
+// ---- raw data ----
+// Writes rows [first, first + rows) of a dataset (all remaining dimensions), from `data`
+// laid out row-major with memory type `mem_type`. rows may be 0.
+void write_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, const void* data, hid_t dxpl,
+                const Where& where);
+void read_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, void* data, const Where& where);
+// Whole dataset.
+void write_all(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, const Where& where);
+void read_all(hid_t dataset, hid_t mem_type, void* data, const Where& where);
+
+// ---- attributes (collective in parallel: every rank writes the same) ----
+void write_string_attribute(hid_t object, const char* name, const std::string& value, const Where& where);
+void write_strings_attribute(hid_t object, const char* name, const std::vector<std::string>& values,
+                             const Where& where);
+void write_int_attribute(hid_t object, const char* name, int value, const Where& where);
+std::string read_string_attribute(hid_t object, const char* name, const Where& where);
+int read_int_attribute(hid_t object, const char* name, const Where& where);
+
+// Throws, naming the file, unless its root says format kCohortFormat, version kCohortFormatVersion.
+void check_format(hid_t file, const std::string& path);
+
+}  // namespace wsi::h5

@@ -1,0 +1,41 @@
+// Parallel-HDF5 property lists, see h5_parallel.hpp.
+#include "cohort/h5_parallel.hpp"
+
+#include "schedule/mpi_comm.hpp"
+
+namespace wsi::h5 {
+
+Handle mpio_file_access(const Comm& comm, bool collective_reads, const std::string& path) {
+  const Where where{path, ""};
+  Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), where, "creating a file access list");
+  check(H5Pset_fapl_mpio(fapl.id(), comm.handle().comm, MPI_INFO_NULL), where, "selecting MPI-IO");
+  check(H5Pset_all_coll_metadata_ops(fapl.id(), collective_reads ? 1 : 0), where,
+        "setting collective metadata reads");
+  check(H5Pset_coll_metadata_write(fapl.id(), 1), where, "setting collective metadata writes");
+  check(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18), where, "setting format bounds");
+  return fapl;
+}
+
+Handle serial_file_access(const std::string& path) {
+  const Where where{path, ""};
+  Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), where, "creating a file access list");
+  check(H5Pset_fapl_sec2(fapl.id()), where, "selecting the sec2 driver");
+  check(H5Pset_file_locking(fapl.id(), 1, 1), where, "setting file locking");
+  return fapl;
+}
+
+Handle mpio_transfer(bool collective, const std::string& path) {
+  const Where where{path, ""};
+  Handle dxpl = make(H5Pcreate(H5P_DATASET_XFER), where, "creating a transfer list");
+  check(H5Pset_dxpl_mpio(dxpl.id(), collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT), where,
+        "setting the MPI-IO transfer mode");
+  return dxpl;
+}
+
+bool was_collective(hid_t dxpl) {
+  H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
+  if (H5Pget_mpio_actual_io_mode(dxpl, &mode) < 0) return false;
+  return mode != H5D_MPIO_NO_COLLECTIVE;
+}
+
+}  // namespace wsi::h5

@@ -1,0 +1,23 @@
+// Private: parallel-HDF5 property lists of the cohort file (HighFive's MPIOFileAccess /
+// UseCollectiveIO as plain functions). Thread-safety: none.
+#pragma once
+#include <string>
+
+#include "cohort/h5_handle.hpp"
+#include "wsi/schedule/comm.hpp"
+
+namespace wsi::h5 {
+
+// MPI-IO driver over `comm` (MPI_INFO_NULL), collective metadata writes, collective metadata
+// reads when `collective_reads` (create: every rank makes the same calls; open: off, so one
+// rank may open a /maps dataset alone), library bounds EARLIEST..V18 (never "latest": a killed
+// file opens again without h5clear).
+Handle mpio_file_access(const Comm& comm, bool collective_reads, const std::string& path);
+// Default sec2 driver, read-only use; file locking ignored where the file system has none.
+Handle serial_file_access(const std::string& path);
+// Data transfer list: H5FD_MPIO_COLLECTIVE or H5FD_MPIO_INDEPENDENT.
+Handle mpio_transfer(bool collective, const std::string& path);
+// Whether the last H5Dwrite with `dxpl` really was collective (H5Pget_mpio_actual_io_mode).
+bool was_collective(hid_t dxpl);
+
+}  // namespace wsi::h5

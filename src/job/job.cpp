@@ -1,0 +1,120 @@
+// Job validation, JSON and fingerprint, see include/wsi/job/job.hpp.
+#include "wsi/job/job.hpp"
+
+#include <stdexcept>
+
+#include "util/json.hpp"
+
+namespace wsi {
+
+JobMode parse_job_mode(const std::string& text) {
+  if (text == "classify") return JobMode::classify;
+  if (text == "features") return JobMode::features;
+  if (text == "both") return JobMode::both;
+  throw std::invalid_argument("--mode: unknown mode '" + text + "' (expected classify, features or both)");
+}
+
+std::string to_string(JobMode mode) {
+  switch (mode) {
+    case JobMode::classify: return "classify";
+    case JobMode::features: return "features";
+    case JobMode::both: return "both";
+  }
+  return "?";
+}
+
+void validate(const Job& job) {
+  const auto fail = [](const std::string& message) { throw std::invalid_argument(message); };
+  if (job.slides.empty()) fail("--slides is required (a manifest CSV or one slide file)");
+  if (job.output.empty()) fail("--output is required (the cohort file to write)");
+  if (job.patch <= 0) fail("--patch must be positive, got " + std::to_string(job.patch));
+  if (job.stride <= 0) fail("--stride must be positive, got " + std::to_string(job.stride));
+  if (job.resolution.value <= 0 && job.resolution.units != Units::level) fail("--resolution must be positive");
+  if (job.overview.value <= 0 && job.overview.units != Units::level) fail("--overview-resolution must be positive");
+  if (job.unit_tiles <= 0) fail("--unit-tiles must be positive");
+  if (job.checkpoint_interval <= 0) fail("--checkpoint-interval must be positive");
+  if (job.batch_size < 0) fail("--batch-size must not be negative");
+  if (job.readers < 0) fail("--readers must not be negative");
+  if (job.model.threads < 0) fail("--threads must not be negative");
+  if (job.mpp_override < 0) fail("--mpp-override must be positive");
+  if (job.model.precision == Precision::fp16 && job.model.device == "cpu")
+    fail("--precision fp16 needs --device cuda: LibTorch has no fp16 convolution on the CPU (use bf16)");
+  if (!job.model.mean.empty() && job.model.mean.size() != 3) fail("--mean takes three values R,G,B");
+  if (!job.model.std.empty() && job.model.std.size() != 3) fail("--std takes three values R,G,B");
+}
+
+namespace {
+
+std::string resolution_json(const Resolution& r) {
+  return JsonObject().add("value", r.value).add("units", to_string(r.units)).str();
+}
+
+}  // namespace
+
+std::string to_json(const Job& job) {
+  JsonObject model;
+  model.add("model", job.model.model)
+      .add("weights", job.model.weights)
+      .add("classes", job.model.classes)
+      .add("output", job.model.output)
+      .add("mean", job.model.mean)
+      .add("std", job.model.std)
+      .add("device", job.model.device)
+      .add("precision", to_string(job.model.precision))
+      .add("threads", job.model.threads);
+  return JsonObject()
+      .add("slides", job.slides)
+      .add("output", job.output)
+      .add("mode", to_string(job.mode))
+      .add_raw("model", model.str())
+      .add_raw("resolution", resolution_json(job.resolution))
+      .add("patch", job.patch)
+      .add("stride", job.stride)
+      .add("tissue_mask", to_string(job.tissue_mask))
+      .add_raw("overview", resolution_json(job.overview))
+      .add("mpp_override", job.mpp_override)
+      .add("unit_tiles", job.unit_tiles)
+      .add("checkpoint_interval", job.checkpoint_interval)
+      .add("batch_size", job.batch_size)
+      .add("readers", job.readers)
+      .add("feature_dtype", job.features_float16 ? "float16" : "float32")
+      .add("retry_failed", job.retry_failed)
+      .add("software_version", WSI_MPI_VERSION)
+      .str();
+}
+
+std::string fingerprint(const Job& job, const std::vector<std::string>& content_hashes) {
+  const auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+  };
+  const auto join_numbers = [](const std::vector<double>& v) {
+    std::string out;
+    for (double d : v) out += (out.empty() ? "" : ",") + std::to_string(d);
+    return out;
+  };
+  std::vector<std::string> items = {
+      "mode=" + to_string(job.mode),
+      "model=" + job.model.model,
+      "classes=" + join(job.model.classes),
+      "model_output=" + job.model.output,
+      "mean=" + join_numbers(job.model.mean),
+      "std=" + join_numbers(job.model.std),
+      "precision=" + to_string(job.model.precision),
+      "resolution=" + to_string(job.resolution),
+      "patch=" + std::to_string(job.patch),
+      "stride=" + std::to_string(job.stride),
+      "tissue_mask=" + to_string(job.tissue_mask),
+      "overview=" + to_string(job.overview),
+      "mpp_override=" + std::to_string(job.mpp_override),
+      "unit_tiles=" + std::to_string(job.unit_tiles),
+      "feature_dtype=" + std::string(job.features_float16 ? "float16" : "float32"),
+  };
+  items.insert(items.end(), content_hashes.begin(), content_hashes.end());
+  std::string text;
+  for (const auto& item : items) text += item + "\n";
+  return text;
+}
+
+}  // namespace wsi

@@ -1,0 +1,269 @@
+// Torch-free parts of the model stage: enum parsing, wsi_model.json, option overrides, the
+// built-in registry and the null model.
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+#include <stdexcept>
+
+#include "model/model_internal.hpp"
+
+namespace wsi {
+
+namespace {
+
+const std::vector<std::string> kArchitectures = {"resnet18",  "resnet34",        "resnet50",
+                                                 "resnet101", "resnext50_32x4d", "wide_resnet50_2"};
+const std::string kKatherSuffix = "-kather100k";
+
+std::string json_string(const std::string& text) {
+  std::ostringstream out;
+  out << '"';
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out << "\\\""; break;
+      case '\\': out << "\\\\"; break;
+      case '\n': out << "\\n"; break;
+      case '\t': out << "\\t"; break;
+      case '\r': out << "\\r"; break;
+      default:
+        if (c < 0x20) {
+          out << "\\u" << std::hex << std::setw(4) << std::setfill('0') << int(c) << std::dec;
+        } else {
+          out << c;
+        }
+    }
+  }
+  out << '"';
+  return out.str();
+}
+
+std::string json_number(double value) {
+  std::ostringstream out;
+  out << std::setprecision(17) << value;
+  return out.str();
+}
+
+using boost::property_tree::ptree;
+
+std::vector<double> read_numbers(const ptree& node, const std::string& key, const std::string& source) {
+  std::vector<double> values;
+  for (const auto& item : node) {
+    try {
+      values.push_back(item.second.get_value<double>());
+    } catch (const std::exception&) {
+      throw std::invalid_argument(source + ": \"" + key + "\" must be a list of numbers");
+    }
+  }
+  return values;
+}
+
+std::array<double, 3> read_triple(const ptree& root, const std::string& key, const std::string& source) {
+  auto values = read_numbers(root.get_child(key), key, source);
+  if (values.size() != 3) throw std::invalid_argument(source + ": \"" + key + "\" needs 3 numbers (R,G,B)");
+  return {values[0], values[1], values[2]};
+}
+
+template <typename T>
+T read_value(const ptree& root, const std::string& key, const std::string& source) {
+  try {
+    return root.get<T>(key);
+  } catch (const std::exception&) {
+    throw std::invalid_argument(source + ": bad value for \"" + key + "\"");
+  }
+}
+
+void read_input_size(const ptree& root, ModelDescription& d, const std::string& source) {
+  if (auto size = root.get_child_optional("input_size")) {
+    auto values = read_numbers(*size, "input_size", source);
+    if (values.size() != 2) throw std::invalid_argument(source + ": \"input_size\" needs [width, height]");
+    d.input_width = static_cast<int>(values[0]);
+    d.input_height = static_cast<int>(values[1]);
+  }
+  if (root.count("input_width")) d.input_width = read_value<int>(root, "input_width", source);
+  if (root.count("input_height")) d.input_height = read_value<int>(root, "input_height", source);
+  if (d.input_width <= 0 || d.input_height <= 0) throw std::invalid_argument(source + ": input size must be positive");
+}
+
+void check_std(const std::array<double, 3>& std, const std::string& source) {
+  for (double s : std) {
+    if (!(s > 0.0) || !std::isfinite(s)) throw std::invalid_argument(source + ": std values must be positive");
+  }
+}
+
+}  // namespace
+
+ModelOutput parse_model_output(const std::string& text) {
+  if (text == "probabilities") return ModelOutput::probabilities;
+  if (text == "logits") return ModelOutput::logits;
+  if (text == "features") return ModelOutput::features;
+  throw std::invalid_argument("unknown model output '" + text + "' (expected probabilities, logits or features)");
+}
+
+std::string to_string(ModelOutput output) {
+  switch (output) {
+    case ModelOutput::probabilities: return "probabilities";
+    case ModelOutput::logits: return "logits";
+    case ModelOutput::features: return "features";
+  }
+  return "probabilities";
+}
+
+Precision parse_precision(const std::string& text) {
+  if (text == "fp32" || text == "float32") return Precision::fp32;
+  if (text == "bf16" || text == "bfloat16") return Precision::bf16;
+  if (text == "fp16" || text == "float16" || text == "half") return Precision::fp16;
+  throw std::invalid_argument("unknown precision '" + text + "' (expected fp32, bf16 or fp16)");
+}
+
+std::string to_string(Precision precision) {
+  switch (precision) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+  }
+  return "fp32";
+}
+
+const std::vector<std::string>& kather100k_classes() {
+  static const std::vector<std::string> classes = {"BACK", "NORM", "DEB", "TUM", "ADI",
+                                                   "MUC",  "MUS",  "STR", "LYM"};
+  return classes;
+}
+
+std::vector<std::string> builtin_model_names() {
+  std::vector<std::string> names;
+  for (const auto& arch : kArchitectures) names.push_back(arch + kKatherSuffix);
+  for (const auto& arch : kArchitectures) names.push_back(arch);
+  names.push_back("null");
+  return names;
+}
+
+bool is_builtin_model(const std::string& name) {
+  return name == "null" || model_detail::find_builtin(name).has_value();
+}
+
+std::string to_json(const ModelDescription& d) {
+  std::ostringstream out;
+  out << "{\"class_names\": [";
+  for (size_t i = 0; i < d.class_names.size(); ++i) out << (i ? ", " : "") << json_string(d.class_names[i]);
+  out << "], \"feature_size\": " << d.feature_size << ", \"output\": " << json_string(to_string(d.output))
+      << ", \"input_size\": [" << d.input_width << ", " << d.input_height << "], \"scale\": " << json_number(d.scale);
+  for (const auto& [key, values] : {std::pair{"mean", d.mean}, std::pair{"std", d.std}}) {
+    out << ", \"" << key << "\": [" << json_number(values[0]) << ", " << json_number(values[1]) << ", "
+        << json_number(values[2]) << "]";
+  }
+  out << "}";
+  return out.str();
+}
+
+ModelDescription parse_model_description(const std::string& json, const std::string& source) {
+  ptree root;
+  try {
+    std::istringstream in(json);
+    boost::property_tree::read_json(in, root);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(source + ": not valid JSON: " + e.what());
+  }
+  ModelDescription d;
+  if (auto names = root.get_child_optional("class_names")) {
+    for (const auto& item : *names) d.class_names.push_back(item.second.get_value<std::string>());
+  }
+  if (root.count("feature_size")) d.feature_size = read_value<int>(root, "feature_size", source);
+  if (root.count("output")) {
+    try {
+      d.output = parse_model_output(root.get<std::string>("output"));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(source + ": " + e.what());
+    }
+  }
+  read_input_size(root, d, source);
+  if (root.count("scale")) d.scale = read_value<double>(root, "scale", source);
+  if (root.count("mean")) d.mean = read_triple(root, "mean", source);
+  if (root.count("std")) d.std = read_triple(root, "std", source);
+  check_std(d.std, source);
+  return d;
+}
+
+void apply_model_options(ModelDescription& d, const ModelOptions& options) {
+  if (!options.classes.empty()) d.class_names = options.classes;
+  if (!options.output.empty()) d.output = parse_model_output(options.output);
+  auto triple = [](const std::vector<double>& v, const char* what) {
+    if (v.size() != 3) throw std::invalid_argument(std::string("--") + what + " needs 3 numbers (R,G,B)");
+    return std::array<double, 3>{v[0], v[1], v[2]};
+  };
+  if (!options.mean.empty()) d.mean = triple(options.mean, "mean");
+  if (!options.std.empty()) d.std = triple(options.std, "std");
+  check_std(d.std, "--std");
+}
+
+namespace model_detail {
+
+std::optional<BuiltinSpec> find_builtin(const std::string& name) {
+  for (const auto& arch : kArchitectures) {
+    bool kather = name == arch + kKatherSuffix;
+    if (name == arch || kather) {
+      int features = (arch == "resnet18" || arch == "resnet34") ? 512 : 2048;
+      return BuiltinSpec{arch, kather, features};
+    }
+  }
+  return std::nullopt;
+}
+
+std::string find_default_weights(const std::string& name) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+  if (const char* dir = std::getenv("WSI_MODEL_DIR")) candidates.push_back(fs::path(dir) / (name + ".pth"));
+  if (const char* home = std::getenv("HOME")) candidates.push_back(fs::path(home) / ".tiatoolbox" / "models" / (name + ".pth"));
+  for (const auto& path : candidates) {
+    std::error_code ec;
+    if (fs::is_regular_file(path, ec)) return path.string();
+  }
+  return "";
+}
+
+namespace {
+
+class NullModel final : public Model {
+ public:
+  explicit NullModel(ModelDescription description) : description_(std::move(description)) {}
+  const ModelDescription& description() const override { return description_; }
+
+  BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) override {
+    BatchResult result;
+    const size_t classes = description_.class_names.size();
+    if (want_probabilities) result.probabilities.assign(size_t(n) * classes, 1.0f / float(classes));
+    if (want_features) {
+      const size_t pixels = size_t(description_.input_width) * size_t(description_.input_height);
+      result.features.resize(size_t(n) * 3);
+      for (int i = 0; i < n; ++i) {
+        const uint8_t* p = patches + size_t(i) * pixels * 3;
+        double sum[3] = {0, 0, 0};
+        for (size_t k = 0; k < pixels; ++k)
+          for (int c = 0; c < 3; ++c) sum[c] += p[k * 3 + c];
+        for (int c = 0; c < 3; ++c) result.features[size_t(i) * 3 + c] = float(sum[c] / (double(pixels) * 255.0));
+      }
+    }
+    return result;
+  }
+
+ private:
+  ModelDescription description_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_null_model(const ModelOptions& options) {
+  ModelDescription d;
+  d.class_names = {"tissue"};
+  d.feature_size = 3;
+  apply_model_options(d, options);
+  if (d.output == ModelOutput::logits) d.output = ModelOutput::probabilities;
+  return std::make_unique<NullModel>(std::move(d));
+}
+
+}  // namespace model_detail
+}  // namespace wsi

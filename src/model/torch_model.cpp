@@ -1,0 +1,328 @@
+// load_model and the LibTorch-backed Model: built-ins (state_dict into a C++-defined TorchScript
+// module), TorchScript files with an optional wsi_model.json, and the demo colour model.
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include "model/model_internal.hpp"
+#include "model/torch_builtin.hpp"
+#include "model/torch_state_dict.hpp"
+
+namespace wsi {
+namespace {
+
+using model_detail::BuiltinSpec;
+
+// How a forward result is read: built-ins give (features, logits); a file gives a tensor (its
+// description's output kind) or a tuple (features, class scores).
+struct ForwardOutputs {
+  at::Tensor features;
+  at::Tensor scores;  // already probabilities
+};
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+c10::Device choose_device(const std::string& device) {
+  if (device == "cpu") return c10::Device(c10::kCPU);
+  const bool cuda = torch::cuda::is_available();
+  if (device == "auto") return cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  if (device.rfind("cuda", 0) == 0) {
+    if (!cuda)
+      throw std::runtime_error("device '" + device + "' asked for, but no CUDA device is available to this LibTorch " +
+                               std::string(TORCH_VERSION) + " (use --device cpu or auto)");
+    return c10::Device(device);
+  }
+  throw std::invalid_argument("unknown device '" + device + "' (expected cpu, cuda or auto)");
+}
+
+at::ScalarType choose_dtype(Precision precision, const c10::Device& device) {
+  if (precision == Precision::fp16 && device.is_cpu())
+    throw std::runtime_error("fp16 needs CUDA; LibTorch has no CPU fp16 convolution (use fp32 or bf16 on CPU)");
+  if (precision == Precision::fp16) return at::kHalf;
+  if (precision == Precision::bf16) return at::kBFloat16;
+  return at::kFloat;
+}
+
+// A deterministic pseudo-random batch used to check that optimisations keep the results.
+std::vector<uint8_t> probe_patches(const ModelDescription& d, int n) {
+  std::vector<uint8_t> data(size_t(n) * size_t(d.input_width) * size_t(d.input_height) * 3);
+  uint32_t state = 12345u;
+  for (auto& v : data) {
+    state = state * 1664525u + 1013904223u;
+    v = uint8_t(state >> 24);
+  }
+  return data;
+}
+
+bool close_enough(const at::Tensor& a, const at::Tensor& b) {
+  if (a.defined() != b.defined()) return false;
+  if (!a.defined()) return true;
+  if (a.sizes() != b.sizes()) return false;
+  double scale = std::max(1.0, a.abs().max().item<double>());
+  return (a - b).abs().max().item<double>() <= 1e-4 * scale;
+}
+
+class TorchModel final : public Model {
+ public:
+  TorchModel(std::string name, torch::jit::Module module, ModelDescription description, bool builtin,
+             const ModelOptions& options)
+      : name_(std::move(name)),
+        module_(std::move(module)),
+        description_(std::move(description)),
+        builtin_(builtin),
+        device_(choose_device(options.device)),
+        dtype_(choose_dtype(options.precision, device_)) {
+    if (options.threads > 0) at::set_num_threads(options.threads);
+    const auto& d = description_;
+    mean_ = torch::tensor({d.mean[0], d.mean[1], d.mean[2]}, at::kFloat).view({1, 3, 1, 1}).to(device_);
+    std_ = torch::tensor({d.std[0], d.std[1], d.std[2]}, at::kFloat).view({1, 3, 1, 1}).to(device_);
+    normalise_ = d.mean != std::array<double, 3>{0, 0, 0} || d.std != std::array<double, 3>{1, 1, 1};
+    module_.eval();
+    module_.to(device_);
+    if (dtype_ != at::kFloat) module_.to(dtype_);
+    prepare();
+  }
+
+  const ModelDescription& description() const override { return description_; }
+
+  BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) override {
+    BatchResult result;
+    if (n <= 0) return result;
+    try {
+      ForwardOutputs out = forward(patches, n);
+      if (want_probabilities) result.probabilities = copy_scores(out.scores, n);
+      if (want_features) result.features = copy_features(out.features, n);
+    } catch (const c10::Error& e) {
+      throw std::runtime_error("model " + name_ + " failed: " + e.what_without_backtrace());
+    }
+    return result;
+  }
+
+ private:
+  // freeze, then optimize_for_inference where it keeps the results (checked on a probe batch).
+  void prepare() {
+    try {
+      module_ = torch::jit::freeze(module_);
+    } catch (const std::exception& e) {
+      spdlog::debug("model {}: not frozen ({})", name_, e.what());
+    }
+    ForwardOutputs reference = forward_probe();
+    if (description_.feature_size == 0 && reference.features.defined())
+      description_.feature_size = int(reference.features.reshape({reference.features.size(0), -1}).size(1));
+    if (!device_.is_cpu() || dtype_ != at::kFloat) return;
+    torch::jit::Module plain = module_;
+    try {
+      module_ = torch::jit::optimize_for_inference(plain);
+      ForwardOutputs optimised = forward_probe();
+      if (close_enough(reference.features, optimised.features) && close_enough(reference.scores, optimised.scores)) {
+        spdlog::debug("model {}: frozen and optimised for inference", name_);
+        return;
+      }
+      spdlog::debug("model {}: optimize_for_inference changes the results; not used", name_);
+    } catch (const std::exception& e) {
+      spdlog::debug("model {}: optimize_for_inference failed ({}); not used", name_, e.what());
+    }
+    module_ = plain;
+  }
+
+  ForwardOutputs forward_probe() {
+    auto data = probe_patches(description_, 1);
+    return forward(data.data(), 1);
+  }
+
+  at::Tensor preprocess(const uint8_t* patches, int n) {
+    const auto& d = description_;
+    auto input = torch::from_blob(const_cast<uint8_t*>(patches), {n, d.input_height, d.input_width, 3}, at::kByte);
+    if (!device_.is_cpu()) input = input.pin_memory().to(device_, /*non_blocking=*/true);
+    auto x = input.permute({0, 3, 1, 2}).to(at::kFloat).mul_(d.scale);
+    if (normalise_) x = x.sub_(mean_).div_(std_);
+    return x.contiguous().to(dtype_);
+  }
+
+  ForwardOutputs forward(const uint8_t* patches, int n) {
+    c10::InferenceMode guard;
+    torch::jit::IValue out = module_.forward({preprocess(patches, n)});
+    std::vector<at::Tensor> tensors;
+    if (out.isTensor()) {
+      tensors.push_back(out.toTensor());
+    } else if (out.isTuple()) {
+      for (const auto& item : out.toTupleRef().elements())
+        if (item.isTensor()) tensors.push_back(item.toTensor());
+    } else if (out.isTensorList()) {
+      for (const auto& t : out.toTensorVector()) tensors.push_back(t);
+    }
+    if (tensors.empty()) throw std::runtime_error("model " + name_ + " returned neither a tensor nor a tuple of tensors");
+    return interpret(tensors);
+  }
+
+  ForwardOutputs interpret(const std::vector<at::Tensor>& tensors) const {
+    ForwardOutputs out;
+    auto as_float = [](const at::Tensor& t) { return t.to(at::kFloat); };
+    if (builtin_) {
+      out.features = as_float(tensors[0]);
+      if (!description_.class_names.empty()) out.scores = torch::softmax(as_float(tensors.at(1)), 1);
+      return out;
+    }
+    at::Tensor scores;
+    if (tensors.size() >= 2) {
+      out.features = as_float(tensors[0]);
+      scores = as_float(tensors[1]);
+    } else if (description_.output == ModelOutput::features) {
+      out.features = as_float(tensors[0]);
+    } else {
+      scores = as_float(tensors[0]);
+    }
+    if (scores.defined() && description_.output != ModelOutput::features)
+      out.scores = description_.output == ModelOutput::logits ? torch::softmax(scores.reshape({scores.size(0), -1}), 1)
+                                                              : scores;
+    return out;
+  }
+
+  std::vector<float> copy_rows(at::Tensor t, int n, int width, const char* what, const std::string& declared) const {
+    t = t.reshape({t.size(0), -1}).to(at::kCPU).contiguous();
+    if (t.size(0) != n)
+      throw std::runtime_error("model " + name_ + " returned " + std::to_string(t.size(0)) + " rows of " + what +
+                               " for " + std::to_string(n) + " patches");
+    if (t.size(1) != width)
+      throw std::runtime_error("model " + name_ + " gives " + std::to_string(t.size(1)) + " " + what + " per patch but " +
+                               declared);
+    const float* p = t.data_ptr<float>();
+    return std::vector<float>(p, p + t.numel());
+  }
+
+  std::vector<float> copy_scores(const at::Tensor& scores, int n) const {
+    const auto& names = description_.class_names;
+    if (names.empty()) throw std::runtime_error("model " + name_ + " has no class names (give --classes)");
+    if (!scores.defined()) throw std::runtime_error("model " + name_ + " gives no class scores (its output is features)");
+    return copy_rows(scores, n, int(names.size()), "class scores",
+                     "declares " + std::to_string(names.size()) + " classes (" + join(names) + ")");
+  }
+
+  std::vector<float> copy_features(const at::Tensor& features, int n) const {
+    if (!features.defined()) throw std::runtime_error("model " + name_ + " gives no features (its output is class scores)");
+    return copy_rows(features, n, description_.feature_size, "features",
+                     "declares a feature size of " + std::to_string(description_.feature_size));
+  }
+
+  std::string name_;
+  torch::jit::Module module_;
+  ModelDescription description_;
+  bool builtin_;
+  c10::Device device_;
+  at::ScalarType dtype_;
+  at::Tensor mean_, std_;
+  bool normalise_ = false;
+};
+
+std::unique_ptr<Model> load_builtin(const BuiltinSpec& spec, const ModelOptions& options) {
+  ModelDescription d;
+  d.feature_size = spec.feature_size;
+  d.output = ModelOutput::logits;
+  if (spec.kather100k) d.class_names = kather100k_classes();
+  apply_model_options(d, options);
+  if (d.output != ModelOutput::features) d.output = ModelOutput::logits;  // built-ins: softmax of logits
+  if (d.class_names.empty() && d.output != ModelOutput::features)
+    throw std::runtime_error("built-in model " + options.model +
+                             " needs --classes (its classifier's class names, in order) unless --model-output features");
+  std::string weights = options.weights.empty() ? model_detail::find_default_weights(options.model) : options.weights;
+  if (weights.empty())
+    throw std::runtime_error("built-in model " + options.model + " needs --weights FILE.pth (a state_dict, e.g. " +
+                             "TIAToolbox's " + options.model + ".pth; also looked in $WSI_MODEL_DIR and ~/.tiatoolbox/models)");
+  if (!std::filesystem::exists(weights)) throw std::runtime_error("weights file " + weights + " not found");
+  auto state_dict = model_detail::load_state_dict(weights);
+  auto net = model_detail::build_builtin_network(spec.arch, state_dict, int(d.class_names.size()), "weights " + weights);
+  spdlog::debug("model {}: {} tensors from {}", options.model, state_dict.size(), weights);
+  return std::make_unique<TorchModel>(options.model, std::move(net.module), std::move(d), true, options);
+}
+
+torch::jit::Module load_script(const std::string& path, std::string& description_json) {
+  torch::jit::ExtraFilesMap extra{{"wsi_model.json", ""}};
+  try {
+    auto module = torch::jit::load(path, c10::Device(c10::kCPU), extra);
+    description_json = extra["wsi_model.json"];
+    return module;
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("cannot load TorchScript model " + path + ": " + e.what_without_backtrace() +
+                             "\n(TorchScript written by a PyTorch newer than this LibTorch " + TORCH_VERSION +
+                             " may not load: export it with torch " + TORCH_VERSION +
+                             "; a state_dict .pth goes with --model <architecture> --weights FILE)");
+  }
+}
+
+std::unique_ptr<Model> load_file_model(const ModelOptions& options) {
+  const std::string& path = options.model;
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error("model '" + path + "' is neither a built-in (" + join(builtin_model_names()) +
+                             ") nor an existing TorchScript file");
+  std::string json;
+  auto module = load_script(path, json);
+  ModelDescription d;
+  if (!json.empty()) {
+    try {
+      d = parse_model_description(json, path + ":wsi_model.json");
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(e.what());
+    }
+  }
+  apply_model_options(d, options);
+  if (d.class_names.empty() && d.output != ModelOutput::features)
+    throw std::runtime_error("model " + path + " names no classes: give --classes, or --model-output features, " +
+                             "or embed wsi_model.json with class_names");
+  return std::make_unique<TorchModel>(path, std::move(module), std::move(d), false, options);
+}
+
+}  // namespace
+
+std::string libtorch_version() { return TORCH_VERSION; }
+
+std::unique_ptr<Model> load_model(const ModelOptions& options) {
+  try {
+    if (options.model == "null") return model_detail::make_null_model(options);
+    choose_dtype(options.precision, choose_device(options.device));  // fail fast, before any loading
+    if (auto spec = model_detail::find_builtin(options.model)) return load_builtin(*spec, options);
+    return load_file_model(options);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("cannot load model " + options.model + ": " + e.what_without_backtrace());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("model " + options.model + ": " + e.what());
+  }
+}
+
+void write_demo_model(const std::string& path, const std::vector<DemoClass>& classes) {
+  if (classes.empty()) throw std::invalid_argument("write_demo_model: no classes");
+  auto prototypes = torch::empty({int64_t(classes.size()), 3}, at::kFloat);
+  ModelDescription d;
+  for (size_t i = 0; i < classes.size(); ++i) {
+    for (int c = 0; c < 3; ++c) prototypes[int64_t(i)][c] = float(classes[i].rgb[size_t(c)]) / 255.0f;
+    d.class_names.push_back(classes[i].name);
+  }
+  d.output = ModelOutput::logits;
+  torch::jit::Module module("WsiDemoColourModel");
+  module.register_attribute("training", c10::BoolType::get(), false);
+  module.register_buffer("prototypes", prototypes);
+  module.define(R"(
+def forward(self, x):
+    m = torch.mean(x, [2, 3])
+    d = torch.sum(torch.pow(torch.unsqueeze(m, 1) - torch.unsqueeze(self.prototypes, 0), 2), [2])
+    return d * -50.0
+)");
+  torch::jit::ExtraFilesMap extra{{"wsi_model.json", to_json(d)}};
+  try {
+    module.save(path, extra);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("cannot write demo model " + path + ": " + e.what_without_backtrace());
+  }
+}
+
+}  // namespace wsi

@@ -1,0 +1,110 @@
+// wsi::Comm over MPI, see include/wsi/schedule/comm.hpp.
+#include "schedule/mpi_comm.hpp"
+
+#include <stdexcept>
+
+namespace wsi {
+
+CommHandle::~CommHandle() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owned && !finalized) MPI_Comm_free(&comm);
+}
+
+void check_mpi(int status, const char* activity) {
+  if (status == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(status, text, &length);
+  int rank = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  throw std::runtime_error(std::string("MPI failed ") + activity + " on rank " + std::to_string(rank) + ": " +
+                           std::string(text, length));
+}
+
+Comm Comm::world() {
+  auto handle = std::make_shared<CommHandle>();
+  handle->comm = MPI_COMM_WORLD;
+  return Comm(handle);
+}
+
+Comm Comm::duplicate() const {
+  auto handle = std::make_shared<CommHandle>();
+  check_mpi(MPI_Comm_dup(handle_->comm, &handle->comm), "duplicating a communicator");
+  handle->owned = true;
+  return Comm(handle);
+}
+
+Comm Comm::node() const {
+  auto handle = std::make_shared<CommHandle>();
+  check_mpi(MPI_Comm_split_type(handle_->comm, MPI_COMM_TYPE_SHARED, rank(), MPI_INFO_NULL, &handle->comm),
+            "splitting by node");
+  handle->owned = true;
+  return Comm(handle);
+}
+
+int Comm::rank() const {
+  int rank = 0;
+  check_mpi(MPI_Comm_rank(handle_->comm, &rank), "asking the rank");
+  return rank;
+}
+
+int Comm::size() const {
+  int size = 0;
+  check_mpi(MPI_Comm_size(handle_->comm, &size), "asking the size");
+  return size;
+}
+
+void Comm::barrier() const { check_mpi(MPI_Barrier(handle_->comm), "in a barrier"); }
+
+std::vector<std::string> Comm::all_gather(const std::string& bytes) const {
+  const int n = size();
+  int length = static_cast<int>(bytes.size());
+  std::vector<int> lengths(n), offsets(n);
+  check_mpi(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, handle_->comm), "gathering sizes");
+  int total = 0;
+  for (int i = 0; i < n; ++i) offsets[i] = total, total += lengths[i];
+  std::string all(total, '\0');
+  check_mpi(MPI_Allgatherv(bytes.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(), MPI_BYTE,
+                           handle_->comm),
+            "gathering data");
+  std::vector<std::string> parts;
+  for (int i = 0; i < n; ++i) parts.push_back(all.substr(offsets[i], lengths[i]));
+  return parts;
+}
+
+std::string Comm::broadcast(const std::string& bytes, int root) const {
+  int64_t length = static_cast<int64_t>(bytes.size());
+  check_mpi(MPI_Bcast(&length, 1, MPI_INT64_T, root, handle_->comm), "broadcasting a size");
+  std::string out = rank() == root ? bytes : std::string(length, '\0');
+  check_mpi(MPI_Bcast(out.data(), static_cast<int>(length), MPI_BYTE, root, handle_->comm), "broadcasting data");
+  return out;
+}
+
+int64_t Comm::all_reduce_max(int64_t value) const {
+  int64_t out = 0;
+  check_mpi(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_MAX, handle_->comm), "reducing (max)");
+  return out;
+}
+
+int64_t Comm::all_reduce_sum(int64_t value) const {
+  int64_t out = 0;
+  check_mpi(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_SUM, handle_->comm), "reducing (sum)");
+  return out;
+}
+
+MpiSession::MpiSession(int* argc, char*** argv) {
+  int provided = 0;
+  check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided), "initialising");
+  if (provided < MPI_THREAD_MULTIPLE)
+    throw std::runtime_error("this MPI library does not provide MPI_THREAD_MULTIPLE, which wsi-mpi needs");
+}
+
+MpiSession::~MpiSession() { MPI_Finalize(); }
+
+void MpiSession::abort(int status) {
+  MPI_Abort(MPI_COMM_WORLD, status);
+  std::abort();
+}
+
+}  // namespace wsi

@@ -1,0 +1,161 @@
+// Planning, see include/wsi/schedule/plan.hpp.
+#include "wsi/schedule/plan.hpp"
+
+#include <cstring>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+namespace wsi {
+
+cv::Mat slide_tissue_mask(const SlideReader& slide, const std::string& mask_path, const Job& job) {
+  const SlideProperties& props = slide.properties();
+  if (!mask_path.empty()) return load_mask_image(mask_path, props.size());
+  const Resolution at = mask_resolution(props);
+  const cv::Mat thumbnail = read_thumbnail(slide, at);
+  const double mask_mpp = at.units == Units::power ? 10.0 / at.value : 0.0;
+  return tissue_mask(thumbnail, job.tissue_mask, mask_mpp);
+}
+
+SlidePlan failed_plan(const ManifestEntry& entry, const std::string& error) {
+  SlidePlan plan;
+  plan.row.id = entry.id, plan.row.key = entry.key, plan.row.path = entry.path;
+  plan.mask_path = entry.mask;
+  plan.row.status = SlideStatus::failed;
+  plan.row.error = error;
+  return plan;
+}
+
+SlidePlan plan_slide(const ManifestEntry& entry, const Job& job) {
+  SlidePlan plan = failed_plan(entry, "");
+  plan.row.status = SlideStatus::pending;
+  try {
+    const auto slide = open_slide(entry.path, {job.mpp_override});
+    const SlideProperties& props = slide->properties();
+    plan.row.width = props.size().width, plan.row.height = props.size().height;
+    plan.row.mpp = props.mpp, plan.row.objective_power = props.objective_power;
+    try {
+      plan.row.scale = baseline_per_requested(props, job.resolution).x;
+      plan.at_resolution = size_at_resolution(props, job.resolution);
+      plan.at_overview = size_at_resolution(props, job.overview);
+    } catch (const std::invalid_argument& e) {
+      throw SlideError(entry.path + ": " + e.what());
+    }
+    if (plan.at_resolution.width < job.patch || plan.at_resolution.height < job.patch)
+      throw SlideError(entry.path + ": the slide is " + std::to_string(plan.at_resolution.width) + "x" +
+                       std::to_string(plan.at_resolution.height) + " px at " + to_string(job.resolution) +
+                       ", smaller than one " + std::to_string(job.patch) + " px patch");
+    const cv::Mat mask = slide_tissue_mask(*slide, entry.mask, job);
+    plan.maps = {plan.at_overview.height, plan.at_overview.width, mask.rows, mask.cols};
+    plan.tiles = filter_by_mask(patch_grid(plan.at_resolution, job.patch, job.stride), mask, plan.at_resolution);
+    if (plan.tiles.empty())
+      throw SlideError(entry.path + ": no tissue found" + (entry.mask.empty() ? "" : " in the mask " + entry.mask));
+  } catch (const std::exception& e) {
+    spdlog::warn("slide {} failed in planning: {}", entry.id, e.what());
+    SlidePlan failed = failed_plan(entry, e.what());
+    failed.row.width = plan.row.width, failed.row.height = plan.row.height;
+    failed.row.mpp = plan.row.mpp, failed.row.objective_power = plan.row.objective_power;
+    return failed;
+  }
+  return plan;
+}
+
+int64_t number_tiles(std::vector<SlidePlan>& plans) {
+  int64_t next = 0;
+  for (SlidePlan& plan : plans) {
+    plan.row.tile_start = next;
+    plan.row.tile_count = static_cast<int64_t>(plan.tiles.size());
+    next += plan.row.tile_count;
+  }
+  return next;
+}
+
+std::vector<WorkUnit> make_units(const std::vector<SlidePlan>& plans, int64_t unit_tiles) {
+  std::vector<WorkUnit> units;
+  for (size_t s = 0; s < plans.size(); ++s)
+    for (int64_t first = 0; first < plans[s].row.tile_count; first += unit_tiles)
+      units.push_back({static_cast<int64_t>(s), plans[s].row.tile_start + first,
+                       std::min(unit_tiles, plans[s].row.tile_count - first)});
+  return units;
+}
+
+namespace {
+
+class Writer {
+ public:
+  template <typename T>
+  void put(const T& value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+  }
+  void put(const std::string& s) {
+    put(static_cast<uint64_t>(s.size()));
+    out += s;
+  }
+  std::string out;
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& bytes) : in_(bytes) {}
+  template <typename T>
+  void get(T& value) {
+    need(sizeof value);
+    std::memcpy(&value, in_.data() + at_, sizeof value);
+    at_ += sizeof value;
+  }
+  void get(std::string& s) {
+    uint64_t size = 0;
+    get(size);
+    need(size);
+    s.assign(in_, at_, size);
+    at_ += size;
+  }
+  bool done() const { return at_ == in_.size(); }
+
+ private:
+  void need(size_t n) const {
+    if (at_ + n > in_.size()) throw std::runtime_error("truncated slide plan message");
+  }
+  const std::string& in_;
+  size_t at_ = 0;
+};
+
+template <typename Stream, typename Plan>
+void visit(Stream&& s, Plan& p) {
+  auto& r = p.row;
+  s(r.id), s(r.key), s(r.path), s(r.status), s(r.error), s(r.tile_start), s(r.tile_count), s(r.width), s(r.height);
+  s(r.mpp), s(r.objective_power), s(r.scale), s(p.mask_path), s(p.maps.height), s(p.maps.width);
+  s(p.maps.mask_height), s(p.maps.mask_width), s(p.at_resolution.width), s(p.at_resolution.height);
+  s(p.at_overview.width), s(p.at_overview.height);
+}
+
+}  // namespace
+
+std::string serialise(const std::vector<SlidePlan>& plans) {
+  Writer w;
+  w.put(static_cast<uint64_t>(plans.size()));
+  for (const SlidePlan& plan : plans) {
+    visit([&](const auto& v) { w.put(v); }, plan);
+    w.put(static_cast<uint64_t>(plan.tiles.size()));
+    w.out.append(reinterpret_cast<const char*>(plan.tiles.data()), plan.tiles.size() * sizeof(TileBounds));
+  }
+  return w.out;
+}
+
+std::vector<SlidePlan> deserialise_plans(const std::string& bytes) {
+  Reader r(bytes);
+  uint64_t count = 0;
+  r.get(count);
+  std::vector<SlidePlan> plans(count);
+  for (SlidePlan& plan : plans) {
+    visit([&](auto& v) { r.get(v); }, plan);
+    uint64_t tiles = 0;
+    r.get(tiles);
+    plan.tiles.resize(tiles);
+    for (TileBounds& t : plan.tiles) r.get(t);
+  }
+  if (!r.done()) throw std::runtime_error("slide plan message has trailing bytes");
+  return plans;
+}
+
+}  // namespace wsi

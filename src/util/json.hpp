@@ -1,0 +1,33 @@
+// A minimal JSON writer (objects, arrays, strings, numbers, booleans) for /job/config, the
+// progress file and `inspect --json`. Reading JSON goes through boost::property_tree.
+#pragma once
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace wsi {
+
+std::string json_quote(const std::string& text);
+
+// Builds one JSON object; values are appended in call order.
+class JsonObject {
+ public:
+  JsonObject& add(const std::string& key, const std::string& value);
+  JsonObject& add(const std::string& key, const char* value) { return add(key, std::string(value)); }
+  JsonObject& add(const std::string& key, double value);
+  JsonObject& add(const std::string& key, int64_t value);
+  JsonObject& add(const std::string& key, int value) { return add(key, static_cast<int64_t>(value)); }
+  JsonObject& add(const std::string& key, bool value);
+  JsonObject& add(const std::string& key, const std::vector<std::string>& values);
+  JsonObject& add(const std::string& key, const std::vector<double>& values);
+  JsonObject& add_raw(const std::string& key, const std::string& json);  // a nested object or array
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  void key(const std::string& key);
+  std::string body_;
+};
+
+std::string json_array(const std::vector<std::string>& raw_items);  // items already JSON
+
+}  // namespace wsi

@@ -1,0 +1,314 @@
+// The cohort file (single rank): create, raw writes in place, serial readers, h5py's view of
+// the layout (tests/python/cohort_check.py), the docs' Python snippet, crash consistency right
+// after create(), zero tiles, foreign files, and the creation time of 1000 slides (printed).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+#include "wsi/cohort/cohort_file.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// MPI once per process (ctest runs one test case per process; a run of the whole executable
+// runs them all in one): initialised on first use, finalised at exit.
+const wsi::Comm& world() {
+  static wsi::MpiSession session(nullptr, nullptr);
+  static const wsi::Comm comm = wsi::Comm::world();
+  return comm;
+}
+
+wsi::SlideRow slide(const std::string& id, int64_t start, int64_t count) {
+  wsi::SlideRow row;
+  row.id = id;
+  row.key = id;
+  row.path = "/data/" + id + ".svs";
+  row.tile_start = start;
+  row.tile_count = count;
+  row.width = 4000;
+  row.height = 3000;
+  row.mpp = 0.25;
+  row.objective_power = 40;
+  row.scale = 2;
+  return row;
+}
+
+// 3 slides (the third failed in planning: no tiles, no maps), 10 tiles, 3 units, 3 classes,
+// 8 float16 features.
+wsi::CohortPlan full_plan() {
+  wsi::CohortPlan plan;
+  plan.job_json = R"({"mode": "both"})";
+  plan.fingerprint = "abc123";
+  plan.class_names = {"tumour", "stroma", "fat"};
+  plan.feature_size = 8;
+  plan.features_float16 = true;
+  plan.slides = {slide("slide-a", 0, 6), slide("slide-\xc3\xa9"
+                                               "b",
+                                               6, 4),
+                 slide("broken", 10, 0)};
+  plan.slides[2].status = wsi::SlideStatus::failed;
+  plan.slides[2].error = "cannot open: not a slide";
+  plan.maps = {{5, 7, 10, 14}, {3, 4, 6, 8}, {}};
+  for (int i = 0; i < 10; ++i) {
+    plan.tile_slide.push_back(i < 6 ? 0 : 1);
+    plan.tile_bounds.push_back({i * 10, 0, i * 10 + 10, 10});
+  }
+  plan.units = {{0, 0, 4}, {0, 4, 2}, {1, 6, 4}};
+  plan.stats_ranks = 2;
+  return plan;
+}
+
+std::vector<float> features_10x8() {
+  std::vector<float> f(80);
+  for (int i = 0; i < 10; ++i)
+    for (int j = 0; j < 8; ++j) f[i * 8 + j] = (i + 1) * 0.37f * (j - 3.5f) + 1e-3f * j;
+  // Rounding corner cases: subnormal, overflow, the largest half, ties, NaN, tiny.
+  const float special[8] = {0.1f, 1e-6f, 7e4f, -2.5f, 65519.f, 65520.f, 2.98e-8f,
+                            std::numeric_limits<float>::quiet_NaN()};
+  std::copy(special, special + 8, f.begin());
+  f[8] = 1.0f + 1.0f / 2048;        // tie: rounds to even (1.0)
+  f[9] = 1.0f + 3.0f / 2048;        // tie: rounds to even (1 + 2/1024)
+  f[10] = 6.103515625e-05f * 0.75f;  // subnormal half
+  return f;
+}
+
+void write_floats(const fs::path& file, const std::vector<float>& values) {
+  std::ofstream out(file, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * 4));
+}
+
+}  // namespace
+
+TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
+  const auto& comm = world();
+  const fs::path dir = wsi::test::scratch_dir("cohort-full");
+  const std::string path = (dir / "cohort.h5").string();
+  const wsi::CohortPlan plan = full_plan();
+  wsi::CohortFile::create(path, plan, comm);
+  REQUIRE(fs::exists(path));
+  REQUIRE_FALSE(fs::exists(path + ".partial"));
+
+  std::vector<float> probabilities(30), features = features_10x8();
+  for (int i = 0; i < 10; ++i) probabilities[i * 3] = i / 10.0f, probabilities[i * 3 + 1] = 1 - i / 10.0f;
+  {
+    wsi::CohortFile file = wsi::CohortFile::open(path, comm);
+    // Two ranges out of order in one call, then another, then an empty call (empty selection).
+    file.write_tile_rows({{6, 4, &probabilities[18], &features[48]}, {0, 4, &probabilities[0], &features[0]}});
+    file.write_tile_rows({{4, 2, &probabilities[12], &features[32]}});
+    file.write_tile_rows({});
+    file.flush();
+    CHECK(file.read_probabilities(6, 4) == std::vector<float>(probabilities.begin() + 18, probabilities.end()));
+    file.write_done({2, 0}, 0);
+    file.write_done({1, 1}, 0);  // duplicates are fine
+    file.write_done({}, 0);
+    file.flush();
+
+    std::vector<uint8_t> prediction(5 * 7), thumbnail(5 * 7 * 3), tissue(10 * 14, 1);
+    for (int y = 0; y < 5; ++y)
+      for (int x = 0; x < 7; ++x) {
+        prediction[y * 7 + x] = static_cast<uint8_t>(y * 7 + x);
+        for (int c = 0; c < 3; ++c) thumbnail[(y * 7 + x) * 3 + c] = static_cast<uint8_t>(x + 2 * c);
+      }
+    file.write_maps(0, prediction.data(), thumbnail.data(), tissue.data());
+    std::vector<uint8_t> small(3 * 4, 2), small_rgb(3 * 4 * 3, 9), small_mask(6 * 8, 1);
+    file.write_maps(1, small.data(), small_rgb.data(), small_mask.data());
+    CHECK_THROWS_AS(file.write_maps(2, small.data(), nullptr, nullptr), std::logic_error);
+
+    file.write_slide_status(0, wsi::SlideStatus::done, "", {0.5f, 0.25f, 0.25f});
+    file.write_slide_status(1, wsi::SlideStatus::done, "", {0.0f, 1.0f, 0.0f});
+    std::string long_error = "cannot open: ";
+    for (int i = 0; i < 600; ++i) long_error += "\xc3\xa9";
+    file.write_slide_status(2, wsi::SlideStatus::failed, long_error);
+    CHECK_THROWS(file.write_slide_status(0, wsi::SlideStatus::done, "", {1.0f}));
+    file.write_stats({{10, 2.5, 1, 1, 0.25, 0.25}});
+    file.write_end_state(wsi::EndState::complete);
+    file.close();
+  }
+
+  const wsi::CohortSummary s = wsi::read_cohort_summary(path);
+  CHECK(s.format == wsi::kCohortFormat);
+  CHECK(s.format_version == wsi::kCohortFormatVersion);
+  CHECK(s.software_version == WSI_MPI_VERSION);
+  CHECK(s.job_json == plan.job_json);
+  CHECK(s.fingerprint == "abc123");
+  CHECK(s.class_names == plan.class_names);
+  CHECK(s.feature_size == 8);
+  CHECK(s.tile_count == 10);
+  CHECK(s.has_probabilities);
+  CHECK(s.features_float16);
+  REQUIRE(s.slides.size() == 3);
+  CHECK(s.slides[1].id == plan.slides[1].id);
+  CHECK(s.slides[1].path == plan.slides[1].path);
+  CHECK(s.slides[0].status == wsi::SlideStatus::done);
+  CHECK(s.slides[2].status == wsi::SlideStatus::failed);
+  CHECK(s.slides[2].error.size() <= 511);
+  CHECK(s.slides[2].error.rfind("cannot open: \xc3\xa9", 0) == 0);
+  CHECK(s.slides[1].tile_start == 6);
+  CHECK(s.slides[1].tile_count == 4);
+  CHECK(s.slides[0].width == 4000);
+  CHECK(s.slides[0].mpp == 0.25);
+  CHECK(s.slides[0].class_fractions == std::vector<float>{0.5f, 0.25f, 0.25f});
+  CHECK(s.maps[0].height == 5);
+  CHECK(s.maps[0].mask_width == 14);
+  CHECK(s.maps[2].height == 0);
+  REQUIRE(s.units.size() == 3);
+  CHECK(s.units[2].first_tile == 6);
+  CHECK(s.done == std::vector<uint8_t>{1, 1, 1});
+  CHECK(s.unit_rank == std::vector<int32_t>{0, 0, 0});
+  CHECK(s.end_state == wsi::EndState::complete);
+  REQUIRE(s.stats.size() == 2);
+  CHECK(s.stats[0].tiles == 10);
+  CHECK(s.stats[0].seconds_writing == 0.25);
+  CHECK(s.stats[1].tiles == 0);
+
+  const wsi::SlideMaps maps = wsi::read_slide_maps(path, "slide-a");
+  CHECK(maps.prediction.size() == 35);
+  CHECK(maps.prediction[2 * 7 + 3] == 17);
+  CHECK(maps.thumbnail.size() == 105);
+  CHECK(maps.tissue.size() == 140);
+  CHECK(wsi::read_slide_maps(path, "broken").prediction.empty());
+  CHECK_THROWS(wsi::read_slide_maps(path, "no-such-slide"));
+
+  const auto bounds = wsi::read_tile_bounds(path, 8, 2);
+  REQUIRE(bounds.size() == 2);
+  CHECK(bounds[0] == wsi::TileBounds{80, 0, 90, 10});
+  CHECK(wsi::read_tile_slides(path, 5, 2) == std::vector<int32_t>{0, 1});
+  const auto probs = wsi::read_tile_probabilities(path, 0, 10);
+  CHECK(probs == probabilities);
+  const auto feats = wsi::read_tile_features(path, 1, 2);
+  REQUIRE(feats.size() == 16);
+  CHECK(feats[0] == 1.0f);                           // the tie rounded to even
+  CHECK(feats[5] == Approx(features[13]).epsilon(1e-3));
+  CHECK_THROWS(wsi::read_tile_bounds(path, 9, 2));
+
+  write_floats(dir / "features.f32", features);
+  const std::string out = wsi::test::run_python("cohort_check.py", "'" + path + "' full '" + (dir / "features.f32").string() + "'");
+  INFO(out);
+  CHECK(out.find("cohort_check OK") != std::string::npos);
+  const std::string snippet = wsi::test::run_python("cohort_doc_snippet.py", "'" + path + "'");
+  INFO(snippet);
+  CHECK(snippet.find("slide-a") != std::string::npos);
+}
+
+TEST_CASE("cohort file: valid right after create (crash consistency)", "[cohort]") {
+  const auto& comm = world();
+  const fs::path dir = wsi::test::scratch_dir("cohort-fresh");
+  const std::string path = (dir / "cohort.h5").string();
+  wsi::CohortPlan plan;
+  plan.job_json = "{}";
+  plan.fingerprint = "f";
+  plan.class_names = {"a", "b"};
+  plan.slides = {slide("s1", 0, 3), slide("s2", 3, 3)};
+  plan.maps = {{4, 4, 8, 8}, {4, 4, 8, 8}};
+  for (int i = 0; i < 6; ++i) plan.tile_slide.push_back(i / 3), plan.tile_bounds.push_back({i * 10, 0, i * 10 + 10, 10});
+  plan.units = {{0, 0, 3}, {1, 3, 3}};
+  plan.stats_ranks = 3;
+  std::ofstream(path + ".partial") << "a leftover from a killed run";
+  wsi::CohortFile::create(path, plan, comm);
+  REQUIRE_FALSE(fs::exists(path + ".partial"));
+
+  const std::string out = wsi::test::run_python("cohort_check.py", "'" + path + "' fresh");
+  INFO(out);
+  CHECK(out.find("cohort_check OK") != std::string::npos);
+  const wsi::CohortSummary s = wsi::read_cohort_summary(path);
+  CHECK(s.done == std::vector<uint8_t>{0, 0});
+  CHECK(s.unit_rank == std::vector<int32_t>{-1, -1});
+  CHECK(s.end_state == wsi::EndState::running);
+  CHECK(s.stats.size() == 3);
+  CHECK(s.feature_size == 0);
+  CHECK_FALSE(s.features_float16);
+  CHECK_THROWS(wsi::read_tile_features(path, 0, 1));
+
+  // A second create over an existing file replaces it (the CLI decides about --overwrite).
+  plan.units.pop_back();
+  wsi::CohortFile::create(path, plan, comm);
+  CHECK(wsi::read_cohort_summary(path).units.size() == 1);
+}
+
+TEST_CASE("cohort file: zero tiles and empty selections", "[cohort]") {
+  const auto& comm = world();
+  const fs::path dir = wsi::test::scratch_dir("cohort-empty");
+  const std::string path = (dir / "cohort.h5").string();
+  wsi::CohortPlan plan;
+  plan.job_json = "{}";
+  plan.fingerprint = "f";
+  plan.feature_size = 4;
+  plan.slides = {slide("only", 0, 0)};
+  plan.maps = {{2, 2, 2, 2}};
+  wsi::CohortFile::create(path, plan, comm);
+  {
+    wsi::CohortFile file = wsi::CohortFile::open(path, comm);
+    file.write_tile_rows({});
+    file.write_done({}, 0);
+    CHECK_THROWS(file.write_tile_rows({{0, 1, nullptr, nullptr}}));
+    file.flush();
+  }
+  const std::string out = wsi::test::run_python("cohort_check.py", "'" + path + "' empty");
+  INFO(out);
+  CHECK(out.find("cohort_check OK") != std::string::npos);
+  const wsi::CohortSummary s = wsi::read_cohort_summary(path);
+  CHECK(s.tile_count == 0);
+  CHECK(s.units.empty());
+  CHECK(s.class_names.empty());
+  CHECK(wsi::read_tile_features(path, 0, 0).empty());
+}
+
+TEST_CASE("cohort file: a file of another format is refused, naming it", "[cohort]") {
+  const auto& comm = world();
+  const fs::path dir = wsi::test::scratch_dir("cohort-foreign");
+  const std::string path = (dir / "other.h5").string();
+  wsi::test::run_command(std::string(WSI_TEST_PYTHON) + " -c \"import h5py; h5py.File('" + path +
+                         "', 'w').attrs['format'] = 'something else'\"");
+  try {
+    wsi::read_cohort_summary(path);
+    FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find(path) != std::string::npos);
+    CHECK(std::string(e.what()).find("not a wsi-mpi cohort file") != std::string::npos);
+  }
+  CHECK_THROWS_WITH(wsi::CohortFile::open(path, comm), Catch::Contains("not a wsi-mpi cohort file"));
+  CHECK_THROWS_WITH(wsi::read_cohort_summary((dir / "missing.h5").string()), Catch::Contains("missing.h5"));
+  std::ofstream(dir / "text.h5") << "not hdf5";
+  CHECK_THROWS_WITH(wsi::read_cohort_summary((dir / "text.h5").string()), Catch::Contains("text.h5"));
+}
+
+TEST_CASE("cohort file: creation time of 1000 slides (printed)", "[cohort][timing]") {
+  const auto& comm = world();
+  const fs::path dir = wsi::test::scratch_dir("cohort-1000");
+  const std::string path = (dir / "cohort.h5").string();
+  wsi::CohortPlan plan;
+  plan.job_json = "{}";
+  plan.fingerprint = "f";
+  plan.class_names = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+  plan.feature_size = 512;
+  plan.features_float16 = true;
+  const int slides = 1000, tiles_per_slide = 200;
+  for (int i = 0; i < slides; ++i) {
+    plan.slides.push_back(slide("TCGA-" + std::to_string(100000 + i), int64_t{i} * tiles_per_slide, tiles_per_slide));
+    plan.maps.push_back({120, 160, 240, 320});
+    for (int t = 0; t < tiles_per_slide; ++t) {
+      plan.tile_slide.push_back(i);
+      plan.tile_bounds.push_back({t * 224, 0, t * 224 + 224, 224});
+    }
+    plan.units.push_back({i, int64_t{i} * tiles_per_slide, tiles_per_slide});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  wsi::CohortFile::create(path, plan, comm);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto opened = std::chrono::steady_clock::now();
+  { wsi::CohortFile file = wsi::CohortFile::open(path, comm); }
+  const double open_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - opened).count();
+  std::cout << "cohort file: created 1000 slides (" << plan.tile_slide.size() << " tiles, 4000 /maps objects, "
+            << fs::file_size(path) / (1 << 20) << " MiB apparent) in " << seconds << " s on " << comm.size()
+            << " rank(s); opened in " << open_seconds << " s\n";
+  CHECK(wsi::read_cohort_summary(path).slides.size() == 1000);
+}

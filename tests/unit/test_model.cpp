@@ -1,0 +1,318 @@
+// The model stage against PyTorch itself: built-in CNNModels loaded from state_dicts in every
+// form torch.save writes, refused state_dicts, TorchScript files with wsi_model.json, the demo
+// colour model. Reference data comes from tests/python/model_reference.py.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include "test_support.hpp"
+#include "wsi/model/model.hpp"
+
+namespace {
+
+using wsi::ModelOptions;
+
+template <typename T>
+std::vector<T> read_raw(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  REQUIRE(in);
+  std::vector<T> data(size_t(in.tellg()) / sizeof(T));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size() * sizeof(T)));
+  return data;
+}
+
+std::filesystem::path make_reference(const std::string& what) {
+  std::string name = what;
+  std::replace(name.begin(), name.end(), ':', '-');
+  auto dir = wsi::test::scratch_dir("model-" + name);
+  wsi::test::run_python("model_reference.py", dir.string() + " " + what);
+  return dir;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, double(std::fabs(a[i] - b[i])));
+  return d;
+}
+
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double scale = 0;
+  for (float v : b) scale = std::max(scale, double(std::fabs(v)));
+  return max_abs_diff(a, b) / std::max(scale, 1e-12);
+}
+
+// Runs the reference patches through `model`, compares with <name>.probs/.feats.
+void check_model(wsi::Model& model, const std::filesystem::path& dir, const std::string& name,
+                 bool check_features = true) {
+  auto patches = read_raw<uint8_t>(dir / "patches.u8");
+  int n = int(patches.size() / (224 * 224 * 3));
+  auto result = model.run(patches.data(), n, true, check_features);
+  CHECK(max_abs_diff(result.probabilities, read_raw<float>(dir / (name + ".probs.f32"))) < 1e-4);
+  if (check_features) CHECK(max_rel_diff(result.features, read_raw<float>(dir / (name + ".feats.f32"))) < 1e-4);
+}
+
+void check_against(const std::filesystem::path& dir, const std::string& name, const ModelOptions& options,
+                   bool check_features = true) {
+  INFO("model " << options.model << " weights " << options.weights);
+  check_model(*wsi::load_model(options), dir, name, check_features);
+}
+
+std::string load_error(const ModelOptions& options) {
+  try {
+    wsi::load_model(options);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("resnet18-kather100k reads every state_dict form torch.save writes", "[model]") {
+  auto dir = make_reference("r18");
+  ModelOptions options;
+  options.model = "resnet18-kather100k";
+  options.threads = 2;
+  for (const char* file : {"r18_ordered.pth", "r18_dict.pth", "r18_cuda.pth", "r18_shared.pth", "r18_torchvision.pth",
+                           "r18_checkpoint.pth"}) {
+    options.weights = (dir / file).string();
+    check_against(dir, "r18", options);
+  }
+
+  auto model = wsi::load_model(options);
+  const auto& d = model->description();
+  CHECK(d.class_names == wsi::kather100k_classes());
+  CHECK(d.feature_size == 512);
+  CHECK(d.input_width == 224);
+  CHECK(d.input_height == 224);
+  CHECK(d.mean == std::array<double, 3>{0, 0, 0});
+  CHECK(d.std == std::array<double, 3>{1, 1, 1});
+
+  {  // plain resnet18 takes its classes from the options
+    ModelOptions plain = options;
+    plain.model = "resnet18";
+    CHECK_THAT(load_error(plain), Catch::Contains("--classes"));
+    plain.classes = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+    check_against(dir, "r18", plain);
+    CHECK(wsi::load_model(plain)->description().class_names == plain.classes);
+    plain.classes = {"a", "b"};
+    CHECK_THAT(load_error(plain), Catch::Contains("classifier.weight"));
+    plain.classes.clear();
+    plain.output = "features";
+    auto features = wsi::load_model(plain);
+    CHECK(features->description().feature_size == 512);
+    auto patches = read_raw<uint8_t>(dir / "patches.u8");
+    auto result = features->run(patches.data(), 1, false, true);
+    CHECK(result.features.size() == 512);
+  }
+
+  {  // precision and device
+    ModelOptions bf16 = options;
+    bf16.precision = wsi::Precision::bf16;
+    auto model16 = wsi::load_model(bf16);
+    auto patches = read_raw<uint8_t>(dir / "patches.u8");
+    auto result = model16->run(patches.data(), 2, true, false);
+    CHECK(max_abs_diff(result.probabilities, read_raw<float>(dir / "r18.probs.f32")) < 0.05);
+
+    ModelOptions fp16 = options;
+    fp16.precision = wsi::Precision::fp16;
+    CHECK_THAT(load_error(fp16), Catch::Contains("fp16 needs CUDA"));
+
+    ModelOptions cuda = options;
+    cuda.device = "cuda";
+    std::string error = load_error(cuda);
+    if (!error.empty()) CHECK_THAT(error, Catch::Contains("CUDA"));
+    cuda.device = "auto";
+    CHECK(load_error(cuda).empty());
+  }
+  std::filesystem::remove_all(dir);  // hundreds of MB of weights
+}
+
+TEST_CASE("resnet50-kather100k matches PyTorch", "[model]") {
+  auto dir = make_reference("r50");
+  ModelOptions options;
+  options.model = "resnet50-kather100k";
+  options.weights = (dir / "r50.pth").string();
+  options.threads = 2;
+  check_against(dir, "r50", options);
+  CHECK(wsi::load_model(options)->description().feature_size == 2048);
+  std::filesystem::remove_all(dir);  // hundreds of MB of weights
+}
+
+// Every built-in architecture against torchvision (hidden: large files; run with "[.model-arch]").
+TEST_CASE("every built-in architecture matches torchvision", "[.model-arch]") {
+  for (const char* arch : {"resnet34", "resnet101", "resnext50_32x4d", "wide_resnet50_2"}) {
+    auto dir = make_reference(std::string("arch:") + arch);
+    ModelOptions options;
+    options.model = std::string(arch) + "-kather100k";
+    options.weights = (dir / (std::string(arch) + ".pth")).string();
+    options.threads = 2;
+    check_against(dir, arch, options);
+    std::filesystem::remove_all(dir);
+  }
+}
+
+TEST_CASE("state_dicts that do not fit are refused, naming the file and the mismatch", "[model]") {
+  auto dir = make_reference("bad");
+  ModelOptions options;
+  options.model = "resnet18-kather100k";
+  auto error_for = [&](const char* file) {
+    options.weights = (dir / file).string();
+    std::string error = load_error(options);
+    CHECK_THAT(error, Catch::Contains(file));
+    return error;
+  };
+  auto shape = error_for("r50_as_r18.pth");
+  CHECK_THAT(shape, Catch::Contains("feat_extract.4.0.conv1.weight"));
+  CHECK_THAT(shape, Catch::Contains("[64, 64, 1, 1]") && Catch::Contains("[64, 64, 3, 3]"));
+  CHECK_THAT(error_for("missing.pth"), Catch::Contains("missing key feat_extract.5.0.bn2.running_var"));
+  CHECK_THAT(error_for("unexpected.pth"), Catch::Contains("unexpected key head.extra.weight"));
+  CHECK_THAT(error_for("legacy.pth"), Catch::Contains("legacy"));
+  CHECK_THAT(error_for("garbage.pth"), Catch::Contains("not a PyTorch"));
+  CHECK_THAT(error_for("nothing-here.pth"), Catch::Contains("not found"));
+
+  options.weights.clear();
+  CHECK_THAT(load_error(options), Catch::Contains("--weights"));
+  options.model = (dir / "no-such-model.pt").string();
+  CHECK_THAT(load_error(options), Catch::Contains("no-such-model.pt") && Catch::Contains("built-in"));
+  options.model = (dir / "missing.pth").string();  // a state_dict is not TorchScript
+  CHECK_THAT(load_error(options), Catch::Contains("missing.pth") && Catch::Contains("newer than this LibTorch"));
+  std::filesystem::remove_all(dir);  // hundreds of MB of weights
+}
+
+TEST_CASE("TorchScript files carry their description; options override it", "[model]") {
+  auto dir = make_reference("script");
+  ModelOptions options;
+  options.model = (dir / "tuple.pt").string();
+  options.threads = 2;
+  auto model = wsi::load_model(options);
+  const auto& d = model->description();
+  CHECK(d.class_names == wsi::kather100k_classes());
+  CHECK(d.feature_size == 512);
+  CHECK(d.output == wsi::ModelOutput::logits);
+  CHECK(d.mean == std::array<double, 3>{0.1, 0.2, 0.3});
+  CHECK(d.std == std::array<double, 3>{0.9, 1.0, 1.1});
+  check_model(*model, dir, "norm");
+
+  options.mean = {0, 0, 0};
+  options.std = {1, 1, 1};
+  options.classes = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+  auto overridden = wsi::load_model(options);
+  CHECK(overridden->description().class_names == options.classes);
+  CHECK(overridden->description().mean == std::array<double, 3>{0, 0, 0});
+  check_model(*overridden, dir, "plain");
+
+  options.classes = {"a", "b"};
+  auto patches = read_raw<uint8_t>(dir / "patches.u8");
+  auto wrong = wsi::load_model(options);
+  try {
+    wrong->run(patches.data(), 1, true, false);
+    FAIL("a class count mismatch must throw");
+  } catch (const std::runtime_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("9 class scores") && Catch::Contains("declares 2 classes"));
+  }
+
+  ModelOptions small;
+  small.model = (dir / "logits_nodesc.pt").string();
+  CHECK_THAT(load_error(small), Catch::Contains("--classes"));
+  small.classes = {"w", "x", "y", "z"};
+  small.output = "logits";  // undescribed files default to probabilities
+  auto tiny = wsi::load_model(small);
+  auto result = tiny->run(patches.data(), 2, true, false);
+  CHECK(max_abs_diff(result.probabilities, read_raw<float>(dir / "small.probs.f32")) < 1e-4);
+  small.output = "features";
+  small.classes.clear();
+  auto as_features = wsi::load_model(small);
+  CHECK(as_features->description().feature_size == 4);
+  CHECK(as_features->run(patches.data(), 2, false, true).features.size() == 8);
+  std::filesystem::remove_all(dir);  // hundreds of MB of weights
+}
+
+TEST_CASE("the demo colour model round-trips and tells colours apart", "[model]") {
+  auto dir = wsi::test::scratch_dir("model-demo");
+  std::vector<wsi::DemoClass> classes = {
+      {"tumour", {150, 40, 120}}, {"stroma", {230, 150, 200}}, {"fat", {250, 250, 250}}, {"blood", {200, 30, 40}}};
+  auto path = (dir / "model.pt").string();
+  wsi::write_demo_model(path, classes);
+  ModelOptions options;
+  options.model = path;
+  auto model = wsi::load_model(options);
+  const auto& d = model->description();
+  REQUIRE(d.class_names == std::vector<std::string>{"tumour", "stroma", "fat", "blood"});
+  CHECK(d.output == wsi::ModelOutput::logits);
+  CHECK(d.input_width == 224);
+  CHECK(d.scale == Approx(1.0 / 255.0));
+
+  std::vector<uint8_t> patches(classes.size() * 224 * 224 * 3);
+  for (size_t i = 0; i < classes.size(); ++i)
+    for (size_t p = 0; p < 224 * 224; ++p)
+      for (size_t c = 0; c < 3; ++c) {
+        int noise = int((p * 7 + c * 13) % 21) - 10;  // +-10 around the class colour
+        patches[(i * 224 * 224 + p) * 3 + c] = uint8_t(std::clamp(int(classes[i].rgb[c]) + noise, 0, 255));
+      }
+  auto result = model->run(patches.data(), int(classes.size()), true, false);
+  REQUIRE(result.probabilities.size() == classes.size() * classes.size());
+  for (size_t i = 0; i < classes.size(); ++i) {
+    auto row = result.probabilities.begin() + long(i * classes.size());
+    CHECK(std::max_element(row, row + long(classes.size())) - row == long(i));
+    CHECK(row[long(i)] > 0.5f);
+  }
+}
+
+TEST_CASE("model helpers: names, enums, descriptions, null model", "[model]") {
+  auto names = wsi::builtin_model_names();
+  for (const char* name : {"resnet18-kather100k", "resnet34-kather100k", "resnet50-kather100k",
+                           "resnet101-kather100k", "resnext50_32x4d-kather100k", "wide_resnet50_2-kather100k",
+                           "resnet18", "wide_resnet50_2", "null"}) {
+    CHECK(std::find(names.begin(), names.end(), name) != names.end());
+    CHECK(wsi::is_builtin_model(name));
+  }
+  CHECK_FALSE(wsi::is_builtin_model("model.pt"));
+
+  CHECK(wsi::parse_model_output("logits") == wsi::ModelOutput::logits);
+  CHECK(wsi::to_string(wsi::ModelOutput::features) == "features");
+  CHECK_THROWS_AS(wsi::parse_model_output("scores"), std::invalid_argument);
+  CHECK(wsi::parse_precision("bf16") == wsi::Precision::bf16);
+  CHECK(wsi::to_string(wsi::Precision::fp16) == "fp16");
+  CHECK_THROWS_AS(wsi::parse_precision("int8"), std::invalid_argument);
+
+  wsi::ModelDescription d;
+  d.class_names = {"a \"quoted\"", "b"};
+  d.feature_size = 7;
+  d.output = wsi::ModelOutput::features;
+  d.input_width = 256;
+  d.input_height = 128;
+  d.mean = {0.485, 0.456, 0.406};
+  d.std = {0.229, 0.224, 0.225};
+  auto back = wsi::parse_model_description(wsi::to_json(d));
+  CHECK(back.class_names == d.class_names);
+  CHECK(back.feature_size == 7);
+  CHECK(back.output == wsi::ModelOutput::features);
+  CHECK(back.input_width == 256);
+  CHECK(back.input_height == 128);
+  CHECK(back.mean == d.mean);
+  CHECK(back.std == d.std);
+  auto sized = wsi::parse_model_description(R"({"input_width": 96, "input_height": 64, "scale": 1})");
+  CHECK(sized.input_width == 96);
+  CHECK(sized.scale == 1.0);
+  CHECK_THROWS_WITH(wsi::parse_model_description(R"({"mean": [1, 2]})", "x.pt"), Catch::Contains("x.pt") && Catch::Contains("mean"));
+  CHECK_THROWS_AS(wsi::parse_model_description("{not json"), std::invalid_argument);
+
+  ModelOptions options;
+  options.std = {1, 0, 1};
+  CHECK_THROWS_AS(wsi::apply_model_options(d, options), std::invalid_argument);
+
+  options = ModelOptions{};
+  options.model = "null";
+  options.classes = {"x", "y"};
+  auto null_model = wsi::load_model(options);
+  std::vector<uint8_t> patch(224 * 224 * 3, 51);
+  auto result = null_model->run(patch.data(), 1, true, true);
+  CHECK(result.probabilities == std::vector<float>{0.5f, 0.5f});
+  CHECK(result.features.size() == 3);
+  CHECK(result.features[0] == Approx(0.2));
+}
