@@ -311,9 +311,12 @@ void write_demo_model(const std::string& path, const std::vector<DemoClass>& cla
   torch::jit::Module module("WsiDemoColourModel");
   module.register_attribute("training", c10::BoolType::get(), false);
   module.register_buffer("prototypes", prototypes);
+  // The mean colour of the tissue pixels only (weights fade out towards the white background),
+  // so a patch on a region's edge still takes the region's class.
   module.define(R"(
 def forward(self, x):
-    m = torch.mean(x, [2, 3])
+    w = torch.clamp((0.88 - torch.mean(x, [1], True)) * 10.0, 0.0, 1.0)
+    m = torch.sum(x * w, [2, 3]) / (torch.sum(w, [2, 3]) + 1e-6)
     d = torch.sum(torch.pow(torch.unsqueeze(m, 1) - torch.unsqueeze(self.prototypes, 0), 2), [2])
     return d * -50.0
 )");

@@ -194,7 +194,7 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
   const std::string out = wsi::test::run_python("cohort_check.py", "'" + path + "' full '" + (dir / "features.f32").string() + "'");
   INFO(out);
   CHECK(out.find("cohort_check OK") != std::string::npos);
-  const std::string snippet = wsi::test::run_python("cohort_doc_snippet.py", "'" + path + "'");
+  const std::string snippet = wsi::test::run_python("doc_snippet.py", std::string(WSI_TESTS_DIR) + "/../docs/cohort-file.md '" + path + "'");
   INFO(snippet);
   CHECK(snippet.find("slide-a") != std::string::npos);
 }

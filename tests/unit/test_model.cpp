@@ -235,7 +235,7 @@ TEST_CASE("TorchScript files carry their description; options override it", "[mo
 TEST_CASE("the demo colour model round-trips and tells colours apart", "[model]") {
   auto dir = wsi::test::scratch_dir("model-demo");
   std::vector<wsi::DemoClass> classes = {
-      {"tumour", {150, 40, 120}}, {"stroma", {230, 150, 200}}, {"fat", {250, 250, 250}}, {"blood", {200, 30, 40}}};
+      {"tumour", {150, 40, 120}}, {"stroma", {230, 150, 200}}, {"fat", {200, 200, 120}}, {"blood", {200, 30, 40}}};
   auto path = (dir / "model.pt").string();
   wsi::write_demo_model(path, classes);
   ModelOptions options;
@@ -261,6 +261,14 @@ TEST_CASE("the demo colour model round-trips and tells colours apart", "[model]"
     CHECK(std::max_element(row, row + long(classes.size())) - row == long(i));
     CHECK(row[long(i)] > 0.5f);
   }
+  // A patch on a region's edge: two thirds white background, a third stroma -> stroma.
+  std::vector<uint8_t> edge(224 * 224 * 3, 245);
+  for (size_t p = 0; p < 224 * 224; ++p)
+    if (p % 224 < 75)
+      for (size_t c = 0; c < 3; ++c) edge[p * 3 + c] = classes[1].rgb[c];
+  auto edge_result = model->run(edge.data(), 1, true, false);
+  CHECK(std::max_element(edge_result.probabilities.begin(), edge_result.probabilities.end()) -
+            edge_result.probabilities.begin() == 1);
 }
 
 TEST_CASE("model helpers: names, enums, descriptions, null model", "[model]") {
