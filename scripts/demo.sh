@@ -8,5 +8,8 @@ WSI="$BUILD_DIR/src/wsi-mpi"
 rm -rf "$DEMO"
 "$WSI" synth --output "$DEMO" --slides 3 --size 6000x4000
 mpirun -n 2 --bind-to none "$WSI" run --job "$DEMO/job.ini" --threads 1
+"$WSI" inspect "$DEMO/cohort.h5"
 echo
 echo "cohort file: $DEMO/cohort.h5"
+echo "overlays:"
+"$WSI" render "$DEMO/cohort.h5" --output "$DEMO/overlays"

@@ -8,6 +8,9 @@ namespace wsi::cli {
 
 int run_command(int argc, char** argv);
 int synth_command(int argc, char** argv);
+int patches_command(int argc, char** argv);
+int render_command(int argc, char** argv);
+int inspect_command(int argc, char** argv);
 
 // Logging: "[wsi-mpi rank N]" prefix; SPDLOG_LEVEL in the environment overrides the level.
 void setup_logging(int rank = -1);

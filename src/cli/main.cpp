@@ -35,6 +35,9 @@ over MPI ranks, into one parallel-HDF5 cohort file.
 commands:
   run        run a job (srun wsi-mpi run --job job.ini, or mpirun -n N wsi-mpi run ...)
   synth      write a synthetic cohort, a demo model and a job file
+  patches    classify labelled patch images: accuracy and confusion matrix
+  render     draw each done slide's prediction map over its thumbnail, with a legend (PNG)
+  inspect    summarise a cohort file: slides, status, tiles, progress, resumable? (--json)
 
 `wsi-mpi <command> --help` describes each command's options; `wsi-mpi --version` prints the version.
 )";
@@ -46,6 +49,9 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(int, char**)> commands = {
       {"run", run_command},
       {"synth", synth_command},
+      {"patches", patches_command},
+      {"render", render_command},
+      {"inspect", inspect_command},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;

@@ -3,7 +3,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
+
+#include "cli/cli.hpp"
+#include "wsi/schedule/job_runner.hpp"
 
 namespace wsi::cli {
 
@@ -56,6 +60,73 @@ po::variables_map parse_with_job_file(int argc, char** argv, const po::options_d
   }
   po::notify(vm);
   return vm;
+}
+
+void add_model_options(po::options_description& options) {
+  options.add_options()
+      ("model", po::value<std::string>()->default_value("resnet18-kather100k"), "built-in name or TorchScript file")
+      ("weights", po::value<std::string>(), "state_dict (.pth) for a built-in model")
+      ("classes", po::value<std::string>(), "class names A,B,... (override the model's)")
+      ("model-output", po::value<std::string>(), "probabilities | logits | features (override the model's)")
+      ("mean", po::value<std::string>(), "input mean R,G,B (after scaling to [0,1])")
+      ("std", po::value<std::string>(), "input std R,G,B")
+      ("threads", po::value<int>()->default_value(0), "inference threads per rank (0: the rank's share of cores)")
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | auto")
+      ("precision", po::value<std::string>()->default_value("fp32"), "fp32 | bf16 | fp16");
+}
+
+ModelOptions model_options_from(const po::variables_map& vm) {
+  ModelOptions model;
+  model.model = vm["model"].as<std::string>();
+  if (vm.count("weights")) model.weights = vm["weights"].as<std::string>();
+  if (vm.count("classes")) model.classes = split_list(vm["classes"].as<std::string>());
+  if (vm.count("model-output")) model.output = vm["model-output"].as<std::string>();
+  if (vm.count("mean")) model.mean = parse_numbers("mean", vm["mean"].as<std::string>());
+  if (vm.count("std")) model.std = parse_numbers("std", vm["std"].as<std::string>());
+  model.device = vm["device"].as<std::string>();
+  if (model.device != "cpu" && model.device != "cuda" && model.device != "auto")
+    throw std::invalid_argument("--device: unknown device '" + model.device + "' (expected cpu, cuda or auto)");
+  try {
+    model.precision = parse_precision(vm["precision"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--precision: ") + e.what());
+  }
+  model.threads = vm["threads"].as<int>();
+  if (model.threads < 0) throw std::invalid_argument("--threads must not be negative");
+  if (model.precision == Precision::fp16 && model.device == "cpu")
+    throw std::invalid_argument("--precision fp16 needs --device cuda: LibTorch has no fp16 convolution on the CPU (use bf16)");
+  if (!model.mean.empty() && model.mean.size() != 3) throw std::invalid_argument("--mean takes three values R,G,B");
+  if (!model.std.empty() && model.std.size() != 3) throw std::invalid_argument("--std takes three values R,G,B");
+  return model;
+}
+
+int run_subcommand(const char* name, int argc, char** argv, const po::options_description& options,
+                   const char* positional, const std::function<int(const po::variables_map&)>& body) {
+  setup_logging();
+  try {
+    po::positional_options_description positionals;
+    if (positional) positionals.add(positional, 1);
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc, argv).options(options).positional(positionals).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << options << std::endl;
+      return kExitOk;
+    }
+    return body(vm);
+  } catch (const po::error& e) {
+    print_error(name, e.what());
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    print_error(name, e.what());
+    return kExitUsage;
+  } catch (const std::invalid_argument& e) {
+    print_error(name, e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    print_error(name, e.what());
+    return kExitJobFailed;
+  }
 }
 
 }  // namespace wsi::cli

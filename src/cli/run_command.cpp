@@ -20,13 +20,9 @@ po::options_description run_options() {
       ("slides", po::value<std::string>(), "manifest CSV (slide_id,path[,mask]) or one slide file")
       ("output", po::value<std::string>(), "cohort file to write (HDF5)")
       ("overwrite", po::bool_switch(), "replace an existing output")
-      ("mode", po::value<std::string>()->default_value("classify"), "classify | features | both")
-      ("model", po::value<std::string>()->default_value("resnet18-kather100k"), "built-in name or TorchScript file")
-      ("weights", po::value<std::string>(), "state_dict (.pth) for a built-in model")
-      ("classes", po::value<std::string>(), "class names A,B,... (override the model's)")
-      ("model-output", po::value<std::string>(), "probabilities | logits | features (override the model's)")
-      ("mean", po::value<std::string>(), "input mean R,G,B (after scaling to [0,1])")
-      ("std", po::value<std::string>(), "input std R,G,B")
+      ("mode", po::value<std::string>()->default_value("classify"), "classify | features | both");
+  add_model_options(o);
+  o.add_options()
       ("resolution", po::value<double>()->default_value(0.5), "resolution patches are read at")
       ("units", po::value<std::string>()->default_value("mpp"), "mpp | power | level | baseline")
       ("patch", po::value<int>()->default_value(224), "patch size (px at the resolution)")
@@ -38,10 +34,7 @@ po::options_description run_options() {
       ("unit-tiles", po::value<int64_t>()->default_value(256), "tiles per work unit")
       ("checkpoint-interval", po::value<double>()->default_value(60.0), "seconds between checkpoints")
       ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: chosen from the device)")
-      ("threads", po::value<int>()->default_value(0), "inference threads per rank (0: the rank's share of cores)")
       ("readers", po::value<int>()->default_value(0), "reader threads per rank (0: from the cores)")
-      ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | auto")
-      ("precision", po::value<std::string>()->default_value("fp32"), "fp32 | bf16 | fp16")
       ("feature-dtype", po::value<std::string>()->default_value("float32"), "float32 | float16")
       ("retry-failed", po::bool_switch(), "on resume, run failed slides again");
   return o;
@@ -58,24 +51,14 @@ Job job_from(const po::variables_map& vm) {
   if (vm.count("output")) job.output = get<std::string>(vm, "output");
   job.overwrite = get<bool>(vm, "overwrite");
   job.mode = parse_job_mode(get<std::string>(vm, "mode"));
-  job.model.model = get<std::string>(vm, "model");
-  if (vm.count("weights")) job.model.weights = get<std::string>(vm, "weights");
-  if (vm.count("classes")) job.model.classes = split_list(get<std::string>(vm, "classes"));
-  if (vm.count("model-output")) job.model.output = get<std::string>(vm, "model-output");
-  if (vm.count("mean")) job.model.mean = parse_numbers("mean", get<std::string>(vm, "mean"));
-  if (vm.count("std")) job.model.std = parse_numbers("std", get<std::string>(vm, "std"));
-  job.model.device = get<std::string>(vm, "device");
-  if (job.model.device != "cpu" && job.model.device != "cuda" && job.model.device != "auto")
-    throw std::invalid_argument("--device: unknown device '" + job.model.device + "' (expected cpu, cuda or auto)");
+  job.model = model_options_from(vm);
   try {
-    job.model.precision = parse_precision(get<std::string>(vm, "precision"));
     job.resolution = {get<double>(vm, "resolution"), parse_units(get<std::string>(vm, "units"))};
     job.overview = {get<double>(vm, "overview-resolution"), parse_units(get<std::string>(vm, "overview-units"))};
     job.tissue_mask = parse_mask_method(get<std::string>(vm, "tissue-mask"));
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("bad option: ") + e.what());
   }
-  job.model.threads = get<int>(vm, "threads");
   job.patch = get<int>(vm, "patch");
   job.stride = get<int>(vm, "stride");
   job.mpp_override = get<double>(vm, "mpp-override");

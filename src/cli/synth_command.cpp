@@ -112,27 +112,7 @@ int synthesise(const po::variables_map& vm) {
 }  // namespace
 
 int synth_command(int argc, char** argv) {
-  setup_logging();
-  const auto options = synth_options();
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, options), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      std::cout << options << std::endl;
-      return kExitOk;
-    }
-    return synthesise(vm);
-  } catch (const po::error& e) {
-    print_error("synth", e.what());
-    return kExitUsage;
-  } catch (const std::invalid_argument& e) {
-    print_error("synth", e.what());
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    print_error("synth", e.what());
-    return kExitJobFailed;
-  }
+  return run_subcommand("synth", argc, argv, synth_options(), nullptr, synthesise);
 }
 
 }  // namespace wsi::cli

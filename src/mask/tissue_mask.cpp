@@ -130,6 +130,18 @@ cv::Mat remove_small_regions_and_dilate(const cv::Mat& mask, double mask_mpp) {
   return dilated;
 }
 
+// Otsu always splits an image in two, also the noise of an empty slide. A split whose classes
+// differ by less than kMinTissueContrast grey levels in mean is glass, not tissue (no real
+// tissue is that close to its background, so TIAToolbox's masks of real slides are unchanged).
+constexpr double kMinTissueContrast = 10.0;
+
+bool is_empty_glass(const cv::Mat& grey, const cv::Mat& mask) {
+  if (cv::countNonZero(mask) == 0 || cv::countNonZero(mask) == static_cast<int>(mask.total())) return false;
+  const double tissue = cv::mean(grey, mask)[0];
+  const double background = cv::mean(grey, mask == 0)[0];
+  return background - tissue < kMinTissueContrast;
+}
+
 }  // namespace
 
 cv::Mat tissue_mask(const cv::Mat& rgb, MaskMethod method, double mask_mpp) {
@@ -138,6 +150,7 @@ cv::Mat tissue_mask(const cv::Mat& rgb, MaskMethod method, double mask_mpp) {
   cv::cvtColor(rgb, grey, cv::COLOR_RGB2GRAY);
   const int threshold = otsu_threshold(grey);
   cv::Mat mask = (grey < threshold) / 255;
+  if (is_empty_glass(grey, mask)) return cv::Mat(rgb.rows, rgb.cols, CV_8UC1, cv::Scalar(0));
   if (method == MaskMethod::morphological) mask = remove_small_regions_and_dilate(mask, mask_mpp);
   return mask;
 }

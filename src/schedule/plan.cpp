@@ -10,7 +10,13 @@ namespace wsi {
 
 cv::Mat slide_tissue_mask(const SlideReader& slide, const std::string& mask_path, const Job& job) {
   const SlideProperties& props = slide.properties();
-  if (!mask_path.empty()) return load_mask_image(mask_path, props.size());
+  if (!mask_path.empty()) {
+    try {
+      return load_mask_image(mask_path, props.size());
+    } catch (const SlideError& e) {
+      throw SlideError(slide.path() + ": " + e.what());
+    }
+  }
   const Resolution at = mask_resolution(props);
   const cv::Mat thumbnail = read_thumbnail(slide, at);
   const double mask_mpp = at.units == Units::power ? 10.0 / at.value : 0.0;

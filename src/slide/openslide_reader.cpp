@@ -117,10 +117,12 @@ double mpp_from_tiff_resolution(const std::string& x_resolution, const std::stri
 std::unique_ptr<SlideReader> open_slide(const std::string& path, const SlideOpenOptions& options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw SlideError(path + ": no such slide file");
+  if (std::filesystem::file_size(path, ec) == 0) throw SlideError(path + ": the slide file is empty");
   const char* vendor = openslide_detect_vendor(path.c_str());
   OpenSlideHandle handle(openslide_open(path.c_str()));
   if (!handle)
-    throw SlideError(path + ": not a slide OpenSlide can read" + (vendor ? std::string(" (vendor ") + vendor + ")" : ""));
+    throw SlideError(path + ": not a slide OpenSlide can read (unknown format, truncated or damaged" +
+                     (vendor ? std::string(", detected as ") + vendor : "") + ")");
   if (const char* error = openslide_get_error(handle.get()))
     throw SlideError(path + ": OpenSlide cannot open it: " + error);
   return std::make_unique<OpenSlideReader>(path, std::move(handle), options);

@@ -1,0 +1,200 @@
+// `wsi-mpi inspect` summaries, see wsi/render/inspect.hpp.
+#include "wsi/render/inspect.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+
+#include "util/json.hpp"
+
+namespace wsi {
+namespace {
+
+using boost::property_tree::ptree;
+
+const char* status_name(SlideStatus status) {
+  switch (status) {
+    case SlideStatus::pending: return "pending";
+    case SlideStatus::done: return "done";
+    case SlideStatus::failed: return "failed";
+  }
+  return "unknown";
+}
+
+const char* end_state_name(EndState state) {
+  switch (state) {
+    case EndState::running: return "running";
+    case EndState::complete: return "complete";
+    case EndState::incomplete: return "incomplete";
+  }
+  return "unknown";
+}
+
+std::string format_number(double value, const char* format = "%g") {
+  char text[32];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+// mode, model and resolution from /job/config; "unknown" for what is missing or unreadable.
+void read_job(const std::string& json, CohortInspection& out) {
+  out.mode = out.model = out.resolution = "unknown";
+  ptree root;
+  try {
+    std::istringstream in(json);
+    boost::property_tree::read_json(in, root);
+  } catch (const std::exception&) {
+    return;
+  }
+  out.mode = root.get<std::string>("mode", "unknown");
+  out.model = root.get<std::string>("model.model", "unknown");
+  const auto value = root.get_optional<double>("resolution.value");
+  const auto units = root.get_optional<std::string>("resolution.units");
+  if (value && units) out.resolution = format_number(*value) + " " + *units;
+}
+
+std::string json_fraction(double value) { return format_number(value, "%.6g"); }
+
+}  // namespace
+
+CohortInspection inspect_cohort(const CohortSummary& s, const std::string& path, size_t top_classes) {
+  CohortInspection out;
+  out.path = path;
+  out.format_version = s.format_version;
+  out.software_version = s.software_version;
+  read_job(s.job_json, out);
+  out.class_names = s.class_names;
+  out.end_state = end_state_name(s.end_state);
+  out.tiles_total = s.tile_count;
+  out.ranks = static_cast<int>(s.stats.size());
+  for (const RankStats& r : s.stats) out.seconds_total = std::max(out.seconds_total, r.seconds_total);
+
+  for (const SlideRow& row : s.slides) {
+    SlideInspection slide;
+    slide.id = row.id;
+    slide.key = row.key;
+    slide.status = status_name(row.status);
+    if (row.status == SlideStatus::failed) slide.error = row.error;
+    slide.tile_count = row.tile_count;
+    if (row.status == SlideStatus::done) {
+      std::vector<ClassShare> shares;
+      for (size_t k = 0; k < row.class_fractions.size() && k < s.class_names.size(); ++k)
+        if (row.class_fractions[k] > 0) shares.push_back({s.class_names[k], row.class_fractions[k]});
+      std::stable_sort(shares.begin(), shares.end(),
+                       [](const ClassShare& a, const ClassShare& b) { return a.fraction > b.fraction; });
+      if (shares.size() > top_classes) shares.resize(top_classes);
+      slide.top_classes = std::move(shares);
+    }
+    switch (row.status) {
+      case SlideStatus::done: ++out.slides_done; break;
+      case SlideStatus::failed: ++out.slides_failed; break;
+      default: ++out.slides_pending; break;
+    }
+    out.slides.push_back(std::move(slide));
+  }
+
+  out.units_total = static_cast<int64_t>(s.units.size());
+  for (size_t u = 0; u < s.units.size(); ++u) {
+    const bool done = u < s.done.size() && s.done[u] != 0;
+    const WorkUnit& unit = s.units[u];
+    if (unit.slide >= 0 && unit.slide < static_cast<int64_t>(out.slides.size())) {
+      ++out.slides[static_cast<size_t>(unit.slide)].units_total;
+      if (done) ++out.slides[static_cast<size_t>(unit.slide)].units_done;
+    }
+    if (!done) continue;
+    ++out.units_done;
+    out.tiles_done += unit.tile_count;
+  }
+  out.resumable = s.end_state != EndState::complete && out.units_done < out.units_total;
+  return out;
+}
+
+std::string inspection_text(const CohortInspection& c) {
+  std::ostringstream out;
+  out << "cohort file:  " << c.path << "\n"
+      << "format:       wsi-mpi cohort version " << c.format_version << " (written by wsi-mpi "
+      << c.software_version << ")\n"
+      << "job:          mode " << c.mode << ", model " << c.model << ", resolution " << c.resolution << "\n";
+  if (!c.class_names.empty()) {
+    out << "classes:      ";
+    for (size_t k = 0; k < c.class_names.size(); ++k) out << (k ? ", " : "") << c.class_names[k];
+    out << "\n";
+  }
+  out << "end state:    " << c.end_state;
+  if (c.end_state == "running") out << " (still running, or stopped before it finished)";
+  out << "\n\nslides:\n";
+  size_t id_width = 2;
+  for (const SlideInspection& s : c.slides) id_width = std::max(id_width, s.id.size());
+  for (const SlideInspection& s : c.slides) {
+    out << "  " << s.id << std::string(id_width - s.id.size(), ' ') << "  " << s.status
+        << std::string(8 - std::min<size_t>(8, s.status.size()), ' ') << s.tile_count << " tiles, units "
+        << s.units_done << "/" << s.units_total;
+    if (!s.top_classes.empty()) {
+      out << ", top classes ";
+      for (size_t k = 0; k < s.top_classes.size(); ++k)
+        out << (k ? ", " : "") << s.top_classes[k].name << " " << format_number(100 * s.top_classes[k].fraction, "%.1f")
+            << "%";
+    }
+    if (!s.error.empty()) out << "\n" << std::string(id_width + 4, ' ') << "error: " << s.error;
+    out << "\n";
+  }
+  out << "\ntotals:\n"
+      << "  slides:     " << c.slides_done << " done, " << c.slides_failed << " failed, " << c.slides_pending
+      << " pending (of " << c.slides.size() << ")\n"
+      << "  units:      " << c.units_done << " of " << c.units_total << " done\n"
+      << "  tiles:      " << c.tiles_done << " of " << c.tiles_total << " done\n";
+  if (c.seconds_total > 0)
+    out << "  run time:   " << format_number(c.seconds_total, "%.1f") << " s over " << c.ranks << " rank(s)\n";
+  out << "  resumable:  "
+      << (c.resumable ? "yes (run the same job again to finish it)"
+                      : c.end_state == "complete" ? "no (complete)" : "no (every unit is done)")
+      << "\n";
+  return out.str();
+}
+
+std::string inspection_json(const CohortInspection& c) {
+  std::vector<std::string> slides;
+  for (const SlideInspection& s : c.slides) {
+    std::vector<std::string> top;
+    for (const ClassShare& share : s.top_classes)
+      top.push_back(JsonObject().add("class", share.name).add_raw("fraction", json_fraction(share.fraction)).str());
+    JsonObject slide;
+    slide.add("id", s.id)
+        .add("key", s.key)
+        .add("status", s.status)
+        .add("error", s.error)
+        .add("tile_count", s.tile_count)
+        .add("units_done", s.units_done)
+        .add("units_total", s.units_total)
+        .add_raw("top_classes", json_array(top));
+    slides.push_back(slide.str());
+  }
+  JsonObject totals;
+  totals.add("slides", static_cast<int64_t>(c.slides.size()))
+      .add("slides_done", c.slides_done)
+      .add("slides_failed", c.slides_failed)
+      .add("slides_pending", c.slides_pending)
+      .add("units_done", c.units_done)
+      .add("units_total", c.units_total)
+      .add("tiles_done", c.tiles_done)
+      .add("tiles_total", c.tiles_total);
+  JsonObject job;
+  job.add("mode", c.mode).add("model", c.model).add("resolution", c.resolution).add("class_names", c.class_names);
+  return JsonObject()
+      .add("path", c.path)
+      .add("format_version", c.format_version)
+      .add("software_version", c.software_version)
+      .add_raw("job", job.str())
+      .add("end_state", c.end_state)
+      .add("resumable", c.resumable)
+      .add_raw("totals", totals.str())
+      .add_raw("slides", json_array(slides))
+      .add("ranks", c.ranks)
+      .add("seconds_total", c.seconds_total)
+      .str();
+}
+
+}  // namespace wsi
