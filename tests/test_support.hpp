@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace wsi::test {
 
@@ -39,6 +40,17 @@ inline std::string run_command(const std::string& command) {
 
 inline std::string run_python(const std::string& script, const std::string& args) {
   return run_command(std::string(WSI_TEST_PYTHON) + " " + python_script(script) + " " + args);
+}
+
+// A raw little-endian array written by a Python reference script (numpy .tofile()).
+template <typename T>
+std::vector<T> read_raw(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw std::runtime_error("cannot read reference file " + path.string());
+  std::vector<T> data(size_t(in.tellg()) / sizeof(T));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size() * sizeof(T)));
+  return data;
 }
 
 }  // namespace wsi::test

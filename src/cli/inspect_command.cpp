@@ -1,8 +1,11 @@
 // `wsi-mpi inspect FILE.h5 [--json]`: the job, each slide's state and the totals of a cohort file,
 // and whether the job can be resumed.
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
+
+#include <boost/property_tree/json_parser.hpp>
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
@@ -26,6 +29,23 @@ po::options_description inspect_options() {
   return o;
 }
 
+// The progress file a running job replaces after every epoch (OUT.h5.progress.json): one line
+// of live progress, or "" when there is none.
+std::string live_progress(const std::string& path) {
+  const std::string progress = path + ".progress.json";
+  if (!std::filesystem::is_regular_file(progress)) return "";
+  try {
+    boost::property_tree::ptree tree;
+    boost::property_tree::read_json(progress, tree);
+    const long age = static_cast<long>(std::time(nullptr)) - tree.get<long>("updated_unix");
+    return "progress file: " + tree.get<std::string>("state") + ", units " + tree.get<std::string>("units_done") +
+           "/" + tree.get<std::string>("units_total") + ", tiles " + tree.get<std::string>("tiles_done") + "/" +
+           tree.get<std::string>("tiles_total") + ", updated " + std::to_string(age) + " s ago (" + progress + ")\n";
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
 }  // namespace
 
 int inspect_command(int argc, char** argv) {
@@ -33,18 +53,24 @@ int inspect_command(int argc, char** argv) {
     if (!vm.count("file")) throw UsageError("no cohort file given (wsi-mpi inspect FILE.h5)");
     if (vm["top"].as<int>() < 0) throw UsageError("--top: must be >= 0");
     const std::string path = vm["file"].as<std::string>();
+    const std::string live = live_progress(path);
     CohortSummary summary;
     try {
       if (!std::filesystem::is_regular_file(path)) throw std::runtime_error("cohort file '" + path + "' does not exist");
       summary = read_cohort_summary(path);
     } catch (const std::exception& e) {
+      // A file the running job holds locked (some filesystems): its progress file still tells.
+      if (!live.empty() && !vm["json"].as<bool>()) {
+        std::cout << "cohort file " << path << " cannot be read now (" << e.what() << ")\n" << live;
+        return kExitOk;
+      }
       throw UsageError(e.what());  // missing, not HDF5, not a cohort file: bad input
     }
     const CohortInspection inspection = inspect_cohort(summary, path, static_cast<size_t>(vm["top"].as<int>()));
     if (vm["json"].as<bool>())
       std::cout << inspection_json(inspection) << std::endl;
     else
-      std::cout << inspection_text(inspection);
+      std::cout << inspection_text(inspection) << (summary.end_state == EndState::complete ? "" : live);
     return kExitOk;
   });
 }

@@ -14,7 +14,7 @@ namespace wsi::cli {
 
 void setup_logging(int rank) {
   const std::string who = rank >= 0 ? "[wsi-mpi rank " + std::to_string(rank) + "] " : "[wsi-mpi] ";
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S " + who + "%^%l%$: %v");
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S " + who + "%l: %v");
   spdlog::set_level(rank > 0 ? spdlog::level::warn : spdlog::level::info);
   spdlog::cfg::load_env_levels();
 }
@@ -38,6 +38,7 @@ commands:
   patches    classify labelled patch images: accuracy and confusion matrix
   render     draw each done slide's prediction map over its thumbnail, with a legend (PNG)
   inspect    summarise a cohort file: slides, status, tiles, progress, resumable? (--json)
+  export     write per-slide CLAM h5/pt features or QuPath GeoJSON tiles
 
 `wsi-mpi <command> --help` describes each command's options; `wsi-mpi --version` prints the version.
 )";
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
       {"patches", patches_command},
       {"render", render_command},
       {"inspect", inspect_command},
+      {"export", export_command},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;

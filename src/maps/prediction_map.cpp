@@ -12,12 +12,18 @@ int argmax(const float* values, int n) { return static_cast<int>(std::max_elemen
 
 }  // namespace
 
-cv::Mat merge_predictions(const std::vector<TileBounds>& tiles, const float* probabilities, int classes, Size slide,
-                          Size canvas) {
+CanvasBox tile_box_on_canvas(const TileBounds& tile, Size slide, Size canvas) {
   const int width = static_cast<int>(canvas.width), height = static_cast<int>(canvas.height);
   const double fx = static_cast<double>(canvas.width) / slide.width;
   const double fy = static_cast<double>(canvas.height) / slide.height;
   const auto place = [](double v, int hi) { return static_cast<int>(std::clamp(std::ceil(v), 0.0, double(hi))); };
+  return {place(tile.x0 * fx, width), place(tile.y0 * fy, height), place(tile.x1 * fx, width),
+          place(tile.y1 * fy, height)};
+}
+
+cv::Mat merge_predictions(const std::vector<TileBounds>& tiles, const float* probabilities, int classes, Size slide,
+                          Size canvas) {
+  const int width = static_cast<int>(canvas.width), height = static_cast<int>(canvas.height);
   cv::Mat map(height, width, CV_8UC1, cv::Scalar(0));
   // Bands of canvas rows bound the memory for a huge slide. TIAToolbox accumulates in float32
   // and divides by (count + 1e-8); the argmax of that mean is the argmax of the sum where
@@ -30,10 +36,11 @@ cv::Mat merge_predictions(const std::vector<TileBounds>& tiles, const float* pro
     sum.assign(static_cast<size_t>(band_end - band) * width * classes, 0.0f);
     count.assign(static_cast<size_t>(band_end - band) * width, 0);
     for (size_t t = 0; t < tiles.size(); ++t) {
-      const int y0 = std::max(place(tiles[t].y0 * fy, height), band);
-      const int y1 = std::min(place(tiles[t].y1 * fy, height), band_end);
+      const CanvasBox box = tile_box_on_canvas(tiles[t], slide, canvas);
+      const int y0 = std::max(box.y0, band);
+      const int y1 = std::min(box.y1, band_end);
       if (y0 >= y1) continue;
-      const int x0 = place(tiles[t].x0 * fx, width), x1 = place(tiles[t].x1 * fx, width);
+      const int x0 = box.x0, x1 = box.x1;
       const float* p = probabilities + t * classes;
       for (int y = y0; y < y1; ++y)
         for (int x = x0; x < x1; ++x) {

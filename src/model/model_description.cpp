@@ -235,7 +235,13 @@ class NullModel final : public Model {
   BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) override {
     BatchResult result;
     const size_t classes = description_.class_names.size();
-    if (want_probabilities) result.probabilities.assign(size_t(n) * classes, 1.0f / float(classes));
+    if (want_probabilities) {
+      result.probabilities.assign(size_t(n) * classes, 0.0f);
+      for (int i = 0; i < n; ++i) {
+        result.probabilities[size_t(i) * classes] = float(slide_);
+        if (classes > 1) result.probabilities[size_t(i) * classes + 1] = float(first_row_ + i);
+      }
+    }
     if (want_features) {
       const size_t pixels = size_t(description_.input_width) * size_t(description_.input_height);
       result.features.resize(size_t(n) * 3);
@@ -250,15 +256,18 @@ class NullModel final : public Model {
     return result;
   }
 
+  void set_tile_origin(int64_t slide, int64_t first_row) override { slide_ = slide, first_row_ = first_row; }
+
  private:
   ModelDescription description_;
+  int64_t slide_ = 0, first_row_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<Model> make_null_model(const ModelOptions& options) {
   ModelDescription d;
-  d.class_names = {"tissue"};
+  d.class_names = {"slide", "row"};
   d.feature_size = 3;
   apply_model_options(d, options);
   if (d.output == ModelOutput::logits) d.output = ModelOutput::probabilities;

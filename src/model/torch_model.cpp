@@ -91,6 +91,10 @@ class TorchModel final : public Model {
     module_.eval();
     module_.to(device_);
     if (dtype_ != at::kFloat) module_.to(dtype_);
+    channels_last_ = options.channels_last > 0 || (options.channels_last < 0 && (dtype_ != at::kFloat || !device_.is_cpu()));
+    if (channels_last_)
+      for (auto p : module_.parameters())
+        if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
     prepare();
   }
 
@@ -120,7 +124,7 @@ class TorchModel final : public Model {
     ForwardOutputs reference = forward_probe();
     if (description_.feature_size == 0 && reference.features.defined())
       description_.feature_size = int(reference.features.reshape({reference.features.size(0), -1}).size(1));
-    if (!device_.is_cpu() || dtype_ != at::kFloat) return;
+    if (!device_.is_cpu() || dtype_ != at::kFloat || channels_last_) return;
     torch::jit::Module plain = module_;
     try {
       module_ = torch::jit::optimize_for_inference(plain);
@@ -147,7 +151,8 @@ class TorchModel final : public Model {
     if (!device_.is_cpu()) input = input.pin_memory().to(device_, /*non_blocking=*/true);
     auto x = input.permute({0, 3, 1, 2}).to(at::kFloat).mul_(d.scale);
     if (normalise_) x = x.sub_(mean_).div_(std_);
-    return x.contiguous().to(dtype_);
+    // permute() of NHWC data is channels-last already.
+    return x.contiguous(channels_last_ ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous).to(dtype_);
   }
 
   ForwardOutputs forward(const uint8_t* patches, int n) {
@@ -223,6 +228,7 @@ class TorchModel final : public Model {
   at::ScalarType dtype_;
   at::Tensor mean_, std_;
   bool normalise_ = false;
+  bool channels_last_ = false;
 };
 
 std::unique_ptr<Model> load_builtin(const BuiltinSpec& spec, const ModelOptions& options) {

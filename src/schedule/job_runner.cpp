@@ -1,20 +1,29 @@
-// The job runner: the data flow of one `wsi-mpi run` on every rank. See job_runner.hpp.
+// The job runner: the data flow of one `wsi-mpi run` on every rank (see job_runner.hpp):
+// plan (or reuse the plan of an existing file), allocate, infer units handed out by the
+// coordinator with checkpoint epochs, make the maps, finalize.
 #include "wsi/schedule/job_runner.hpp"
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
 
+#include <sched.h>
+
 #include <spdlog/spdlog.h>
 
+#include "util/json.hpp"
 #include "util/sha256.hpp"
 #include "wsi/batch/patch_batch.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/maps/prediction_map.hpp"
+#include "wsi/schedule/coordinator.hpp"
 #include "wsi/schedule/plan.hpp"
+#include "wsi/schedule/signals.hpp"
 
 namespace wsi {
 namespace {
@@ -22,25 +31,46 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Cores of this node shared by its ranks; inference threads and readers from them.
+// ---- threads -------------------------------------------------------------------------------
+
 struct ThreadPlan {
   int threads = 1;
   int readers = 1;
 };
 
+// The cores of a node are shared by its ranks; a reader thread outpaces a CPU model many
+// times over, so readers share the inference threads' cores.
 ThreadPlan plan_threads(const Job& job, const Comm& comm) {
-  const int node_ranks = comm.node().size();
-  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / node_ranks);
-  ThreadPlan plan;
-  plan.threads = job.model.threads > 0 ? job.model.threads : cores;
-  // A reader thread outpaces a CPU model many times over, so readers share the cores.
-  plan.readers = job.readers > 0 ? job.readers : std::max(1, cores / 4);
-  return plan;
+  // The cores this rank may run on (Slurm and mpirun bindings, cgroups), else the node's share.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const int node_share = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.node().size());
+  const int bound = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
+  const int cores = bound > 0 ? std::min(bound, node_share) : node_share;
+  return {job.model.threads > 0 ? job.model.threads : cores, job.readers > 0 ? job.readers : std::max(1, cores / 4)};
 }
+
+std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads) {
+  std::unique_ptr<Model> model;
+  try {
+    ModelOptions options = job.model;
+    options.threads = threads.threads;
+    model = load_model(options);
+  } catch (const std::exception& e) {
+    throw UsageError(std::string("--model: ") + e.what());
+  }
+  const ModelDescription& d = model->description();
+  if (job.wants_probabilities() && d.class_names.empty())
+    throw UsageError("--mode " + to_string(job.mode) + ": the model " + job.model.model +
+                     " has no classes (give --classes, or use --mode features)");
+  if (job.wants_features() && d.feature_size <= 0)
+    throw UsageError("--mode " + to_string(job.mode) + ": the model " + job.model.model + " gives no features");
+  return model;
+}
+
+// ---- planning and allocation (steps 1 and 2) ------------------------------------------------
 
 std::vector<SlidePlan> plan_cohort(const Job& job, const std::vector<ManifestEntry>& manifest, const Comm& comm) {
   const auto duplicates = duplicate_of(manifest);
@@ -65,7 +95,7 @@ std::vector<SlidePlan> plan_cohort(const Job& job, const std::vector<ManifestEnt
 
 std::string job_fingerprint(const Job& job) {
   std::vector<std::string> hashes;
-  if (fs::is_regular_file(job.slides) && fs::path(job.slides).extension() == ".csv")
+  if (fs::path(job.slides).extension() == ".csv")
     hashes.push_back("manifest_sha256=" + sha256_file_hex(job.slides));
   else
     hashes.push_back("slide=" + fs::absolute(job.slides).lexically_normal().string());
@@ -75,11 +105,11 @@ std::string job_fingerprint(const Job& job) {
 }
 
 CohortPlan make_cohort_plan(const Job& job, const ModelDescription& model, const std::vector<SlidePlan>& plans,
-                            const Comm& comm) {
+                            const std::string& fingerprint, const Comm& comm) {
   CohortPlan cohort;
   cohort.job_json = to_json(job);
-  cohort.fingerprint = job_fingerprint(job);
-  cohort.class_names = model.class_names;
+  cohort.fingerprint = fingerprint;
+  cohort.class_names = job.wants_probabilities() ? model.class_names : std::vector<std::string>{};
   cohort.probabilities = job.wants_probabilities();
   cohort.feature_size = job.wants_features() ? model.feature_size : 0;
   cohort.features_float16 = job.features_float16;
@@ -94,16 +124,85 @@ CohortPlan make_cohort_plan(const Job& job, const ModelDescription& model, const
   return cohort;
 }
 
-// The results of one unit, ready to be written in the next epoch.
+// What a run works from: the plan, the unit table, which units are done, previous statistics.
+struct JobState {
+  std::vector<SlidePlan> plans;
+  std::vector<WorkUnit> units;
+  std::vector<uint8_t> done;
+  std::vector<RankStats> previous_stats;
+  int64_t classes = 0;
+};
+
+// "key=value" lines that differ between two fingerprints, for a refused resume.
+std::string fingerprint_difference(const std::string& stored, const std::string& current) {
+  const auto lines = [](const std::string& text) {
+    std::map<std::string, std::string> values;
+    size_t start = 0;
+    for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+      const std::string line = text.substr(start, end - start);
+      const auto eq = line.find('=');
+      values[line.substr(0, eq)] = eq == std::string::npos ? "" : line.substr(eq + 1);
+    }
+    return values;
+  };
+  const auto a = lines(stored), b = lines(current);
+  std::string diff;
+  for (const auto& [key, value] : b) {
+    const auto it = a.find(key);
+    const std::string old = it == a.end() ? "(none)" : it->second;
+    if (old != value) diff += (diff.empty() ? "" : "; ") + key + ": " + old + " -> " + value;
+  }
+  for (const auto& [key, value] : a)
+    if (!b.count(key)) diff += (diff.empty() ? "" : "; ") + key + ": " + value + " -> (none)";
+  return diff;
+}
+
+// Restart: the stored plan, the done flags, the failures kept unless --retry-failed.
+JobState resume_state(const Job& job, const std::vector<ManifestEntry>& manifest, const std::string& fingerprint) {
+  CohortSummary summary;
+  try {
+    summary = read_cohort_summary(job.output);
+  } catch (const std::exception& e) {
+    throw UsageError(job.output + " exists but cannot be resumed (" + e.what() + "): give --overwrite to replace it");
+  }
+  if (summary.fingerprint != fingerprint)
+    throw UsageError(job.output + " holds a different job (" + fingerprint_difference(summary.fingerprint, fingerprint) +
+                     "): give --overwrite to replace it");
+  if (summary.slides.size() != manifest.size())
+    throw UsageError(job.output + " was planned for " + std::to_string(summary.slides.size()) + " slides, not " +
+                     std::to_string(manifest.size()));
+  JobState state;
+  state.units = summary.units;
+  state.done = summary.done;
+  state.previous_stats = summary.stats;
+  state.classes = static_cast<int64_t>(summary.class_names.size());
+  const auto bounds = read_tile_bounds(job.output, 0, summary.tile_count);
+  for (size_t s = 0; s < summary.slides.size(); ++s) {
+    SlidePlan plan;
+    plan.row = summary.slides[s];
+    plan.mask_path = manifest[s].mask;
+    plan.maps = summary.maps[s];
+    plan.tiles.assign(bounds.begin() + plan.row.tile_start, bounds.begin() + plan.row.tile_start + plan.row.tile_count);
+    // A slide that failed after planning has tiles and can run again; one that failed in
+    // planning has none (its plan would change the file's layout).
+    if (job.retry_failed && plan.row.status == SlideStatus::failed && plan.row.tile_count > 0)
+      plan.row.status = SlideStatus::pending, plan.row.error.clear();
+    state.plans.push_back(std::move(plan));
+  }
+  return state;
+}
+
+// ---- inference (steps 3 and 4) -------------------------------------------------------------
+
 struct UnitResult {
-  int64_t unit = 0;
-  int64_t first = 0, count = 0;
+  int64_t unit = 0, first = 0, count = 0;
   std::vector<float> probabilities, features;
 };
 
-class Inference {
+// One unit's computation, a batch per step(), so that the rank can answer epochs in between.
+class UnitWork {
  public:
-  Inference(const Job& job, Model& model, const std::vector<SlidePlan>& plans, const ThreadPlan& threads)
+  UnitWork(const Job& job, Model& model, const std::vector<SlidePlan>& plans, const ThreadPlan& threads)
       : job_(job), model_(model), plans_(plans), reader_(threads.readers) {
     const ModelDescription& d = model.description();
     geometry_ = {job.resolution, d.input_width > 0 ? d.input_width : job.patch,
@@ -111,46 +210,66 @@ class Inference {
     batch_size_ = job.batch_size > 0 ? job.batch_size : 8;
   }
 
-  // Computes one unit; a slide failure is thrown as SlideError naming the slide.
-  UnitResult compute(int64_t unit_index, const WorkUnit& unit, RankStats& stats) {
-    const SlidePlan& plan = plans_[unit.slide];
-    const SlideReader& slide = open(unit.slide);
-    UnitResult result{unit_index, unit.first_tile, unit.tile_count, {}, {}};
-    const TileBounds* tiles = plan.tiles.data() + (unit.first_tile - plan.row.tile_start);
-    const int n = static_cast<int>(unit.tile_count);
-    const int first_batch = std::min(batch_size_, n);
-    auto pending = reader_.read(slide, geometry_, tiles, first_batch);
-    for (int done = 0; done < n;) {
-      auto wait_start = Clock::now();
-      PatchBatch batch = pending.get();
-      stats.seconds_reading += seconds_since(wait_start);
-      const int next = done + batch.count;
-      if (next < n) pending = reader_.read(slide, geometry_, tiles + next, std::min(batch_size_, n - next));
-      auto infer_start = Clock::now();
-      BatchResult out = model_.run(batch.pixels.data(), batch.count, job_.wants_probabilities(), job_.wants_features());
-      stats.seconds_inferring += seconds_since(infer_start);
-      check_finite(out, plan);
-      result.probabilities.insert(result.probabilities.end(), out.probabilities.begin(), out.probabilities.end());
-      result.features.insert(result.features.end(), out.features.begin(), out.features.end());
-      done = next;
+  bool active() const { return active_; }
+  int64_t open_slide() const { return slide_index_; }
+  int64_t slide() const { return unit_.slide; }
+
+  void start(int64_t index, const WorkUnit& unit) {
+    unit_ = unit;
+    result_ = UnitResult{index, unit.first_tile, unit.tile_count, {}, {}};
+    if (slide_index_ != unit.slide) {
+      slide_.reset();
+      slide_ = wsi::open_slide(plans_[unit.slide].row.path, {job_.mpp_override});
+      slide_index_ = unit.slide;
     }
-    stats.tiles += static_cast<double>(n);
-    return result;
+    done_ = 0;
+    active_ = true;
+    pending_ = read_next();
+  }
+
+  // Computes the next batch; returns true when the unit is complete. Throws for a bad slide.
+  bool step(RankStats& stats) {
+    const auto wait = Clock::now();
+    PatchBatch batch = pending_.get();
+    stats.seconds_reading += seconds_since(wait);
+    const int64_t first = done_;
+    done_ += batch.count;
+    if (done_ < unit_.tile_count) pending_ = read_next();
+    const auto infer = Clock::now();
+    model_.set_tile_origin(unit_.slide, unit_.first_tile + first);
+    BatchResult out = model_.run(batch.pixels.data(), batch.count, job_.wants_probabilities(), job_.wants_features());
+    stats.seconds_inferring += seconds_since(infer);
+    check_finite(out);
+    result_.probabilities.insert(result_.probabilities.end(), out.probabilities.begin(), out.probabilities.end());
+    result_.features.insert(result_.features.end(), out.features.begin(), out.features.end());
+    if (done_ < unit_.tile_count) return false;
+    stats.tiles += static_cast<double>(unit_.tile_count);
+    active_ = false;
+    return true;
+  }
+
+  UnitResult take() { return std::move(result_); }
+
+  // Drops a unit half done (a stop, or its slide failed); waits for reads in flight.
+  void abandon() {
+    if (pending_.valid()) pending_.wait();
+    pending_ = {};
+    active_ = false;
   }
 
  private:
-  const SlideReader& open(int64_t slide) {
-    if (open_slide_index_ != slide) {
-      slide_ = open_slide(plans_[slide].row.path, {job_.mpp_override});
-      open_slide_index_ = slide;
-    }
-    return *slide_;
+  std::future<PatchBatch> read_next() {
+    const SlidePlan& plan = plans_[unit_.slide];
+    const TileBounds* tiles = plan.tiles.data() + (unit_.first_tile - plan.row.tile_start) + done_;
+    const int n = static_cast<int>(std::min<int64_t>(batch_size_, unit_.tile_count - done_));
+    return reader_.read(*slide_, geometry_, tiles, n);
   }
 
-  static void check_finite(const BatchResult& out, const SlidePlan& plan) {
+  void check_finite(const BatchResult& out) const {
     for (const auto* values : {&out.probabilities, &out.features})
       for (float v : *values)
-        if (!std::isfinite(v)) throw SlideError(plan.row.path + ": the model produced NaN or infinite values");
+        if (!std::isfinite(v))
+          throw SlideError(plans_[unit_.slide].row.path + ": the model produced NaN or infinite values");
   }
 
   const Job& job_;
@@ -159,34 +278,19 @@ class Inference {
   PatchBatchReader reader_;
   BatchGeometry geometry_;
   int batch_size_ = 8;
-  int64_t open_slide_index_ = -1;
+  WorkUnit unit_;
+  UnitResult result_;
+  int64_t done_ = 0, slide_index_ = -1;
+  bool active_ = false;
   std::unique_ptr<SlideReader> slide_;
+  std::future<PatchBatch> pending_;
 };
 
-// Logs done/total tiles, tiles/s and ETA every few seconds (rank 0).
-class ProgressLog {
- public:
-  explicit ProgressLog(int64_t total) : total_(total) {}
-  void update(int64_t done, bool force = false) {
-    if (!force && seconds_since(last_) < 5.0) return;
-    last_ = Clock::now();
-    const double elapsed = seconds_since(start_);
-    const double rate = elapsed > 0 ? done / elapsed : 0.0;
-    const double eta = rate > 0 ? (total_ - done) / rate : 0.0;
-    spdlog::info("{}/{} tiles ({:.1f} %), {:.1f} tiles/s, ETA {:.0f} s", done, total_,
-                 total_ ? 100.0 * done / total_ : 100.0, rate, eta);
-  }
-
- private:
-  int64_t total_;
-  Clock::time_point start_ = Clock::now(), last_ = Clock::now();
-};
-
-// Failures met by this rank after planning: slide index -> message.
+// Failures met on this rank after planning: slide index -> message.
 using Failures = std::map<int64_t, std::string>;
 
 Failures gather_failures(const Failures& mine, const Comm& comm) {
-  std::vector<SlidePlan> as_plans;  // reuse the plan wire format: index in tile_start, message in error
+  std::vector<SlidePlan> as_plans;  // the plan wire format: index in tile_start, message in error
   for (const auto& [slide, error] : mine) {
     SlidePlan p;
     p.row.tile_start = slide;
@@ -199,16 +303,196 @@ Failures gather_failures(const Failures& mine, const Comm& comm) {
   return all;
 }
 
-void write_slide_maps(CohortFile& file, const Job& job, int64_t index, const SlidePlan& plan, int classes) {
+// Test hooks (documented in docs/testing.md): a per-rank log of computed units, and a pause
+// between an epoch's row writes and its done flags, so that kill tests can hit that moment.
+class TestHooks {
+ public:
+  explicit TestHooks(int rank) {
+    if (const char* prefix = std::getenv("WSI_TEST_UNIT_LOG"))
+      log_.open(std::string(prefix) + "." + std::to_string(rank), std::ios::app);
+    if (const char* pause = std::getenv("WSI_TEST_EPOCH_PAUSE")) pause_ = std::atof(pause);
+  }
+  void computed(int64_t unit) {
+    if (log_.is_open()) log_ << unit << std::endl;
+  }
+  void between_rows_and_flags() const {
+    if (pause_ <= 0) return;
+    spdlog::warn("test hook: epoch rows written, pausing {} s before the done flags", pause_);
+    std::this_thread::sleep_for(std::chrono::duration<double>(pause_));
+  }
+
+ private:
+  std::ofstream log_;
+  double pause_ = 0;
+};
+
+// The main thread of a rank during inference: asks for units, computes them batch by batch,
+// and joins every epoch the coordinator starts.
+class Worker {
+ public:
+  Worker(const Job& job, Model& model, JobState& state, CohortFile& file, const ThreadPlan& threads, const Comm& world,
+         const Comm& coordination)
+      : job_(job), state_(state), file_(file), world_(world), channel_(coordination),
+        work_(job, model, state.plans, threads), hooks_(world.rank()) {}
+
+  // Returns true when the run was stopped by a signal (resumable).
+  bool run() {
+    bool waiting = false, idle = false;
+    for (;;) {
+      while (auto event = channel_.poll()) {
+        if (event->kind == WorkEvent::epoch) {
+          if (event->final && waiting) await_reply();
+          if (event->final && event->stop && work_.active()) work_.abandon();
+          epoch();
+          if (event->final) {
+            channel_.goodbye();
+            return event->stop;
+          }
+          channel_.epoch_done();
+        } else {
+          waiting = false;
+          if (event->kind == WorkEvent::unit) start(event->unit_index);
+          else idle = true;
+        }
+      }
+      if (work_.active()) step();
+      else if (!waiting && !idle) channel_.request(work_.open_slide()), waiting = true;
+      else {
+        const auto wait = Clock::now();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        stats().seconds_waiting += seconds_since(wait);
+      }
+    }
+  }
+
+  RankStats& stats() { return stats_; }
+  Failures& failures() { return failures_; }
+
+ private:
+  void start(int64_t unit) {
+    const WorkUnit& u = state_.units[unit];
+    try {
+      if (failures_.count(u.slide)) return;
+      work_.start(unit, u);
+    } catch (const std::exception& e) {
+      fail(u.slide, e.what());
+    }
+  }
+
+  void step() {
+    try {
+      if (work_.step(stats_)) {
+        finished_.push_back(work_.take());
+        hooks_.computed(finished_.back().unit);
+      }
+    } catch (const std::exception& e) {
+      work_.abandon();
+      fail(work_.slide(), e.what());
+    }
+  }
+
+  void fail(int64_t slide, const std::string& error) {
+    spdlog::error("slide {} failed: {}", state_.plans[slide].row.id, error);
+    failures_[slide] = error;
+    channel_.report_failed_slide(slide);
+  }
+
+  // A final epoch may overtake the reply to a request in flight: consume it before leaving.
+  void await_reply() {
+    for (;;) {
+      if (auto event = channel_.poll(); event && event->kind != WorkEvent::epoch) {
+        if (event->kind == WorkEvent::unit) start(event->unit_index);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  // Collective: rows of the units finished since the last epoch, then (after a flush) their
+  // done flags, so that a flag never promises rows that are not on disk.
+  void epoch() {
+    const auto start = Clock::now();
+    std::vector<CohortFile::TileRows> rows;
+    std::vector<int64_t> units;
+    int64_t tiles = 0;
+    for (const UnitResult& r : finished_) {
+      rows.push_back({r.first, r.count, r.probabilities.empty() ? nullptr : r.probabilities.data(),
+                      r.features.empty() ? nullptr : r.features.data()});
+      units.push_back(r.unit);
+      tiles += r.count;
+    }
+    file_.write_tile_rows(rows);
+    file_.flush();
+    hooks_.between_rows_and_flags();
+    file_.write_done(units, world_.rank());
+    file_.flush();
+    for (int64_t u : units) state_.done[u] = 1;
+    finished_.clear();
+    stats_.seconds_writing += seconds_since(start);
+    // Every rank learns what every rank checkpointed (the done flags of the whole job).
+    const auto parts = world_.all_gather(std::string(reinterpret_cast<const char*>(units.data()),
+                                                     units.size() * sizeof(int64_t)));
+    for (const auto& part : parts)
+      for (size_t i = 0; i + sizeof(int64_t) <= part.size(); i += sizeof(int64_t))
+        state_.done[*reinterpret_cast<const int64_t*>(part.data() + i)] = 1;
+    if (world_.rank() == 0) write_progress_file(job_.output, state_, "running");
+  }
+
+ public:
+  static void write_progress_file(const std::string& output, const JobState& state, const std::string& status) {
+    int64_t units_done = 0, tiles_done = 0, tiles = 0;
+    for (size_t u = 0; u < state.units.size(); ++u) {
+      tiles += state.units[u].tile_count;
+      if (state.done[u]) ++units_done, tiles_done += state.units[u].tile_count;
+    }
+    const std::string json = JsonObject()
+                                 .add("state", status)
+                                 .add("units_done", units_done)
+                                 .add("units_total", static_cast<int64_t>(state.units.size()))
+                                 .add("tiles_done", tiles_done)
+                                 .add("tiles_total", tiles)
+                                 .add("slides_total", static_cast<int64_t>(state.plans.size()))
+                                 .add("updated_unix", static_cast<int64_t>(std::time(nullptr)))
+                                 .str();
+    const std::string path = output + ".progress.json", temporary = path + ".tmp";
+    std::ofstream(temporary) << json << "\n";
+    std::error_code ec;
+    fs::rename(temporary, path, ec);  // atomic: a reader sees the old file or the new one
+  }
+
+ private:
+  const Job& job_;
+  JobState& state_;
+  CohortFile& file_;
+  const Comm& world_;
+  WorkChannel channel_;
+  UnitWork work_;
+  TestHooks hooks_;
+  std::vector<UnitResult> finished_;
+  RankStats stats_;
+  Failures failures_;
+};
+
+// ---- maps and finalize (steps 5 and 6) -------------------------------------------------------
+
+bool all_units_done(const JobState& state, int64_t slide) {
+  for (size_t u = 0; u < state.units.size(); ++u)
+    if (state.units[u].slide == slide && !state.done[u]) return false;
+  return true;
+}
+
+void write_slide_maps(CohortFile& file, const Job& job, int64_t index, const SlidePlan& plan, int64_t classes) {
   const auto slide = open_slide(plan.row.path, {job.mpp_override});
+  const SlideProperties& props = slide->properties();
   const cv::Mat thumbnail = read_thumbnail(*slide, job.overview);
   const cv::Mat mask = slide_tissue_mask(*slide, plan.mask_path, job);
   cv::Mat prediction(static_cast<int>(plan.maps.height), static_cast<int>(plan.maps.width), CV_8UC1, cv::Scalar(0));
   std::vector<float> fractions;
   if (classes > 0 && job.wants_probabilities()) {
     const auto probabilities = file.read_probabilities(plan.row.tile_start, plan.row.tile_count);
-    prediction = merge_predictions(plan.tiles, probabilities.data(), classes, plan.at_resolution, plan.at_overview);
-    fractions = class_fractions(probabilities.data(), plan.row.tile_count, classes);
+    prediction = merge_predictions(plan.tiles, probabilities.data(), static_cast<int>(classes),
+                                   size_at_resolution(props, job.resolution), size_at_resolution(props, job.overview));
+    fractions = class_fractions(probabilities.data(), plan.row.tile_count, static_cast<int>(classes));
   }
   if (thumbnail.rows != plan.maps.height || thumbnail.cols != plan.maps.width || mask.rows != plan.maps.mask_height ||
       mask.cols != plan.maps.mask_width)
@@ -217,125 +501,66 @@ void write_slide_maps(CohortFile& file, const Job& job, int64_t index, const Sli
   file.write_slide_status(index, SlideStatus::done, "", fractions);
 }
 
-struct RunState {
-  std::vector<SlidePlan> plans;
-  CohortPlan cohort;
-  Failures failures;  // this rank's
-  RankStats stats;
-};
-
-// Static round-robin share of the units; each epoch writes one unit per rank.
-void infer(const Job& job, Model& model, RunState& state, CohortFile& file, const ThreadPlan& threads,
-           const Comm& comm) {
-  Inference inference(job, model, state.plans, threads);
-  std::vector<int64_t> mine;
-  for (size_t u = comm.rank(); u < state.cohort.units.size(); u += comm.size()) mine.push_back(static_cast<int64_t>(u));
-  const int64_t epochs = comm.all_reduce_max(static_cast<int64_t>(mine.size()));
-  int64_t total = 0;
-  for (const WorkUnit& u : state.cohort.units) total += u.tile_count;
-  ProgressLog progress(total);
-  int64_t my_tiles = 0;
-  for (int64_t e = 0; e < epochs; ++e) {
-    std::vector<UnitResult> results;
-    if (e < static_cast<int64_t>(mine.size())) {
-      const WorkUnit& unit = state.cohort.units[mine[e]];
-      if (!state.failures.count(unit.slide)) {
-        try {
-          results.push_back(inference.compute(mine[e], unit, state.stats));
-          my_tiles += unit.tile_count;
-        } catch (const std::exception& error) {
-          spdlog::error("slide {} failed: {}", state.plans[unit.slide].row.id, error.what());
-          state.failures[unit.slide] = error.what();
-        }
-      }
-    }
-    const auto write_start = Clock::now();
-    std::vector<CohortFile::TileRows> rows;
-    std::vector<int64_t> done;
-    for (const UnitResult& r : results) {
-      rows.push_back({r.first, r.count, r.probabilities.empty() ? nullptr : r.probabilities.data(),
-                      r.features.empty() ? nullptr : r.features.data()});
-      done.push_back(r.unit);
-    }
-    file.write_tile_rows(rows);
-    file.flush();
-    file.write_done(done, comm.rank());
-    file.flush();
-    state.stats.seconds_writing += seconds_since(write_start);
-    const int64_t tiles_done = comm.all_reduce_sum(my_tiles);
-    if (comm.rank() == 0) progress.update(tiles_done, e + 1 == epochs);
-  }
-}
-
-// The rank that makes a slide's maps also writes its final status (done, or failed here).
-void make_maps(const Job& job, const ModelDescription& model, RunState& state, CohortFile& file, const Comm& comm,
-               const Failures& failed) {
+// Slides whose units are all done and whose maps are not written yet, round-robin over ranks.
+// The rank that makes a slide's maps writes its final status (done, or failed here).
+void make_maps(const Job& job, JobState& state, CohortFile& file, const Comm& comm, const Failures& failed,
+               Failures& mine) {
   for (size_t s = comm.rank(); s < state.plans.size(); s += comm.size()) {
     const SlidePlan& plan = state.plans[s];
-    if (plan.row.status == SlideStatus::failed || failed.count(static_cast<int64_t>(s))) continue;
+    const auto index = static_cast<int64_t>(s);
+    if (plan.row.status != SlideStatus::pending || failed.count(index) || !all_units_done(state, index)) continue;
     try {
-      write_slide_maps(file, job, static_cast<int64_t>(s), plan, static_cast<int>(model.class_names.size()));
-    } catch (const std::exception& error) {
+      write_slide_maps(file, job, index, plan, state.classes);
+    } catch (const SlideError& error) {  // the slide's own fault; a failed write fails the job
       spdlog::error("slide {} failed while making its maps: {}", plan.row.id, error.what());
-      state.failures[static_cast<int64_t>(s)] = error.what();
-      file.write_slide_status(static_cast<int64_t>(s), SlideStatus::failed, error.what());
+      mine[index] = error.what();
+      file.write_slide_status(index, SlideStatus::failed, error.what());
     }
   }
 }
 
-// Status rows of slides that failed before their maps, statistics and end state; returns the
-// exit status.
-int finalize(RunState& state, CohortFile& file, const Comm& comm, double seconds, const Failures& before_maps) {
-  const Failures failed = gather_failures(state.failures, comm);
-  state.stats.seconds_total = seconds;
-  std::vector<RankStats> stats;
-  const std::string mine(reinterpret_cast<const char*>(&state.stats), sizeof state.stats);
-  for (const auto& part : comm.all_gather(mine)) stats.push_back(*reinterpret_cast<const RankStats*>(part.data()));
+// Per-rank statistics of this run, added to the file's (rank r goes to row r mod rows).
+std::vector<RankStats> job_statistics(const RankStats& mine, const JobState& state, const Comm& comm) {
+  std::vector<RankStats> rows = state.previous_stats;
+  if (rows.empty()) rows.resize(comm.size());
+  const std::string bytes(reinterpret_cast<const char*>(&mine), sizeof mine);
+  const auto parts = comm.all_gather(bytes);
+  for (size_t r = 0; r < parts.size(); ++r) {
+    const auto* s = reinterpret_cast<const RankStats*>(parts[r].data());
+    RankStats& row = rows[r % rows.size()];
+    row.tiles += s->tiles, row.seconds_total += s->seconds_total, row.seconds_reading += s->seconds_reading;
+    row.seconds_inferring += s->seconds_inferring, row.seconds_waiting += s->seconds_waiting;
+    row.seconds_writing += s->seconds_writing;
+  }
+  if (comm.rank() == 0) {
+    spdlog::info("rank  tiles  tiles/s  reading  inferring  waiting  writing  (seconds, this run)");
+    for (size_t r = 0; r < parts.size(); ++r) {
+      const auto* s = reinterpret_cast<const RankStats*>(parts[r].data());
+      spdlog::info("{:>4} {:>6.0f} {:>8.1f} {:>8.1f} {:>10.1f} {:>8.1f} {:>8.1f}", r, s->tiles,
+                   s->seconds_total > 0 ? s->tiles / s->seconds_total : 0.0, s->seconds_reading, s->seconds_inferring,
+                   s->seconds_waiting, s->seconds_writing);
+    }
+  }
+  return rows;
+}
+
+// Status rows of slides that failed before their maps; returns the exit status.
+int finalize(JobState& state, CohortFile& file, const Comm& comm, const Failures& all_failed,
+             const Failures& before_maps) {
   int64_t done = 0, failures = 0;
   for (size_t s = 0; s < state.plans.size(); ++s) {
     SlideRow& row = state.plans[s].row;
-    if (const auto it = failed.find(static_cast<int64_t>(s)); it != failed.end())
-      row.status = SlideStatus::failed, row.error = it->second;
-    else if (row.status != SlideStatus::failed)
-      row.status = SlideStatus::done;
+    const auto index = static_cast<int64_t>(s);
+    const bool failed_now = all_failed.count(index) > 0;
+    if (comm.rank() == 0 && failed_now && before_maps.count(index))
+      file.write_slide_status(index, SlideStatus::failed, all_failed.at(index));
+    if (failed_now) row.status = SlideStatus::failed;
+    else if (row.status == SlideStatus::pending) row.status = SlideStatus::done;
     (row.status == SlideStatus::done ? done : failures) += 1;
-    const bool failed_before_maps = state.plans[s].maps.height == 0 || before_maps.count(static_cast<int64_t>(s));
-    if (comm.rank() == 0 && row.status == SlideStatus::failed && failed_before_maps)
-      file.write_slide_status(static_cast<int64_t>(s), row.status, row.error);
   }
-  if (comm.rank() == 0) {
-    file.write_stats(stats);
-    file.write_end_state(EndState::complete);
-  }
-  file.close();
-  if (comm.rank() == 0) {
-    spdlog::info("{} slides done, {} failed, in {:.1f} s", done, failures, seconds);
-    spdlog::info("rank  tiles  tiles/s  reading  inferring  waiting  writing");
-    for (size_t r = 0; r < stats.size(); ++r)
-      spdlog::info("{:>4} {:>6.0f} {:>8.1f} {:>8.1f} {:>10.1f} {:>8.1f} {:>8.1f}", r, stats[r].tiles,
-                   stats[r].seconds_total > 0 ? stats[r].tiles / stats[r].seconds_total : 0.0, stats[r].seconds_reading,
-                   stats[r].seconds_inferring, stats[r].seconds_waiting, stats[r].seconds_writing);
-  }
+  if (comm.rank() == 0) spdlog::info("{} slides done, {} failed", done, failures);
   if (failures == 0) return kExitOk;
   return done > 0 ? kExitSomeSlidesFailed : kExitJobFailed;
-}
-
-std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads) {
-  std::unique_ptr<Model> model;
-  try {
-    ModelOptions options = job.model;
-    options.threads = threads.threads;
-    model = load_model(options);
-  } catch (const std::exception& e) {
-    throw UsageError(std::string("--model: ") + e.what());
-  }
-  const ModelDescription& d = model->description();
-  if (job.wants_probabilities() && d.class_names.empty())
-    throw UsageError("--mode " + to_string(job.mode) + ": the model " + job.model.model +
-                     " has no classes (give --classes, or use --mode features)");
-  if (job.wants_features() && d.feature_size <= 0)
-    throw UsageError("--mode " + to_string(job.mode) + ": the model " + job.model.model + " gives no features");
-  return model;
 }
 
 }  // namespace
@@ -343,27 +568,76 @@ std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads)
 int run_job(const Job& job, const Comm& comm) {
   const auto start = Clock::now();
   validate(job);
+  install_stop_signals();
   const auto manifest = read_manifest(job.slides);
-  if (fs::exists(job.output) && !job.overwrite)
-    throw UsageError(job.output + " exists: give --overwrite to replace it");
   const ThreadPlan threads = plan_threads(job, comm);
   auto model = load_job_model(job, threads);
+  const std::string fingerprint = job_fingerprint(job);
+  const bool resume = fs::exists(job.output) && !job.overwrite;
   if (comm.rank() == 0)
-    spdlog::info("{} slides, {} ranks, {} inference threads and {} readers per rank", manifest.size(), comm.size(),
-                 threads.threads, threads.readers);
-  RunState state;
-  state.plans = plan_cohort(job, manifest, comm);
-  state.cohort = make_cohort_plan(job, model->description(), state.plans, comm);
-  if (comm.rank() == 0)
-    spdlog::info("planned {} tiles in {} units ({:.1f} s)", state.cohort.tile_bounds.size(), state.cohort.units.size(),
-                 seconds_since(start));
-  CohortFile::create(job.output, state.cohort, comm);
+    spdlog::info("{} slides, {} ranks, {} inference threads and {} readers per rank{}", manifest.size(), comm.size(),
+                 threads.threads, threads.readers, resume ? ", resuming " + job.output : "");
+
+  JobState state;
+  if (resume) {
+    state = resume_state(job, manifest, fingerprint);
+  } else {
+    state.plans = plan_cohort(job, manifest, comm);
+    const CohortPlan cohort = make_cohort_plan(job, model->description(), state.plans, fingerprint, comm);
+    state.units = cohort.units;
+    state.done.assign(cohort.units.size(), 0);
+    state.classes = static_cast<int64_t>(cohort.class_names.size());
+    CohortFile::create(job.output, cohort, comm);
+    if (comm.rank() == 0)
+      spdlog::info("planned {} tiles in {} units ({:.1f} s)", cohort.tile_bounds.size(), cohort.units.size(),
+                   seconds_since(start));
+  }
+  std::vector<int64_t> todo;
+  for (size_t u = 0; u < state.units.size(); ++u)
+    if (!state.done[u] && state.plans[state.units[u].slide].row.status == SlideStatus::pending)
+      todo.push_back(static_cast<int64_t>(u));
+  if (resume && comm.rank() == 0) spdlog::info("{} of {} units left to compute", todo.size(), state.units.size());
+
   CohortFile file = CohortFile::open(job.output, comm);
-  infer(job, *model, state, file, threads, comm);
-  const Failures failed_in_inference = gather_failures(state.failures, comm);
-  make_maps(job, model->description(), state, file, comm, failed_in_inference);
-  const int status = finalize(state, file, comm, seconds_since(start), failed_in_inference);
-  if (comm.rank() == 0) spdlog::info("cohort file: {}", job.output);
+  const Comm coordination = comm.duplicate();
+  bool stopped = false;
+  Failures mine;
+  RankStats stats;
+  {
+    std::unique_ptr<Coordinator> coordinator;
+    if (comm.rank() == 0)
+      coordinator = std::make_unique<Coordinator>(coordination, state.units, todo, job.checkpoint_interval);
+    Worker worker(job, *model, state, file, threads, comm, coordination);
+    stopped = worker.run();
+    if (coordinator) coordinator->finish();
+    stats = worker.stats();
+    mine = worker.failures();
+  }
+  if (stopped) {
+    stats.seconds_total = seconds_since(start);
+    const auto rows = job_statistics(stats, state, comm);
+    if (comm.rank() == 0) {
+      file.write_stats(rows);
+      file.write_end_state(EndState::incomplete);
+      Worker::write_progress_file(job.output, state, "stopped");
+      spdlog::warn("stopped by a signal; run the same command again to resume {}", job.output);
+    }
+    file.close();
+    return kExitResumable;
+  }
+  const Failures failed_before_maps = gather_failures(mine, comm);
+  make_maps(job, state, file, comm, failed_before_maps, mine);
+  const Failures all_failed = gather_failures(mine, comm);
+  stats.seconds_total = seconds_since(start);
+  const auto rows = job_statistics(stats, state, comm);
+  const int status = finalize(state, file, comm, all_failed, failed_before_maps);
+  if (comm.rank() == 0) {
+    file.write_stats(rows);
+    file.write_end_state(EndState::complete);
+    Worker::write_progress_file(job.output, state, "complete");
+  }
+  file.close();
+  if (comm.rank() == 0) spdlog::info("cohort file: {} ({:.1f} s)", job.output, seconds_since(start));
   return status;
 }
 

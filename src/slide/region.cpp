@@ -68,8 +68,14 @@ cv::Mat read_padded(const SlideReader& slide, const RegionRead& read, uint8_t pa
 cv::Mat read_bounds_at_resolution(const SlideReader& slide, const Resolution& resolution, int64_t x0, int64_t y0,
                                   int64_t x1, int64_t y1, uint8_t pad) {
   const RegionRead read = region_at_resolution(slide.properties(), resolution, x0, y0, x1, y1);
-  const cv::Mat region = read_padded(slide, read, pad);
+  cv::Mat region = slide.read_region(read.x, read.y, read.level, read.width, read.height);
   const cv::Size output(static_cast<int>(x1 - x0), static_cast<int>(y1 - y0));
+  return finish_read_at_resolution(region, read, slide.properties(), output, pad);
+}
+
+cv::Mat finish_read_at_resolution(cv::Mat& region, const RegionRead& read, const SlideProperties& slide,
+                                  cv::Size output, uint8_t pad) {
+  pad_outside_level(region, read, slide.levels[read.level], pad);
   const Scale2 factor{static_cast<double>(region.cols) / output.width, static_cast<double>(region.rows) / output.height};
   return composite_over_white(tiatoolbox_resize(region, output, factor));
 }

@@ -12,17 +12,9 @@
 
 namespace {
 
-using wsi::ModelOptions;
+using wsi::test::read_raw;
 
-template <typename T>
-std::vector<T> read_raw(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  REQUIRE(in);
-  std::vector<T> data(size_t(in.tellg()) / sizeof(T));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size() * sizeof(T)));
-  return data;
-}
+using wsi::ModelOptions;
 
 std::filesystem::path make_reference(const std::string& what) {
   std::string name = what;
@@ -316,11 +308,12 @@ TEST_CASE("model helpers: names, enums, descriptions, null model", "[model]") {
 
   options = ModelOptions{};
   options.model = "null";
-  options.classes = {"x", "y"};
   auto null_model = wsi::load_model(options);
-  std::vector<uint8_t> patch(224 * 224 * 3, 51);
-  auto result = null_model->run(patch.data(), 1, true, true);
-  CHECK(result.probabilities == std::vector<float>{0.5f, 0.5f});
-  CHECK(result.features.size() == 3);
+  CHECK(null_model->description().class_names == std::vector<std::string>{"slide", "row"});
+  std::vector<uint8_t> patch(2 * 224 * 224 * 3, 51);
+  null_model->set_tile_origin(7, 1000);
+  auto result = null_model->run(patch.data(), 2, true, true);
+  CHECK(result.probabilities == std::vector<float>{7.0f, 1000.0f, 7.0f, 1001.0f});
+  CHECK(result.features.size() == 6);
   CHECK(result.features[0] == Approx(0.2));
 }

@@ -3,12 +3,19 @@
 #pragma once
 #include <cstdint>
 #include <future>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "wsi/grid/tile_grid.hpp"
 #include "wsi/slide/slide_reader.hpp"
 
 namespace wsi {
+
+namespace batch_detail {
+class DirectTiffSlide;
+}
 
 struct BatchGeometry {
   Resolution resolution;
@@ -23,7 +30,11 @@ struct PatchBatch {
 };
 
 // Thread-safety: read() may be called from one thread at a time; it uses `readers` threads
-// internally. The slide must outlive the returned future.
+// internally. The slide must outlive the returned future. Reads are planned (see plan_reads);
+// a level of an Aperio (not JPEG 2000) or generic TIFF slide at integer level positions is read
+// from its TIFF tiles directly, with the pixels OpenSlide 3.4.1 gives (see
+// src/batch/tiff_direct.hpp), through TIFF handles and a decoded-tile cache (64 MiB) kept while
+// the reader reads the same slide file; everything else goes through SlideReader::read_region.
 class PatchBatchReader {
  public:
   explicit PatchBatchReader(int readers) : readers_(readers < 1 ? 1 : readers) {}
@@ -33,8 +44,39 @@ class PatchBatchReader {
   int readers() const { return readers_; }
 
  private:
+  std::shared_ptr<batch_detail::DirectTiffSlide> direct_for(const SlideReader& slide) const;
   int readers_;
+  mutable std::mutex direct_mutex_;
+  mutable std::string direct_path_;
+  mutable std::shared_ptr<batch_detail::DirectTiffSlide> direct_;
 };
+
+// Planned reads: one SlideReader::read_region covers a run of neighbouring tiles (one grid row,
+// same read level and rows) and each tile's level region is cut out of it, then padded,
+// resized and composited exactly as read_bounds_at_resolution does for that tile alone.
+// OpenSlide 3.4.1 paints a level at the fractional position x / downsample (cairo, bilinear),
+// so a tile is merged only when its level-0 origin divided by the downsample has the same
+// fractional part, in double, as the run's first tile (always true at level 0): its pixels are
+// then those of the big read at an integer offset. Other tiles get a read of their own.
+// Regions stay within 4096 level px per side (OpenSlide cuts bigger reads into 4096-px pieces
+// whose origins it truncates).
+struct PlannedRead {
+  RegionRead region;               // handed to SlideReader::read_region
+  std::vector<int> tiles;          // indices into the tile list, in order
+  std::vector<int64_t> offset_x;   // each tile's column in the region (level px)
+};
+struct ReadPlanOptions {
+  int max_region = 4096;  // level px per side of one read
+  int max_gap = 64;       // level px of unused columns tolerated between two merged tiles
+  int max_tiles = 0;      // tiles per read, 0 = no limit
+};
+std::vector<PlannedRead> plan_reads(const SlideProperties& slide, const Resolution& resolution,
+                                    const TileBounds* tiles, int count, const ReadPlanOptions& options = {});
+// Performs one planned read through SlideReader::read_region (the reference path; the batch
+// reader may read TIFF tiles directly); the patch of tiles[plan.tiles[i]] goes to
+// out + patch_bytes * plan.tiles[i].
+void read_planned(const SlideReader& slide, const BatchGeometry& geometry, const TileBounds* tiles,
+                  const PlannedRead& plan, uint8_t* out);
 
 // One patch, as the model sees it (exposed for tests and patch mode).
 void read_patch(const SlideReader& slide, const BatchGeometry& geometry, const TileBounds& tile, uint8_t* out);

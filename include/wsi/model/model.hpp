@@ -40,6 +40,9 @@ struct ModelOptions {
   std::string device = "cpu";                 // cpu | cuda | auto
   Precision precision = Precision::fp32;
   int threads = 0;                            // intra-op threads, 0 = library default
+  // Weights and input in channels-last (NHWC) memory: -1 = where it pays (bf16 and CUDA; on CPU
+  // fp32 optimize_for_inference already picks oneDNN's layout), 0 = never, 1 = always.
+  int channels_last = -1;
 };
 
 // One forward pass over n patches (n x H x W x 3, uint8, row-major). probabilities: n x C
@@ -55,6 +58,9 @@ class Model {
   virtual ~Model() = default;
   virtual const ModelDescription& description() const = 0;
   virtual BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) = 0;
+  // Which tiles the next run() covers: the slide's index and the global row of its first patch.
+  // Only the null model looks at it (its outputs encode them).
+  virtual void set_tile_origin(int64_t /*slide*/, int64_t /*first_row*/) {}
 };
 
 // Throws std::runtime_error naming the model/weights file and the cause.
@@ -79,8 +85,9 @@ void write_demo_model(const std::string& path, const std::vector<DemoClass>& cla
 //   torchvision's (conv1, layer1..4, fc) or carry DataParallel's "module."; a checkpoint
 //   {"state_dict": ...} is unwrapped. description().output is `logits` (probabilities are their
 //   softmax) or `features` when asked; both outputs come from one forward pass.
-// - `null`: no network, for I/O benchmarks: uniform probabilities over --classes (default one
-//   class "tissue"), features = mean RGB / 255 (3 values).
+// - `null`: no network, for measuring reading, scheduling and writing, and for proving that every
+//   row lands where it belongs: its two "classes" are the slide index and the global tile row
+//   (exact as float32 below 2^24 rows), its features the mean RGB / 255 (3 values).
 // - anything else: a TorchScript file. Its forward returns one tensor (read as `output` says) or
 //   a tuple (features, class scores), class scores read as `output` says (logits -> softmax).
 // Built-ins and files are frozen, and optimised for inference on CPU fp32 when a probe batch

@@ -29,4 +29,11 @@ cv::Mat tiatoolbox_resize(const cv::Mat& image, cv::Size output, Scale2 factor);
 // PIL's Image.alpha_composite of RGBA over opaque white, then RGB (its integer arithmetic).
 cv::Mat composite_over_white(const cv::Mat& rgba);
 
+// The steps of read_bounds_at_resolution after the OpenSlide read: `region` is the RGBA that
+// SlideReader::read_region returned for `read` (it is padded in place), the result is `output`
+// px of RGB. Planned (multi-tile) reads cut each tile's region out of a bigger read and finish
+// it here, so that they give the same pixels as one read per tile.
+cv::Mat finish_read_at_resolution(cv::Mat& region, const RegionRead& read, const SlideProperties& slide,
+                                  cv::Size output, uint8_t pad = 255);
+
 }  // namespace wsi

@@ -1,0 +1,138 @@
+#!/bin/bash
+# Throughput benchmark of wsi-mpi on this machine (not part of the test suite). One command:
+#   bench/run.sh [BUILD_DIR]        (default build-perf; needs wsi-mpi and wsi_bench built there)
+# Environment: BENCH_DIR (scratch, default /tmp/wsi-bench; slides and weights are kept there and
+# reused), BENCH_SIZE (e2e slide WxH; default: sized from the measured ceiling so that the
+# 1-rank run takes about 40 s), BENCH_THREADS (default 2), BENCH_BATCH (default 8),
+# BENCH_QUIET_WAIT (seconds to wait for a 1-minute load average below 1, default 120).
+# Takes about 5-8 minutes on 2 cores, most of it in the model runs.
+# Prints a table; raw logs stay in BENCH_DIR.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$root/build-perf}" && pwd)
+bin=$build/src/wsi-mpi
+bench=$build/bench/wsi_bench
+work=${BENCH_DIR:-/tmp/wsi-bench}
+size=${BENCH_SIZE:-}
+threads=${BENCH_THREADS:-2}
+batch=${BENCH_BATCH:-8}
+mpirun_flags="--bind-to none --oversubscribe"
+[ "$(id -u)" = 0 ] && mpirun_flags="$mpirun_flags --allow-run-as-root"
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+for f in "$bin" "$bench"; do [ -x "$f" ] || { echo "missing $f: build with ninja -C $build" >&2; exit 2; }; done
+mkdir -p "$work"
+cd "$work"
+for ((i = 0; i < ${BENCH_QUIET_WAIT:-120}; i += 10)); do
+  awk '{exit !($1 < 1.0)}' /proc/loadavg && break
+  [ $i = 0 ] && echo "waiting for a quiet machine (load average $(cut -d' ' -f1 /proc/loadavg)) ..."
+  sleep 10
+done
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+echo "wsi-mpi bench in $work; load average at start: $load_start (2-core machine: < 1 is quiet)"
+
+# Seeded random-init weights in torchvision's key layout (resnet18, 9 Kather classes).
+if [ ! -s weights.pth ]; then
+  /usr/bin/python3 -c "
+import torch, torchvision
+torch.manual_seed(0)
+torch.save(torchvision.models.resnet18(num_classes=9).state_dict(), 'weights.pth')"
+fi
+synth() {  # synth DIR WxH
+  [ -s "$1/slide_001.svs" ] || "$bin" synth --output "$1" --slides 1 --size "$2" --levels 3 > "$1.synth.log" 2>&1
+}
+mem_small=12000x9000
+mem_large=24000x18000   # 4x the pixels
+synth mem1 "$mem_small"
+synth mem4 "$mem_large"
+
+# Runs `wsi-mpi run` under /usr/bin/time -v; LOG gets both outputs.
+run_job() {  # run_job LOG NRANKS args...
+  local log=$1 n=$2; shift 2
+  local launcher=()
+  [ "$n" -gt 1 ] && launcher=(mpirun -n "$n" $mpirun_flags)
+  /usr/bin/time -v "${launcher[@]}" "$bin" run "$@" --overwrite > "$log" 2>&1
+}
+# Sums of the per-rank table: tiles tiles/s(sum) reading inferring waiting writing, and max seconds.
+rank_table() {
+  awk '/rank  tiles  tiles\/s/ {on=1; next}
+       on && /info: +[0-9]+ +[0-9]/ { sub(/.*info: +/, ""); t+=$2; r+=$3; rd+=$4; inf+=$5; w+=$6; wr+=$7; n++; next }
+       on {on=0}
+       END { printf "%d %.1f %.1f %.1f %.1f %.1f %d\n", t, r, rd, inf, w, wr, n }' "$1"
+}
+maxrss_mb() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
+wall_s() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; printf "%.1f", s}' "$1"; }
+
+model_args=(--model resnet18-kather100k --weights weights.pth --batch-size "$batch")
+
+echo "(a) model-only ceiling ..."
+"$bench" model --weights weights.pth --batch "$batch" --threads "$threads" --seconds 15 | tee ceiling.log
+ceiling=$(awk '{print $(NF-1)}' ceiling.log)
+: > variants.log
+for v in "fp32 1 $batch 6" "bf16 -1 $batch 1" "fp32 -1 16 6" "fp32 -1 32 6" "fp32 -1 1 6"; do
+  set -- $v
+  "$bench" model --weights weights.pth --precision "$1" --channels-last "$2" --batch "$3" --threads "$threads" \
+    --seconds "$4" | tee -a variants.log
+done
+
+# The e2e slide: about 40 s at the ceiling (synthetic layouts are about 37 % tissue tiles).
+if [ -z "$size" ]; then
+  size=$(awk -v c="$ceiling" 'BEGIN { tiles = c * 40 / 0.37; w = sqrt(tiles * 224 * 224 * 4 / 3);
+    w = int(w / 1000 + 1) * 1000; if (w < 4000) w = 4000; printf "%dx%d", w, int(w * 3 / 4 / 1000 + 1) * 1000 }')
+fi
+mkdir -p slides
+e2e=slides/$size
+synth "$e2e" "$size"
+echo "(b) end to end, 1 rank, slide $size ..."
+run_job e2e1.log 1 --slides $e2e/manifest.csv "${model_args[@]}" --threads "$threads" --output e2e1.h5
+read -r e_tiles e_rate e_read e_inf e_wait e_write _ < <(rank_table e2e1.log)
+e_wall=$(wall_s e2e1.log)
+
+echo "(c) null model and naive reader ..."
+run_job null1.log 1 --slides $e2e/manifest.csv --model null --threads 1 --readers 1 --output null1.h5
+read -r n_tiles n_rate n_read _ _ n_write _ < <(rank_table null1.log)
+"$bench" read --slide $e2e/slide_001.svs --batch "$batch" --readers 1 --seconds 12 | tee read.log
+"$bench" read --slide $e2e/slide_001.svs --batch "$batch" --readers 2 --seconds 6 | tee -a read.log
+
+echo "(d) 2 ranks ..."
+run_job e2e2.log 2 --slides $e2e/manifest.csv "${model_args[@]}" --output e2e2.h5
+read -r t_tiles t_rate t_read t_inf t_wait t_write t_n < <(rank_table e2e2.log)
+t_wall=$(wall_s e2e2.log)
+
+echo "(e) peak memory ..."
+run_job mem1.log 1 --slides mem1/manifest.csv --model null --threads 1 --readers 1 --output mem1.h5
+run_job mem4.log 1 --slides mem4/manifest.csv --model null --threads 1 --readers 1 --output mem4.h5
+read -r m1_tiles _ < <(rank_table mem1.log)
+read -r m4_tiles _ < <(rank_table mem4.log)
+load_end=$(cut -d' ' -f1 /proc/loadavg)
+
+planned=$(sed -n 1p read.log | sed -E 's/.*planned ([0-9.]+).*/\1/')
+naive=$(sed -n 1p read.log | sed -E 's/.*naive ([0-9.]+).*/\1/')
+planned2=$(sed -n 3p read.log | sed -E 's/.*planned ([0-9.]+).*/\1/')
+r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+other=$(awk -v w="$e_wall" -v a="$e_read" -v b="$e_inf" -v c="$e_wait" -v d="$e_write" 'BEGIN { printf "%.1f", w-a-b-c-d }')
+cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+
+echo
+echo "## wsi-mpi throughput ($(date -u +%Y-%m-%d), $cpu, $(nproc) cores; load average $load_start at start, $load_end at end)"
+echo "resnet18-kather100k, fp32, batch $batch, $threads inference threads; e2e slide $size px at 0.5 mpp ($e_tiles tissue tiles at 224 px)"
+echo
+echo "| measure | value |"
+echo "|---|---|"
+echo "| (a) model-only ceiling (tensors in memory) | $ceiling tiles/s |"
+while read -r line; do
+  echo "| (a) variant: $(echo "$line" | sed -E 's/model resnet18-kather100k //; s/: ([0-9.]+) tiles\/s/ | \1 tiles\/s/') |"
+done < variants.log
+echo "| (b) end-to-end \`wsi-mpi run\`, 1 rank (rank table) | $e_rate tiles/s = $(r "$e_rate" "$ceiling") of ceiling |"
+echo "| (b) end-to-end, wall clock incl. start, mask, maps | $(r "$e_tiles" "$e_wall") tiles/s ($e_wall s) = $(r "$(r "$e_tiles" "$e_wall")" "$ceiling") of ceiling |"
+echo "| (b) where the time goes (s): reading-wait / inferring / waiting / writing / rest of wall | $e_read / $e_inf / $e_wait / $e_write / $other |"
+echo "| (c) null model \`wsi-mpi run --model null\`, 1 reader (rank table) | $n_rate tiles/s (reading-wait $n_read s) |"
+echo "| (c) batch reader alone, 1 thread: planned / naive (one openslide_read_region per tile) | $planned / $naive tiles/s = $(r "$planned" "$naive")x |"
+echo "| (c) batch reader alone, 2 threads | $planned2 tiles/s |"
+echo "| (d) 2 ranks (mpirun -n 2, rank table sum) | $t_rate tiles/s, wall $t_wall s vs $e_wall s; efficiency vs 1 rank $(r "$t_rate" "$e_rate") |"
+echo "| (e) peak RSS, model run, 1 rank / per rank of 2 | $(maxrss_mb e2e1.log) / $(maxrss_mb e2e2.log) MB |"
+echo "| (e) peak RSS, null model: $mem_small ($m1_tiles tiles) / $mem_large ($m4_tiles tiles) | $(maxrss_mb mem1.log) / $(maxrss_mb mem4.log) MB |"
+per_thread=$planned
+echo
+echo "(f) On a GPU node: at the measured $per_thread tiles/s per reader thread (this CPU), a GPU running"
+echo "    ResNet18 at N tiles/s needs N / $per_thread reader threads: $(awk -v p="$per_thread" 'BEGIN{printf "%.0f", 5000/p}') for 5000 tiles/s,"
+echo "    $(awk -v p="$per_thread" 'BEGIN{printf "%.0f", 20000/p}') for 20000 tiles/s (GPU rates assumed, not measured here)."

@@ -1,0 +1,71 @@
+// `wsi-mpi export`: a cohort file's per-tile results in the formats of downstream tools.
+// - clam: per done slide DIR/h5_files/<key>.h5 (`features` N x D float32, `coords` N x 2 int64
+//   level-0 top-left, with the attributes CLAM's and TRIDENT's slide-level code reads) and
+//   DIR/pt_files/<key>.pt (the N x D float32 tensor, torch.load-able).
+// - geojson: per done slide DIR/<key>.geojson, a FeatureCollection of tile polygons in level-0
+//   pixels with the argmax class and the probabilities (QuPath opens them as detections).
+// <key> is /slides/key: the slide id itself unless the id has characters unsafe in a file name.
+// Memory: one slide's rows at a time (N x D floats).
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wsi/cohort/cohort_file.hpp"
+#include "wsi/grid/tile_grid.hpp"
+
+namespace wsi {
+
+enum class ExportFormat { clam, geojson };
+ExportFormat parse_export_format(const std::string& text);  // throws std::invalid_argument
+
+// Level-0 geometry of a tile, from its bounds at the requested resolution and the slide's
+// /slides/scale s (level-0 px per requested px), in float64:
+//   x = ceil(x0 * s), y = ceil(y0 * s), size = ceil(patch * s) with patch = x1 - x0.
+// This is TIAToolbox's read_bounds rule for the level-0 box it reads (ceil(x0 / (1 / s))), so
+// the box is the area the tile's pixels came from.
+struct Level0Box {
+  int64_t x = 0, y = 0, width = 0, height = 0;
+};
+Level0Box level0_box(const TileBounds& tile, double scale);
+
+// The attributes of the CLAM/TRIDENT `coords` dataset.
+struct ClamAttributes {
+  int64_t patch_size = 0;         // patch side at the requested resolution (the model's input), px
+  int64_t patch_level = 0;        // 0: coords and patch_size_level0 are level-0 pixels
+  int64_t patch_size_level0 = 0;  // ceil(patch_size * scale): the level-0 side each patch covers
+  double level0_magnification = 0;  // /slides/objective_power
+  double target_magnification = 0;   // objective_power / scale: the magnification patches are read at
+  int64_t level0_width = 0, level0_height = 0;
+};
+ClamAttributes clam_attributes(const SlideRow& slide, int64_t patch_size);
+
+// Writes a CLAM features file (plain serial HDF5): `features` rows x cols float32, `coords`
+// rows x 2 int64 with ClamAttributes on it. Replaces an existing file. [src/cohort/h5_clam.cpp]
+void write_clam_h5(const std::string& path, const float* features, int64_t rows, int64_t cols,
+                   const std::vector<std::array<int64_t, 2>>& coords, const ClamAttributes& attributes);
+
+// Writes a rows x cols float32 tensor with torch::pickle_save, the format of Python's
+// torch.save (zip archive): torch.load(path) returns the tensor. [src/model/torch_export.cpp]
+void write_feature_tensor(const std::string& path, const float* features, int64_t rows, int64_t cols);
+
+// One slide's GeoJSON FeatureCollection (text): one Feature per tile, in tile order, a closed
+// Polygon over its Level0Box, properties objectType "detection", classification {name, color}
+// (argmax class, its palette colour), "probabilities" {class: p}, "tile" (row in /tiles).
+// probabilities: tiles.size() x class_names.size(); first_row: the slide's tile_start.
+std::string slide_geojson(const SlideRow& slide, const std::vector<TileBounds>& tiles, const float* probabilities,
+                          const std::vector<std::string>& class_names, int64_t first_row);
+
+struct ExportOptions {
+  ExportFormat format = ExportFormat::clam;
+  std::string output;  // folder, made if missing
+  std::string slide;   // one slide (id or key); "" = every done slide
+};
+
+// Exports a cohort file; returns the files written. Throws std::invalid_argument for what the
+// user asked wrongly (unknown slide, a slide not done, clam without features, geojson without
+// probabilities) and std::runtime_error for I/O failures.
+std::vector<std::string> export_cohort(const std::string& path, const ExportOptions& options);
+
+}  // namespace wsi

@@ -1,0 +1,74 @@
+// Dynamic work distribution (data-flow step 3) and the checkpoint clock (step 4).
+//
+// The Coordinator is a thread on rank 0 with its own duplicated communicator. It hands out work
+// units one at a time (a rank prefers units of the slide it already has open, so one huge
+// slide is shared by every rank that runs out of other work), starts a checkpoint epoch
+// `checkpoint_interval` seconds after every rank finished the last one, and at once when a rank
+// reports a signal, and ends the job with
+// a final epoch once every rank is idle. It waits with MPI_Iprobe and short sleeps, never
+// spinning a core in a blocking receive. Every rank, rank 0 too, talks to it through a
+// WorkChannel on the same communicator.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "wsi/cohort/cohort_file.hpp"
+#include "wsi/schedule/comm.hpp"
+
+namespace wsi {
+
+// What a rank hears from the coordinator.
+struct WorkEvent {
+  enum Kind { unit, no_work, epoch } kind = no_work;
+  int64_t unit_index = -1;  // kind == unit
+  bool final = false;       // kind == epoch: the last epoch of this run
+  bool stop = false;        // kind == epoch && final: stopped by a signal, resumable
+};
+
+class Coordinator {
+ public:
+  // `todo`: indices into `units` still to compute, in the fixed unit order.
+  Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo, double checkpoint_interval);
+  // Waits until every rank has said goodbye after the final epoch.
+  void finish();
+  // Without finish() (this rank failed): stops the thread at once, so that unwinding never hangs.
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+ private:
+  void loop();
+  struct State;
+  std::unique_ptr<State> state_;
+  std::atomic<bool> quit_{false};
+  std::thread thread_;
+};
+
+// Thread-safety: one thread per rank (the rank's main thread).
+class WorkChannel {
+ public:
+  explicit WorkChannel(const Comm& comm) : comm_(comm) {}
+  // Asks for a unit; `open_slide` is the slide this rank has open (-1: none). Answered by a
+  // WorkEvent of kind unit or no_work.
+  void request(int64_t open_slide);
+  // No more units of this slide: it failed here.
+  void report_failed_slide(int64_t slide);
+  // SIGTERM/SIGUSR1 reached this rank: the coordinator starts a final, stopping epoch.
+  void report_signal();
+  // The next event, if one has arrived (non-blocking).
+  std::optional<WorkEvent> poll();
+  // This rank finished the epoch it was told of (the next one starts only after every rank has).
+  void epoch_done();
+  // After the final epoch: lets the coordinator end (every rank must say it).
+  void goodbye();
+
+ private:
+  Comm comm_;
+  bool signal_reported_ = false;
+};
+
+}  // namespace wsi

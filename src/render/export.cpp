@@ -1,0 +1,168 @@
+// `wsi-mpi export`, see wsi/render/export.hpp. The HDF5 writing is in src/cohort/h5_clam.cpp,
+// the .pt tensor in src/model/torch_export.cpp.
+#include "wsi/render/export.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "util/json.hpp"
+#include "wsi/render/overlay.hpp"
+
+namespace wsi {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t ceil_times(int64_t v, double scale) { return static_cast<int64_t>(std::ceil(static_cast<double>(v) * scale)); }
+
+std::string number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", v);  // float32 round-trips
+  return text;
+}
+
+// Writes `text` to path.partial, then renames it to path.
+void write_text_file(const fs::path& path, const std::string& text) {
+  const fs::path partial = path.string() + ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) throw std::runtime_error("cannot write '" + partial.string() + "'");
+  }
+  std::error_code error;
+  fs::rename(partial, path, error);
+  if (error) throw std::runtime_error("cannot rename '" + partial.string() + "': " + error.message());
+}
+
+}  // namespace
+
+ExportFormat parse_export_format(const std::string& text) {
+  if (text == "clam") return ExportFormat::clam;
+  if (text == "geojson") return ExportFormat::geojson;
+  throw std::invalid_argument("--format: unknown format '" + text + "' (expected clam or geojson)");
+}
+
+Level0Box level0_box(const TileBounds& tile, double scale) {
+  return {ceil_times(tile.x0, scale), ceil_times(tile.y0, scale), ceil_times(int64_t(tile.x1) - tile.x0, scale),
+          ceil_times(int64_t(tile.y1) - tile.y0, scale)};
+}
+
+ClamAttributes clam_attributes(const SlideRow& slide, int64_t patch_size) {
+  ClamAttributes a;
+  a.patch_size = patch_size;
+  a.patch_level = 0;
+  a.patch_size_level0 = ceil_times(patch_size, slide.scale);
+  a.level0_magnification = slide.objective_power;
+  a.target_magnification = slide.scale > 0 ? slide.objective_power / slide.scale : 0.0;
+  a.level0_width = slide.width;
+  a.level0_height = slide.height;
+  return a;
+}
+
+std::string slide_geojson(const SlideRow& slide, const std::vector<TileBounds>& tiles, const float* probabilities,
+                          const std::vector<std::string>& class_names, int64_t first_row) {
+  const size_t classes = class_names.size();
+  if (classes == 0) throw std::invalid_argument("GeoJSON export needs class probabilities");
+  std::vector<std::string> quoted;
+  for (const auto& name : class_names) quoted.push_back(json_quote(name));
+  std::ostringstream out;
+  out << "{\"type\":\"FeatureCollection\",\"slide_id\":" << json_quote(slide.id)
+      << ",\"class_names\":" << json_array(quoted) << ",\"features\":[";
+  for (size_t t = 0; t < tiles.size(); ++t) {
+    const float* p = probabilities + t * classes;
+    const size_t best = static_cast<size_t>(std::max_element(p, p + classes) - p);
+    const Level0Box b = level0_box(tiles[t], slide.scale);
+    const int64_t x1 = b.x + b.width, y1 = b.y + b.height;
+    const Rgb colour = class_colour(best);
+    if (t) out << ',';
+    out << "\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[" << b.x << ',' << b.y
+        << "],[" << x1 << ',' << b.y << "],[" << x1 << ',' << y1 << "],[" << b.x << ',' << y1 << "],[" << b.x << ','
+        << b.y << "]]]},\"properties\":{\"objectType\":\"detection\",\"classification\":{\"name\":" << quoted[best]
+        << ",\"color\":[" << int(colour.r) << ',' << int(colour.g) << ',' << int(colour.b)
+        << "]},\"probabilities\":{";
+    for (size_t c = 0; c < classes; ++c) out << (c ? "," : "") << quoted[c] << ':' << number(p[c]);
+    out << "},\"tile\":" << first_row + static_cast<int64_t>(t) << "}}";
+  }
+  out << "\n]}\n";
+  return out.str();
+}
+
+std::vector<std::string> export_cohort(const std::string& path, const ExportOptions& options) {
+  const CohortSummary summary = read_cohort_summary(path);
+  const bool has_features = summary.feature_size > 0;
+  if (options.format == ExportFormat::clam && !has_features)
+    throw std::invalid_argument("cohort file '" + path +
+                                "' has no tile features (run with --mode features or both) for --format clam");
+  if (options.format == ExportFormat::geojson && !summary.has_probabilities)
+    throw std::invalid_argument("cohort file '" + path +
+                                "' has no class probabilities (a features-only job) for --format geojson");
+
+  std::vector<size_t> slides;
+  if (!options.slide.empty()) {
+    auto it = std::find_if(summary.slides.begin(), summary.slides.end(),
+                           [&](const SlideRow& s) { return s.id == options.slide; });
+    if (it == summary.slides.end())
+      it = std::find_if(summary.slides.begin(), summary.slides.end(),
+                        [&](const SlideRow& s) { return s.key == options.slide; });
+    if (it == summary.slides.end())
+      throw std::invalid_argument("cohort file '" + path + "' has no slide '" + options.slide + "'");
+    if (it->status != SlideStatus::done)
+      throw std::invalid_argument("slide '" + options.slide + "' is not done (" +
+                                  (it->status == SlideStatus::failed ? "failed: " + it->error : "pending") + ")");
+    slides.push_back(static_cast<size_t>(it - summary.slides.begin()));
+  } else {
+    for (size_t i = 0; i < summary.slides.size(); ++i) {
+      if (summary.slides[i].status == SlideStatus::done)
+        slides.push_back(i);
+      else
+        spdlog::info("slide '{}' is not done: not exported", summary.slides[i].id);
+    }
+    if (slides.empty()) throw std::runtime_error("cohort file '" + path + "' has no done slides to export");
+  }
+
+  const fs::path dir = options.output;
+  if (options.format == ExportFormat::clam) {
+    fs::create_directories(dir / "h5_files");
+    fs::create_directories(dir / "pt_files");
+  } else {
+    fs::create_directories(dir);
+  }
+  std::vector<std::string> written;
+  for (size_t i : slides) {
+    const SlideRow& slide = summary.slides[i];
+    const std::vector<TileBounds> tiles = read_tile_bounds(path, slide.tile_start, slide.tile_count);
+    if (options.format == ExportFormat::clam) {
+      const std::vector<float> features = read_tile_features(path, slide.tile_start, slide.tile_count);
+      std::vector<std::array<int64_t, 2>> coords;
+      coords.reserve(tiles.size());
+      for (const TileBounds& t : tiles) {
+        const Level0Box b = level0_box(t, slide.scale);
+        coords.push_back({b.x, b.y});
+      }
+      const int64_t patch = tiles.empty() ? 0 : int64_t(tiles[0].x1) - tiles[0].x0;
+      const fs::path h5 = dir / "h5_files" / (slide.key + ".h5");
+      const fs::path pt = dir / "pt_files" / (slide.key + ".pt");
+      write_clam_h5(h5.string(), features.data(), slide.tile_count, summary.feature_size, coords,
+                    clam_attributes(slide, patch));
+      write_feature_tensor(pt.string(), features.data(), slide.tile_count, summary.feature_size);
+      written.push_back(h5.string());
+      written.push_back(pt.string());
+    } else {
+      const std::vector<float> probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
+      const fs::path out = dir / (slide.key + ".geojson");
+      write_text_file(out, slide_geojson(slide, tiles, probabilities.data(), summary.class_names, slide.tile_start));
+      written.push_back(out.string());
+    }
+  }
+  return written;
+}
+
+}  // namespace wsi

@@ -1,0 +1,192 @@
+// The coordinator thread and the ranks' channel to it, see include/wsi/schedule/coordinator.hpp.
+#include <chrono>
+#include <deque>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "schedule/mpi_comm.hpp"
+#include "wsi/schedule/coordinator.hpp"
+#include "wsi/schedule/signals.hpp"
+
+namespace wsi {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Rank -> coordinator
+constexpr int kTagRequest = 11;  // [open slide]
+constexpr int kTagFailed = 12;   // [slide]
+constexpr int kTagSignal = 13;   // [0]
+constexpr int kTagBye = 14;      // [0]
+constexpr int kTagEpochDone = 15;  // [0]
+// Coordinator -> rank
+constexpr int kTagReply = 21;  // [unit index or -1]
+constexpr int kTagEpoch = 22;  // [final, stop]
+
+void send(const Comm& comm, int rank, int tag, const std::vector<int64_t>& values) {
+  check_mpi(MPI_Send(values.data(), static_cast<int>(values.size()), MPI_INT64_T, rank, tag, comm.handle().comm),
+            "sending to the coordinator protocol");
+}
+
+// Receives a message already probed.
+std::vector<int64_t> receive(const Comm& comm, const MPI_Status& status) {
+  int count = 0;
+  MPI_Get_count(&status, MPI_INT64_T, &count);
+  std::vector<int64_t> values(count);
+  check_mpi(MPI_Recv(values.data(), count, MPI_INT64_T, status.MPI_SOURCE, status.MPI_TAG, comm.handle().comm,
+                     MPI_STATUS_IGNORE),
+            "receiving in the coordinator protocol");
+  return values;
+}
+
+std::optional<MPI_Status> probe(const Comm& comm, int source, int tag) {
+  int flag = 0;
+  MPI_Status status;
+  check_mpi(MPI_Iprobe(source, tag, comm.handle().comm, &flag, &status), "probing");
+  if (!flag) return std::nullopt;
+  return status;
+}
+
+}  // namespace
+
+struct Coordinator::State {
+  Comm comm;
+  std::vector<WorkUnit> units;
+  std::map<int64_t, std::deque<int64_t>> pending;  // slide -> its units still to hand out, in order
+  std::vector<int64_t> current;                     // rank -> unit it computes, or -1
+  std::map<int64_t, int64_t> unfinished;            // slide -> units handed out or pending, not finished
+  double interval;
+  int64_t total_tiles = 0, finished_tiles = 0, slides_to_do = 0, slides_finished = 0;
+  std::set<int> idle, gone;
+  bool final_sent = false;
+  int epoch_acks_pending = 0;  // ranks still inside the last epoch; no new one starts before
+  Clock::time_point started = Clock::now(), last_epoch = Clock::now(), last_log = Clock::now();
+};
+
+Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo,
+                         double checkpoint_interval)
+    : state_(std::make_unique<State>(State{comm, std::move(units), {}, {}, {}, checkpoint_interval})) {
+  State& s = *state_;
+  s.current.assign(comm.size(), -1);
+  for (int64_t u : todo) {
+    s.pending[s.units[u].slide].push_back(u);
+    ++s.unfinished[s.units[u].slide];
+    s.total_tiles += s.units[u].tile_count;
+  }
+  s.slides_to_do = static_cast<int64_t>(s.unfinished.size());
+  thread_ = std::thread([this] {
+    try {
+      loop();
+    } catch (const std::exception& e) {
+      spdlog::critical("coordinator: {}", e.what());
+      MpiSession::abort(1);
+    }
+  });
+}
+
+void Coordinator::finish() {
+  if (thread_.joinable()) thread_.join();
+}
+
+Coordinator::~Coordinator() {
+  quit_ = true;
+  finish();
+}
+
+void Coordinator::loop() {
+  State& s = *state_;
+  const int ranks = s.comm.size();
+  const auto broadcast_epoch = [&](bool final, bool stop) {
+    for (int r = 0; r < ranks; ++r) send(s.comm, r, kTagEpoch, {final ? 1 : 0, stop ? 1 : 0});
+    s.epoch_acks_pending = ranks;
+    s.final_sent = s.final_sent || final;
+  };
+  const auto finish_unit_of = [&](int rank) {
+    const int64_t u = s.current[rank];
+    if (u < 0) return;
+    s.finished_tiles += s.units[u].tile_count;
+    if (--s.unfinished[s.units[u].slide] == 0) ++s.slides_finished;
+    s.current[rank] = -1;
+  };
+  const auto next_unit = [&](int64_t open_slide) -> int64_t {
+    auto it = s.pending.find(open_slide);
+    if (it == s.pending.end()) it = s.pending.begin();
+    if (it == s.pending.end()) return -1;
+    const int64_t u = it->second.front();
+    it->second.pop_front();
+    if (it->second.empty()) s.pending.erase(it);
+    return u;
+  };
+  while (static_cast<int>(s.gone.size()) < ranks && !quit_) {
+    bool busy = false;
+    // Tag by tag: on rank 0 the replies and epochs addressed to its own channel wait here too.
+    for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone})
+      while (auto status = probe(s.comm, MPI_ANY_SOURCE, tag)) {
+        busy = true;
+        const int rank = status->MPI_SOURCE;
+        const auto values = receive(s.comm, *status);
+        if (tag == kTagRequest) {
+          finish_unit_of(rank);
+          const int64_t u = s.final_sent ? -1 : next_unit(values.at(0));
+          s.current[rank] = u;
+          if (u < 0) s.idle.insert(rank);
+          send(s.comm, rank, kTagReply, {u});
+        } else if (tag == kTagFailed) {
+          s.pending.erase(values.at(0));
+        } else if (tag == kTagSignal && !s.final_sent) {
+          spdlog::warn("stop requested (signal on rank {}): checkpointing, then exit 75", rank);
+          broadcast_epoch(true, true);
+        } else if (tag == kTagBye) {
+          s.gone.insert(rank);
+        } else if (tag == kTagEpochDone && --s.epoch_acks_pending == 0) {
+          s.last_epoch = Clock::now();  // the interval runs from the end of the last epoch
+        }
+      }
+    if (!s.final_sent && stop_requested()) broadcast_epoch(true, true);
+    if (!s.final_sent && static_cast<int>(s.idle.size()) == ranks) broadcast_epoch(true, false);
+    const double since_epoch = std::chrono::duration<double>(Clock::now() - s.last_epoch).count();
+    if (!s.final_sent && s.epoch_acks_pending == 0 && since_epoch >= s.interval) broadcast_epoch(false, false);
+    if (std::chrono::duration<double>(Clock::now() - s.last_log).count() >= 5.0 && !s.final_sent) {
+      s.last_log = Clock::now();
+      const double elapsed = std::chrono::duration<double>(Clock::now() - s.started).count();
+      const double rate = elapsed > 0 ? s.finished_tiles / elapsed : 0.0;
+      spdlog::info("{}/{} tiles, {}/{} slides, {:.1f} tiles/s, ETA {:.0f} s", s.finished_tiles, s.total_tiles,
+                   s.slides_finished, s.slides_to_do, rate, rate > 0 ? (s.total_tiles - s.finished_tiles) / rate : 0.0);
+    }
+    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void WorkChannel::request(int64_t open_slide) {
+  if (stop_requested() && !signal_reported_) report_signal();
+  send(comm_, 0, kTagRequest, {open_slide});
+}
+
+void WorkChannel::report_failed_slide(int64_t slide) { send(comm_, 0, kTagFailed, {slide}); }
+
+void WorkChannel::report_signal() {
+  signal_reported_ = true;
+  send(comm_, 0, kTagSignal, {0});
+}
+
+std::optional<WorkEvent> WorkChannel::poll() {
+  if (stop_requested() && !signal_reported_) report_signal();
+  if (auto status = probe(comm_, 0, kTagEpoch)) {
+    const auto v = receive(comm_, *status);
+    return WorkEvent{WorkEvent::epoch, -1, v.at(0) != 0, v.at(1) != 0};
+  }
+  if (auto status = probe(comm_, 0, kTagReply)) {
+    const auto v = receive(comm_, *status);
+    if (v.at(0) < 0) return WorkEvent{WorkEvent::no_work, -1, false, false};
+    return WorkEvent{WorkEvent::unit, v.at(0), false, false};
+  }
+  return std::nullopt;
+}
+
+void WorkChannel::epoch_done() { send(comm_, 0, kTagEpochDone, {0}); }
+
+void WorkChannel::goodbye() { send(comm_, 0, kTagBye, {0}); }
+
+}  // namespace wsi

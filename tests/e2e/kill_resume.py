@@ -1,0 +1,120 @@
+"""Crash consistency: SIGKILL (from outside, by PID) of one rank or of all ranks at chosen and
+random moments -- planning, inference, between an epoch's row writes and its done flags, maps,
+the end -- then resume, possibly with another rank count, and require the file of an
+uninterrupted run. A per-rank log of computed units proves that no unit marked done before the
+kill runs again.   usage: kill_resume.py BIN WORK"""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import assert_same_results, environment, mpirun, run, synth  # noqa: E402
+
+binary, work = sys.argv[1], sys.argv[2]
+shutil.rmtree(work, ignore_errors=True)
+synth(binary, work, "--slides", "3", "--size", "6000x4500", "--vary-size")
+job = os.path.join(work, "job.ini")
+common_args = ["--threads", "1", "--unit-tiles", "8", "--batch-size", "4", "--checkpoint-interval", "0.3"]
+reference = os.path.join(work, "reference.h5")
+run(mpirun(binary, 1, ["run", "--job", job, "--output", reference] + common_args), log=reference + ".log")
+
+
+def worker_pids(launcher):
+    out = subprocess.run(["pgrep", "-P", str(launcher.pid), "-x", "wsi-mpi"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def done_flags(path):
+    if not os.path.exists(path):
+        return set()
+    with h5py.File(path, "r") as f:
+        return set(np.flatnonzero(f["progress/done"][:]).tolist())
+
+
+def scenario(name, ranks, target, trigger, resume_ranks):
+    out = os.path.join(work, f"{name}.h5")
+    log = out + ".log"
+    unit_log = os.path.join(work, f"{name}.units")
+    # A pause between each epoch's rows and flags stretches the run over several seconds, so
+    # that kills land mid-run; the "epoch-pause" cases kill inside the third such pause.
+    extra = {"WSI_TEST_UNIT_LOG": unit_log, "WSI_TEST_EPOCH_PAUSE": "1.0" if trigger == "epoch-pause" else "0.2"}
+    with open(log, "w") as out_log:
+        launcher = subprocess.Popen(mpirun(binary, ranks, ["run", "--job", job, "--output", out] + common_args),
+                                    env=environment(extra), stdout=out_log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline and launcher.poll() is None:
+        text = open(log).read()
+        if isinstance(trigger, float) and time.time() - launcher_start[0] >= trigger:
+            break
+        if trigger == "epoch-pause" and text.count("rank 0] warning: test hook: epoch rows written") >= 3:
+            break
+        if trigger == "maps" and "slides done" not in text and os.path.exists(out + ".progress.json") and \
+                all(done_flags_quiet(out)):
+            break
+        time.sleep(0.02)
+    pids = worker_pids(launcher)
+    finished_before_kill = launcher.poll() is not None
+    for pid in (pids[:1] if target == "one" else pids):
+        os.kill(pid, signal.SIGKILL)
+    if target == "all":
+        launcher.kill()
+    launcher.wait()
+    done_before = done_flags(out)
+    for f in os.listdir(work):
+        if f.startswith(f"{name}.units."):
+            os.rename(os.path.join(work, f), os.path.join(work, f + ".killed"))
+    run(mpirun(binary, resume_ranks, ["run", "--job", job, "--output", out] + common_args),
+        env={"WSI_TEST_UNIT_LOG": unit_log}, log=log + ".resume")
+    recomputed = set()
+    for r in range(resume_ranks):
+        path = f"{unit_log}.{r}"
+        if os.path.exists(path):
+            recomputed |= {int(line) for line in open(path)}
+    again = done_before & recomputed
+    assert not again, f"{name}: units done before the kill ran again: {sorted(again)}"
+    assert_same_results(reference, out)
+    print(f"{name}: killed {target} of {ranks} ranks"
+          f"{' (it had already finished)' if finished_before_kill else ''}, {len(done_before)} units done before, "
+          f"{len(recomputed)} computed on resume with {resume_ranks} ranks: identical to the reference")
+
+
+launcher_start = [0.0]
+
+
+def done_flags_quiet(path):
+    try:
+        with h5py.File(path, "r") as f:
+            return f["progress/done"][:]
+    except Exception:  # noqa: BLE001 -- being written
+        return [False]
+
+
+_original_popen = subprocess.Popen
+
+
+class TimedPopen(_original_popen):
+    def __init__(self, *args, **kwargs):
+        launcher_start[0] = time.time()
+        super().__init__(*args, **kwargs)
+
+
+subprocess.Popen = TimedPopen
+rng = random.Random(20261125)
+cases = [
+    ("planning", 2, "all", 0.4, 2),
+    ("epoch-one", 2, "one", "epoch-pause", 3),
+    ("epoch-all", 3, "all", "epoch-pause", 2),
+    ("maps", 2, "all", "maps", 1),
+]
+for i in range(4):
+    cases.append((f"random{i}", rng.choice([2, 3]), rng.choice(["one", "all"]), round(rng.uniform(1.0, 7.0), 2),
+                  rng.choice([1, 2, 3])))
+for case in cases:
+    scenario(*case)

@@ -1,0 +1,264 @@
+# shellcheck shell=bash disable=SC2034  # SLURM_STATE is read by the sourcing script
+# A real single-node Slurm cluster for tests: munged + slurmctld + slurmd on localhost, all
+# state, sockets, logs and the config in a scratch directory of their own
+# (../shared/PLATFORM.md, "A real Slurm cluster on one machine").
+#
+#   source tests/e2e/slurm_cluster.sh
+#   slurm_cluster_start          # exports SLURM_CONF; fails the test when Slurm cannot start
+#   sbatch ...; scontrol ...     # the ordinary client commands talk to this cluster
+#
+# The daemons started here are stopped by their PIDs when the sourcing shell exits (an EXIT
+# trap; INT/TERM/HUP exit through it), whatever happened. This never skips: a machine without
+# Slurm or munge fails with a message saying what is missing.
+
+SLURM_CLUSTER_DIR=""
+SLURM_CLUSTER_PIDS=()          # munged slurmctld slurmd, in start order
+
+slurm_fail() {
+  echo "slurm_cluster: FAIL: $*" >&2
+  exit 1
+}
+
+slurm_log() { echo "slurm_cluster: $*" >&2; }
+
+# Finds a daemon or client binary on PATH or in the usual sbin folders.
+slurm_find_bin() {
+  local name=$1 dir
+  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return 0; fi
+  for dir in /usr/sbin /usr/local/sbin /sbin /usr/bin /usr/local/bin; do
+    if [ -x "$dir/$name" ]; then echo "$dir/$name"; return 0; fi
+  done
+  return 1
+}
+
+# A TCP port nobody listens on (so that a second cluster on the machine does not collide).
+slurm_free_port() {
+  local port tries=0
+  while [ $tries -lt 200 ]; do
+    port=$(( 20000 + RANDOM % 20000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+    tries=$((tries + 1))
+  done
+  slurm_fail "no free TCP port found for slurmctld/slurmd"
+}
+
+# Prints the tail of every daemon log (called when something goes wrong).
+slurm_cluster_logs() {
+  local f
+  [ -n "$SLURM_CLUSTER_DIR" ] || return 0
+  for f in "$SLURM_CLUSTER_DIR"/munge/munged.log "$SLURM_CLUSTER_DIR"/log/slurmctld.log \
+           "$SLURM_CLUSTER_DIR"/log/slurmd.log; do
+    [ -f "$f" ] || continue
+    echo "----- tail of $f" >&2
+    tail -n 25 "$f" >&2
+  done
+}
+
+# Stops every daemon this library started, by PID (TERM, then KILL after 10 s), newest first.
+slurm_cluster_stop() {
+  local i pid n
+  set +e
+  for (( i=${#SLURM_CLUSTER_PIDS[@]}-1; i>=0; i-- )); do
+    pid=${SLURM_CLUSTER_PIDS[$i]}
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || continue
+    for (( n=0; n<100; n++ )); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      slurm_log "pid $pid did not stop on TERM, killing it"
+      kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null || true     # munged is not our child: wait says 127
+  done
+  SLURM_CLUSTER_PIDS=()
+  # Step daemons detach from slurmd; one left by a job the test gave up on would confuse the
+  # next cluster (whose jobs are numbered from 1 again). This node runs no other Slurm.
+  pkill -KILL -x slurmstepd 2>/dev/null
+  if [ -n "$SLURM_CLUSTER_DIR" ] && [ -z "${SLURM_CLUSTER_KEEP:-}" ]; then
+    rm -rf "$SLURM_CLUSTER_DIR"
+  fi
+}
+
+slurm_cluster_on_exit() {
+  local rc=$?
+  set +e
+  if [ $rc -ne 0 ]; then slurm_cluster_logs; fi
+  slurm_cluster_stop
+  exit $rc
+}
+
+# Starts the cluster and waits (at most 60 s) until the node is idle. Exports SLURM_CONF.
+slurm_cluster_start() {
+  local b munged slurmctld slurmd key mem cpus ctld_port slurmd_port
+  for b in munged slurmctld slurmd sbatch srun scontrol sinfo squeue scancel; do
+    slurm_find_bin "$b" >/dev/null ||
+      slurm_fail "'$b' not found: install slurm-wlm and munge (scripts/common.sh does)"
+  done
+  munged=$(slurm_find_bin munged); slurmctld=$(slurm_find_bin slurmctld)
+  slurmd=$(slurm_find_bin slurmd)
+  id munge >/dev/null 2>&1 || slurm_fail "no 'munge' user: the munge package is not installed"
+  [ "$(id -u)" = 0 ] || slurm_fail "the single-node cluster needs root (it runs slurmd as root)"
+
+  # Short path: the munge socket path must fit in a unix socket address (108 bytes).
+  SLURM_CLUSTER_DIR=$(mktemp -d /tmp/wsi-slurm.XXXXXX) || slurm_fail "mktemp failed"
+  trap slurm_cluster_on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  chmod 755 "$SLURM_CLUSTER_DIR"
+  local d=$SLURM_CLUSTER_DIR
+  mkdir -p "$d/munge" "$d/state" "$d/spool" "$d/log" "$d/run" "$d/tmp"
+  chown munge:munge "$d/munge"; chmod 755 "$d/munge"
+
+  # Munge key: the machine's, or one made here (CI machines may have the package but no key;
+  # SLURM_CLUSTER_NEW_KEY=1 forces a new one).
+  if [ -r /etc/munge/munge.key ] && [ -z "${SLURM_CLUSTER_NEW_KEY:-}" ]; then
+    key=/etc/munge/munge.key
+  else
+    key=$d/munge/munge.key
+    if command -v mungekey >/dev/null 2>&1 || [ -x /usr/sbin/mungekey ]; then
+      "$(slurm_find_bin mungekey)" --create --keyfile="$key" >/dev/null 2>&1 ||
+        dd if=/dev/urandom of="$key" bs=1024 count=1 status=none
+    else
+      dd if=/dev/urandom of="$key" bs=1024 count=1 status=none
+    fi
+    [ -s "$key" ] || slurm_fail "could not create a munge key in $key"
+    chown munge:munge "$key"; chmod 400 "$key"
+  fi
+
+  runuser -u munge -- "$munged" --socket="$d/munge/munge.socket.2" --key-file="$key" \
+      --pid-file="$d/munge/munged.pid" --log-file="$d/munge/munged.log" \
+      --seed-file="$d/munge/munged.seed" ||
+    slurm_fail "munged did not start (see $d/munge/munged.log)"
+  # munged daemonises: its PID comes from its pid file.
+  local n
+  for (( n=0; n<50; n++ )); do
+    [ -s "$d/munge/munged.pid" ] && [ -S "$d/munge/munge.socket.2" ] && break
+    sleep 0.1
+  done
+  [ -s "$d/munge/munged.pid" ] || slurm_fail "munged wrote no pid file"
+  SLURM_CLUSTER_PIDS+=("$(cat "$d/munge/munged.pid")")
+
+  cpus=$(nproc)
+  # RealMemory must not exceed what slurmd finds: 80 % of MemTotal, in MB.
+  mem=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.8 }' /proc/meminfo)
+  ctld_port=$(slurm_free_port)
+  slurmd_port=$(slurm_free_port)
+  while [ "$slurmd_port" = "$ctld_port" ]; do slurmd_port=$(slurm_free_port); done
+  [ -n "$ctld_port" ] && [ -n "$slurmd_port" ] || slurm_fail "no free TCP port for the daemons"
+
+  cat > "$d/slurm.conf" <<EOF
+# Single-node test cluster made by tests/e2e/slurm_cluster.sh
+ClusterName=wsitest
+SlurmctldHost=localhost
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+AuthType=auth/munge
+AuthInfo=socket=$d/munge/munge.socket.2
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$d/state
+SlurmdSpoolDir=$d/spool
+TmpFS=$d/tmp
+SlurmctldPidFile=$d/run/slurmctld.pid
+SlurmdPidFile=$d/run/slurmd.pid
+SlurmctldLogFile=$d/log/slurmctld.log
+SlurmdLogFile=$d/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SlurmdParameters=config_overrides
+JobCompType=jobcomp/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+MpiDefault=pmix
+ReturnToService=2
+SwitchType=switch/none
+MailProg=/bin/true
+KillWait=10
+MinJobAge=600
+GresTypes=gpu
+NodeName=localhost CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+EOF
+  # Counted GPUs without device files: slurm/*.sbatch ask for --gpus-per-task=1 and run here
+  # unchanged; no CUDA device is bound (wsi-mpi runs with --device cpu or auto).
+  printf 'NodeName=localhost Name=gpu File=%s\n' /dev/null /dev/zero > "$d/gres.conf"
+  export SLURM_CONF=$d/slurm.conf
+
+  "$slurmctld" -D -i -f "$d/slurm.conf" > "$d/log/slurmctld.out" 2>&1 &
+  SLURM_CLUSTER_PIDS+=($!)
+  "$slurmd" -D -N localhost -f "$d/slurm.conf" > "$d/log/slurmd.out" 2>&1 &
+  SLURM_CLUSTER_PIDS+=($!)
+
+  local state="" t0=$SECONDS
+  while [ $((SECONDS - t0)) -lt 60 ]; do
+    for pid in "${SLURM_CLUSTER_PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { cat "$d"/log/*.out >&2; slurm_fail "a Slurm daemon (pid $pid) died at start"; }
+    done
+    state=$(sinfo -h -o %T 2>/dev/null | head -n 1)
+    [ "$state" = idle ] && break
+    sleep 0.5
+  done
+  [ "$state" = idle ] ||
+    slurm_fail "the node is not idle after 60 s (sinfo says '${state:-nothing}'); logs follow"
+  slurm_log "up in $((SECONDS - t0)) s: $cpus CPUs, ${mem} MB, conf $SLURM_CONF"
+}
+
+# Waits (at most 60 s) until no slurmstepd of job $1 runs on this node any more: its tasks and
+# batch script have ended (a job is CANCELLED as soon as scancel returns, before its tasks end).
+slurm_wait_steps_gone() {
+  local job=$1 t0=$SECONDS
+  while ps -eo args= | grep -q "^slurmstepd: \[$job\."; do
+    [ $((SECONDS - t0)) -lt 60 ] || slurm_fail "job $1: its steps did not end within 60 s"
+    sleep 0.2
+  done
+}
+
+# A job was requeued and is PENDING: start it now rather than after Slurm's hold. Slurm 22.05
+# holds a requeued job back for cred_expire + 1 s (121 s by default, Reason=BeginTime) because
+# slurmd refuses to launch a job whose credential it revoked at the requeue ("Job credential
+# revoked", the job then FAILS) until a new credential is newer than the revocation, at
+# one-second granularity. So: wait until the job's old slurmstepd processes are gone, then 2 s,
+# then `scontrol update StartTime=now`.
+slurm_release_requeued() {
+  local job=$1
+  slurm_wait_steps_gone "$job"
+  sleep 2
+  scontrol update JobId="$job" StartTime=now || slurm_fail "scontrol update StartTime=now failed"
+}
+
+# The job's JobState (empty when Slurm no longer knows the job).
+slurm_job_state() {
+  scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n 's/^JobState=//p' | head -n 1
+}
+
+slurm_job_field() {   # job field: slurm_job_field JOBID Restarts
+  scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# Waits until job $1 is in one of the states $2 (a |-separated list, e.g. 'COMPLETED|PENDING'),
+# at most $3 seconds, and leaves the state in SLURM_STATE. Fails the test when the job ends in a
+# state not listed, or on the time limit. Call it directly, not in $(...): it exits on failure.
+slurm_wait_state() {
+  local job=$1 want=$2 limit=$3 t0=$SECONDS st=""
+  SLURM_STATE=""
+  while [ $((SECONDS - t0)) -lt "$limit" ]; do
+    st=$(slurm_job_state "$job")
+    if [ -n "$st" ] && [[ "|$want|" == *"|$st|"* ]]; then SLURM_STATE=$st; return 0; fi
+    case "$st" in
+      FAILED|CANCELLED|TIMEOUT|NODE_FAIL|BOOT_FAIL|OUT_OF_MEMORY|DEADLINE|PREEMPTED)
+        scontrol show job "$job" >&2
+        slurm_fail "job $job ended $st while waiting for $want" ;;
+    esac
+    sleep 0.5
+  done
+  scontrol show job "$job" >&2
+  slurm_fail "job $job not $want after $limit s (state '${st:-unknown}')"
+}
