@@ -33,15 +33,21 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
-c10::Device choose_device(const std::string& device) {
+// "cuda"/"auto" take the GPU of this rank's place on its node (ranks on a node split its GPUs;
+// under Slurm's --gpus-per-task=1 each rank sees one, index 0); "cuda:N" names one.
+c10::Device choose_device(const std::string& device, int local_rank) {
   if (device == "cpu") return c10::Device(c10::kCPU);
   const bool cuda = torch::cuda::is_available();
-  if (device == "auto") return cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  const auto local_gpu = [&] {
+    const auto count = static_cast<int>(torch::cuda::device_count());
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(count > 0 ? std::max(local_rank, 0) % count : 0));
+  };
+  if (device == "auto") return cuda ? local_gpu() : c10::Device(c10::kCPU);
   if (device.rfind("cuda", 0) == 0) {
     if (!cuda)
       throw std::runtime_error("device '" + device + "' asked for, but no CUDA device is available to this LibTorch " +
                                std::string(TORCH_VERSION) + " (use --device cpu or auto)");
-    return c10::Device(device);
+    return device == "cuda" ? local_gpu() : c10::Device(device);
   }
   throw std::invalid_argument("unknown device '" + device + "' (expected cpu, cuda or auto)");
 }
@@ -81,7 +87,7 @@ class TorchModel final : public Model {
         module_(std::move(module)),
         description_(std::move(description)),
         builtin_(builtin),
-        device_(choose_device(options.device)),
+        device_(choose_device(options.device, options.local_rank)),
         dtype_(choose_dtype(options.precision, device_)) {
     if (options.threads > 0) at::set_num_threads(options.threads);
     const auto& d = description_;
@@ -295,7 +301,7 @@ std::string libtorch_version() { return TORCH_VERSION; }
 std::unique_ptr<Model> load_model(const ModelOptions& options) {
   try {
     if (options.model == "null") return model_detail::make_null_model(options);
-    choose_dtype(options.precision, choose_device(options.device));  // fail fast, before any loading
+    choose_dtype(options.precision, choose_device(options.device, options.local_rank));  // fail fast, before any loading
     if (auto spec = model_detail::find_builtin(options.model)) return load_builtin(*spec, options);
     return load_file_model(options);
   } catch (const c10::Error& e) {

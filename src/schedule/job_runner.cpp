@@ -38,6 +38,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 struct ThreadPlan {
   int threads = 1;
   int readers = 1;
+  int local_rank = 0;  // place on the node: picks the rank's GPU
 };
 
 // The cores of a node are shared by its ranks; a reader thread outpaces a CPU model many
@@ -46,10 +47,12 @@ ThreadPlan plan_threads(const Job& job, const Comm& comm) {
   // The cores this rank may run on (Slurm and mpirun bindings, cgroups), else the node's share.
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
-  const int node_share = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.node().size());
+  const Comm node = comm.node();
+  const int node_share = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / node.size());
   const int bound = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
   const int cores = bound > 0 ? std::min(bound, node_share) : node_share;
-  return {job.model.threads > 0 ? job.model.threads : cores, job.readers > 0 ? job.readers : std::max(1, cores / 4)};
+  return {job.model.threads > 0 ? job.model.threads : cores, job.readers > 0 ? job.readers : std::max(1, cores / 4),
+          node.rank()};
 }
 
 std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads) {
@@ -57,6 +60,7 @@ std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads)
   try {
     ModelOptions options = job.model;
     options.threads = threads.threads;
+    options.local_rank = threads.local_rank;
     model = load_model(options);
   } catch (const std::exception& e) {
     throw UsageError(std::string("--model: ") + e.what());
@@ -384,6 +388,9 @@ class Worker {
       if (work_.step(stats_)) {
         finished_.push_back(work_.take());
         hooks_.computed(finished_.back().unit);
+        const UnitResult& r = finished_.back();
+        held_bytes_ += (r.probabilities.size() + r.features.size()) * sizeof(float);
+        if (held_bytes_ > kMaxHeldBytes && !epoch_requested_) channel_.request_epoch(), epoch_requested_ = true;
       }
     } catch (const std::exception& e) {
       work_.abandon();
@@ -428,6 +435,7 @@ class Worker {
     file_.flush();
     for (int64_t u : units) state_.done[u] = 1;
     finished_.clear();
+    held_bytes_ = 0, epoch_requested_ = false;
     stats_.seconds_writing += seconds_since(start);
     // Every rank learns what every rank checkpointed (the done flags of the whole job).
     const auto parts = world_.all_gather(std::string(reinterpret_cast<const char*>(units.data()),
@@ -468,7 +476,12 @@ class Worker {
   WorkChannel channel_;
   UnitWork work_;
   TestHooks hooks_;
+  // Rows wait in memory for the next epoch; past this, the rank asks for one early, so memory
+  // stays bounded whatever the slide size, the feature size or the device speed.
+  static constexpr size_t kMaxHeldBytes = size_t{256} << 20;
   std::vector<UnitResult> finished_;
+  size_t held_bytes_ = 0;
+  bool epoch_requested_ = false;
   RankStats stats_;
   Failures failures_;
 };

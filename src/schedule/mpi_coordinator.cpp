@@ -21,6 +21,7 @@ constexpr int kTagFailed = 12;   // [slide]
 constexpr int kTagSignal = 13;   // [0]
 constexpr int kTagBye = 14;      // [0]
 constexpr int kTagEpochDone = 15;  // [0]
+constexpr int kTagEpochWanted = 16;  // [0]: a rank holds many results; checkpoint soon
 // Coordinator -> rank
 constexpr int kTagReply = 21;  // [unit index or -1]
 constexpr int kTagEpoch = 22;  // [final, stop]
@@ -62,6 +63,7 @@ struct Coordinator::State {
   std::set<int> idle, gone;
   bool final_sent = false;
   int epoch_acks_pending = 0;  // ranks still inside the last epoch; no new one starts before
+  bool epoch_wanted = false;   // a rank asked for one (memory), start it as soon as possible
   Clock::time_point started = Clock::now(), last_epoch = Clock::now(), last_log = Clock::now();
 };
 
@@ -122,7 +124,7 @@ void Coordinator::loop() {
   while (static_cast<int>(s.gone.size()) < ranks && !quit_) {
     bool busy = false;
     // Tag by tag: on rank 0 the replies and epochs addressed to its own channel wait here too.
-    for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone})
+    for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone, kTagEpochWanted})
       while (auto status = probe(s.comm, MPI_ANY_SOURCE, tag)) {
         busy = true;
         const int rank = status->MPI_SOURCE;
@@ -142,12 +144,17 @@ void Coordinator::loop() {
           s.gone.insert(rank);
         } else if (tag == kTagEpochDone && --s.epoch_acks_pending == 0) {
           s.last_epoch = Clock::now();  // the interval runs from the end of the last epoch
+        } else if (tag == kTagEpochWanted) {
+          s.epoch_wanted = true;
         }
       }
     if (!s.final_sent && stop_requested()) broadcast_epoch(true, true);
     if (!s.final_sent && static_cast<int>(s.idle.size()) == ranks) broadcast_epoch(true, false);
     const double since_epoch = std::chrono::duration<double>(Clock::now() - s.last_epoch).count();
-    if (!s.final_sent && s.epoch_acks_pending == 0 && since_epoch >= s.interval) broadcast_epoch(false, false);
+    if (!s.final_sent && s.epoch_acks_pending == 0 && (since_epoch >= s.interval || s.epoch_wanted)) {
+      s.epoch_wanted = false;
+      broadcast_epoch(false, false);
+    }
     if (std::chrono::duration<double>(Clock::now() - s.last_log).count() >= 5.0 && !s.final_sent) {
       s.last_log = Clock::now();
       const double elapsed = std::chrono::duration<double>(Clock::now() - s.started).count();
@@ -184,6 +191,8 @@ std::optional<WorkEvent> WorkChannel::poll() {
   }
   return std::nullopt;
 }
+
+void WorkChannel::request_epoch() { send(comm_, 0, kTagEpochWanted, {0}); }
 
 void WorkChannel::epoch_done() { send(comm_, 0, kTagEpochDone, {0}); }
 

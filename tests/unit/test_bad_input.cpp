@@ -81,16 +81,24 @@ struct RunResult {
   CohortSummary summary;
 };
 
-RunResult run_cohort(const fs::path& dir, const std::vector<std::string>& lines) {
+// `ranks` > 1: under mpirun, with a time limit, so that a hang in a collective fails the test.
+std::string launcher(int ranks) {
+  if (ranks <= 1) return WSI_BINARY;
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none "
+         "OMPI_MCA_rmaps_base_oversubscribe=1 timeout 300 mpirun -n " +
+         std::to_string(ranks) + " --bind-to none " + WSI_BINARY;
+}
+
+RunResult run_cohort(const fs::path& dir, const std::vector<std::string>& lines, int ranks = 1) {
   std::ofstream manifest(dir / "manifest.csv");
   manifest << "slide_id,path,mask\n";
   for (const auto& line : lines) manifest << line << "\n";
   manifest.close();
   write_demo_model((dir / "model.pt").string(), {{"tumour", {150, 62, 150}}, {"stroma", {228, 128, 168}},
                                                  {"lymphocytes", {58, 48, 128}}, {"mucin", {176, 166, 208}}});
-  const std::string command = std::string(WSI_BINARY) + " run --slides " + (dir / "manifest.csv").string() +
-                              " --model " + (dir / "model.pt").string() + " --output " + (dir / "out.h5").string() +
-                              " --threads 2 --overwrite > " + (dir / "log.txt").string() + " 2>&1";
+  const std::string command = launcher(ranks) + " run --slides " + (dir / "manifest.csv").string() + " --model " +
+                              (dir / "model.pt").string() + " --output " + (dir / "out.h5").string() +
+                              " --threads 1 --overwrite > " + (dir / "log.txt").string() + " 2>&1";
   const int status = std::system(command.c_str());
   return {WEXITSTATUS(status), read_cohort_summary((dir / "out.h5").string())};
 }
@@ -123,13 +131,14 @@ TEST_CASE("each bad input fails its slide alone", "[e2e][bad-input]") {
   }
 }
 
-TEST_CASE("all bad inputs in one cohort", "[e2e][bad-input]") {
+TEST_CASE("all bad inputs in one cohort, on 1 and on 3 ranks", "[e2e][bad-input]") {
   const auto cases = read_cases();
-  const auto dir = test::scratch_dir("bad-input-all");
+  const int ranks = GENERATE(1, 3);
+  const auto dir = test::scratch_dir("bad-input-all-" + std::to_string(ranks));
   std::vector<std::string> lines = {make_case(dir, "good")[0]};
   for (const BadCase& c : cases)
     if (c.name != "good") lines.push_back(make_case(dir, c.name)[1]);
-  const RunResult result = run_cohort(dir, lines);
+  const RunResult result = run_cohort(dir, lines, ranks);
   CHECK(result.exit_status == 3);
   CHECK(row_of(result.summary, 0).status == SlideStatus::done);
   size_t next = 1;
@@ -143,16 +152,17 @@ TEST_CASE("all bad inputs in one cohort", "[e2e][bad-input]") {
 }
 
 TEST_CASE("a model that gives NaN or the wrong width fails the slides, not the job", "[e2e][bad-input]") {
-  const auto dir = test::scratch_dir("bad-model");
+  const int ranks = GENERATE(1, 2);  // on 2 ranks: failures met in inference on either rank
+  const auto dir = test::scratch_dir("bad-model-" + std::to_string(ranks));
   const std::string good = write_slide(dir, "good", true);
   test::run_python("bad_models.py", dir.string());
   for (const auto& [model, message] : std::vector<std::pair<std::string, std::string>>{
            {"nan.pt", "NaN"}, {"wide.pt", "gives 3 class scores per patch but declares 2"}}) {
-    INFO(model);
+    INFO(model << " on " << ranks << " ranks");
     std::ofstream(dir / "manifest.csv") << "slide_id,path\ngood," << good << "\n";
-    const std::string command = std::string(WSI_BINARY) + " run --slides " + (dir / "manifest.csv").string() +
+    const std::string command = launcher(ranks) + " run --slides " + (dir / "manifest.csv").string() +
                                 " --model " + (dir / model).string() + " --output " + (dir / "out.h5").string() +
-                                " --threads 2 --overwrite > /dev/null 2>&1";
+                                " --threads 1 --unit-tiles 8 --overwrite > /dev/null 2>&1";
     const int status = std::system(command.c_str());
     CHECK(WEXITSTATUS(status) == 1);  // nothing succeeded
     const CohortSummary summary = read_cohort_summary((dir / "out.h5").string());

@@ -40,6 +40,7 @@ struct ModelOptions {
   std::string device = "cpu";                 // cpu | cuda | auto
   Precision precision = Precision::fp32;
   int threads = 0;                            // intra-op threads, 0 = library default
+  int local_rank = 0;                         // this rank's place on its node: picks its GPU
   // Weights and input in channels-last (NHWC) memory: -1 = where it pays (bf16 and CUDA; on CPU
   // fp32 optimize_for_inference already picks oneDNN's layout), 0 = never, 1 = always.
   int channels_last = -1;

@@ -61,6 +61,8 @@ class WorkChannel {
   void report_signal();
   // The next event, if one has arrived (non-blocking).
   std::optional<WorkEvent> poll();
+  // This rank holds many finished rows: asks for an epoch before the interval is up.
+  void request_epoch();
   // This rank finished the epoch it was told of (the next one starts only after every rank has).
   void epoch_done();
   // After the final epoch: lets the coordinator end (every rank must say it).
