@@ -53,12 +53,12 @@ std::optional<MPI_Status> probe(const Comm& comm, int source, int tag) {
 }  // namespace
 
 struct Coordinator::State {
-  Comm comm;
+  Comm comm = Comm::world();
   std::vector<WorkUnit> units;
   std::map<int64_t, std::deque<int64_t>> pending;  // slide -> its units still to hand out, in order
   std::vector<int64_t> current;                     // rank -> unit it computes, or -1
   std::map<int64_t, int64_t> unfinished;            // slide -> units handed out or pending, not finished
-  double interval;
+  double interval = 60.0;
   int64_t total_tiles = 0, finished_tiles = 0, slides_to_do = 0, slides_finished = 0;
   std::set<int> idle, gone;
   bool final_sent = false;
@@ -69,8 +69,11 @@ struct Coordinator::State {
 
 Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo,
                          double checkpoint_interval)
-    : state_(std::make_unique<State>(State{comm, std::move(units), {}, {}, {}, checkpoint_interval})) {
+    : state_(std::make_unique<State>()) {
   State& s = *state_;
+  s.comm = comm;
+  s.units = std::move(units);
+  s.interval = checkpoint_interval;
   s.current.assign(comm.size(), -1);
   for (int64_t u : todo) {
     s.pending[s.units[u].slide].push_back(u);
