@@ -10,7 +10,7 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "batch/tiff_direct.hpp"
+#include "slide/tiff_direct.hpp"
 #include "wsi/slide/region.hpp"
 
 namespace wsi {
@@ -83,7 +83,7 @@ namespace {
 
 // A plan's region from the TIFF tiles when its level position is an integer and the level is
 // one the direct reader has; else from OpenSlide.
-cv::Mat read_region_for(const SlideReader& slide, const batch_detail::DirectTiffSlide* direct, const RegionRead& r) {
+cv::Mat read_region_for(const SlideReader& slide, const slide_detail::DirectTiffSlide* direct, const RegionRead& r) {
   if (direct && direct->has_level(r.level)) {
     const double ds = slide.properties().levels[r.level].downsample;
     const LevelPosition px = level_position(r.x, ds), py = level_position(r.y, ds);
@@ -94,7 +94,7 @@ cv::Mat read_region_for(const SlideReader& slide, const batch_detail::DirectTiff
   return slide.read_region(r.x, r.y, r.level, r.width, r.height);
 }
 
-void read_plan(const SlideReader& slide, const batch_detail::DirectTiffSlide* direct, const BatchGeometry& g,
+void read_plan(const SlideReader& slide, const slide_detail::DirectTiffSlide* direct, const BatchGeometry& g,
                const TileBounds* tiles, const PlannedRead& plan, uint8_t* out) {
   const size_t patch_bytes = static_cast<size_t>(g.input_width) * g.input_height * 3;
   const SlideProperties& props = slide.properties();
@@ -122,11 +122,11 @@ void read_planned(const SlideReader& slide, const BatchGeometry& g, const TileBo
   read_plan(slide, nullptr, g, tiles, plan, out);
 }
 
-std::shared_ptr<batch_detail::DirectTiffSlide> PatchBatchReader::direct_for(const SlideReader& slide) const {
+std::shared_ptr<slide_detail::DirectTiffSlide> PatchBatchReader::direct_for(const SlideReader& slide) const {
   std::lock_guard<std::mutex> lock(direct_mutex_);
   if (direct_path_ != slide.path()) {
     direct_.reset();
-    direct_ = batch_detail::DirectTiffSlide::open(slide);
+    direct_ = slide_detail::DirectTiffSlide::open(slide);
     direct_path_ = slide.path();
   }
   return direct_;
@@ -134,7 +134,7 @@ std::shared_ptr<batch_detail::DirectTiffSlide> PatchBatchReader::direct_for(cons
 
 std::future<PatchBatch> PatchBatchReader::read(const SlideReader& slide, const BatchGeometry& geometry,
                                                const TileBounds* tiles, int count) const {
-  std::shared_ptr<batch_detail::DirectTiffSlide> direct = direct_for(slide);
+  std::shared_ptr<slide_detail::DirectTiffSlide> direct = direct_for(slide);
   return std::async(std::launch::async, [&slide, direct, geometry, tiles, count, readers = readers_] {
     PatchBatch batch;
     batch.count = count;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "slide/tiff_direct.hpp"
 #include "wsi/slide/region.hpp"
 
 namespace wsi {
@@ -35,42 +36,42 @@ Resolution mask_resolution(const SlideProperties& slide) {
 
 namespace {
 
-// Pixels above which a whole-level read is replaced by strips (about 1 GiB of RGBA).
+// Level pixels per strip when a thumbnail is read in strips (16 MiB of RGBA), the decoded-tile
+// cache behind them, and the level size above which strips are used even where they cannot
+// start on whole level rows (about 1 GiB of RGBA; the pixels then differ slightly).
+constexpr int64_t kStripPixels = int64_t{1} << 22;
+constexpr size_t kStripTileCache = size_t{16} << 20;
 constexpr int64_t kMaxRegionPixels = int64_t{1} << 28;
-
-// A huge single-level slide: read full-width strips and shrink each with INTER_AREA into its
-// share of the output rows. Equal to the one-piece read where strip edges fall on whole output
-// rows; TIAToolbox itself would need the whole level in memory here.
-cv::Mat read_thumbnail_in_strips(const SlideReader& slide, const RegionRead& read, Size output) {
-  const Level& level = slide.properties().levels[read.level];
-  cv::Mat thumbnail(static_cast<int>(output.height), static_cast<int>(output.width), CV_8UC3);
-  const int64_t rows_per_strip = std::max<int64_t>(1, kMaxRegionPixels / std::max<int64_t>(1, read.width) / 4);
-  const double rows_per_output_row = static_cast<double>(read.height) / output.height;
-  const int64_t out_rows_per_strip = std::max<int64_t>(1, static_cast<int64_t>(rows_per_strip / rows_per_output_row));
-  for (int64_t out0 = 0; out0 < output.height; out0 += out_rows_per_strip) {
-    const int64_t out1 = std::min(output.height, out0 + out_rows_per_strip);
-    const auto in0 = static_cast<int64_t>(std::llround(out0 * rows_per_output_row));
-    const auto in1 = static_cast<int64_t>(std::llround(out1 * rows_per_output_row));
-    const double ds = level.downsample;
-    cv::Mat strip = slide.read_region(0, static_cast<int64_t>(in0 * ds), read.level, read.width, in1 - in0);
-    cv::Mat shrunk;
-    cv::resize(strip, shrunk, cv::Size(static_cast<int>(output.width), static_cast<int>(out1 - out0)), 0, 0,
-               cv::INTER_AREA);
-    composite_over_white(shrunk).copyTo(thumbnail.rowRange(static_cast<int>(out0), static_cast<int>(out1)));
-  }
-  return thumbnail;
-}
 
 }  // namespace
 
 cv::Mat read_thumbnail(const SlideReader& slide, const Resolution& resolution) {
-  const Size size = slide.properties().size();
+  const SlideProperties& props = slide.properties();
+  const Size size = props.size();
   Size output;
-  const RegionRead read = region_at_baseline(slide.properties(), resolution, 0, 0, size.width, size.height, &output);
+  const RegionRead read = region_at_baseline(props, resolution, 0, 0, size.width, size.height, &output);
   if (output.width <= 0 || output.height <= 0)
     throw SlideError(slide.path() + ": the slide is too small for a thumbnail at " + to_string(resolution));
-  if (read.width * read.height > kMaxRegionPixels) return read_thumbnail_in_strips(slide, read, output);
-  return read_bounds_at_baseline(slide, resolution, 0, 0, size.width, size.height);
+  // INTER_AREA in tiatoolbox_resize (with factor 1 on both axes it is the read itself).
+  const bool shrinks = read.scale.x <= 1.0 && read.scale.y <= 1.0 && (read.scale.x < 1.0 || read.scale.y < 1.0) &&
+                       output.width <= read.width && output.height <= read.height;
+  if (!shrinks || read.width * read.height <= kStripPixels || read.x != 0 || read.y != 0)
+    return read_bounds_at_baseline(slide, resolution, 0, 0, size.width, size.height);
+  // Strips start on whole level rows when read from the TIFF tiles, or through OpenSlide at a
+  // whole downsample; both give the one-piece read's pixels (outside the level: transparent).
+  const auto direct = slide_detail::DirectTiffSlide::open(slide, kStripTileCache);
+  const bool from_tiles = direct && direct->has_level(read.level);
+  const double downsample = props.levels[read.level].downsample;
+  if (!from_tiles && downsample != std::floor(downsample) && read.width * read.height <= kMaxRegionPixels)
+    return read_bounds_at_baseline(slide, resolution, 0, 0, size.width, size.height);
+  const auto rows = [&](int64_t first, int64_t count) {
+    if (from_tiles) return direct->read_level_region(read.level, 0, first, read.width, count);
+    return slide.read_region(0, static_cast<int64_t>(first * downsample), read.level, read.width, count);
+  };
+  const cv::Size out(static_cast<int>(output.width), static_cast<int>(output.height));
+  return composite_over_white(
+      shrink_in_strips(cv::Size(static_cast<int>(read.width), static_cast<int>(read.height)), out,
+                       std::max<int64_t>(1, kStripPixels / read.width), rows));
 }
 
 int otsu_threshold(const cv::Mat& grey) {

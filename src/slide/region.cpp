@@ -3,6 +3,11 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <vector>
+
 namespace wsi {
 
 void pad_outside_level(cv::Mat& region, const RegionRead& read, const Level& level, uint8_t pad) {
@@ -25,6 +30,96 @@ cv::Mat tiatoolbox_resize(const cv::Mat& image, cv::Size output, Scale2 factor) 
   cv::Mat resized;
   cv::resize(image, resized, output, 0, 0, interpolation);
   return resized;
+}
+
+namespace {
+
+// One weight of OpenCV's area resize: output index `dst` takes `alpha` of source index `src`.
+struct AreaWeight {
+  int dst, src;
+  float alpha;
+};
+
+// OpenCV 4.6 computeResizeAreaTab: the source cells each output cell overlaps and by how much.
+std::vector<AreaWeight> area_weights(int source, int output, double scale) {
+  std::vector<AreaWeight> weights;
+  for (int d = 0; d < output; ++d) {
+    const double f1 = d * scale, f2 = f1 + scale;
+    const double cell = std::min(scale, source - f1);
+    int s1 = static_cast<int>(std::ceil(f1)), s2 = static_cast<int>(std::floor(f2));
+    s2 = std::min(s2, source - 1);
+    s1 = std::min(s1, s2);
+    if (s1 - f1 > 1e-3) weights.push_back({d, s1 - 1, static_cast<float>((s1 - f1) / cell)});
+    for (int s = s1; s < s2; ++s) weights.push_back({d, s, static_cast<float>(1.0 / cell)});
+    if (f2 - s2 > 1e-3) weights.push_back({d, s2, static_cast<float>(std::min(std::min(f2 - s2, 1.0), cell) / cell)});
+  }
+  return weights;
+}
+
+// OpenCV's own scale and its test for the integer INTER_AREA path.
+double area_scale(int source, int output) { return 1.0 / (static_cast<double>(output) / source); }
+bool whole_area_scale(double scale) { return std::abs(scale - cv::saturate_cast<int>(scale)) < DBL_EPSILON; }
+
+}  // namespace
+
+cv::Mat shrink_in_strips(cv::Size source, cv::Size output, int64_t strip_rows,
+                         const std::function<cv::Mat(int64_t first, int64_t count)>& rows) {
+  CV_Assert(output.width > 0 && output.height > 0 && output.width <= source.width && output.height <= source.height);
+  const double scale_x = area_scale(source.width, output.width), scale_y = area_scale(source.height, output.height);
+  if (whole_area_scale(scale_x) && whole_area_scale(scale_y)) {
+    // Each output row is the mean of `factor` whole source rows: resize strips of whole factors.
+    const int factor = cv::saturate_cast<int>(scale_y);
+    const int out_rows_per_strip = static_cast<int>(std::max<int64_t>(1, strip_rows / factor));
+    cv::Mat result;
+    for (int out0 = 0; out0 < output.height; out0 += out_rows_per_strip) {
+      const int out1 = std::min(output.height, out0 + out_rows_per_strip);
+      cv::Mat shrunk;
+      cv::resize(rows(int64_t{out0} * factor, int64_t{out1 - out0} * factor), shrunk,
+                 cv::Size(output.width, out1 - out0), 0, 0, cv::INTER_AREA);
+      if (result.empty()) result.create(output, shrunk.type());
+      shrunk.copyTo(result.rowRange(out0, out1));
+    }
+    return result;
+  }
+  // OpenCV's ResizeArea_Invoker for 8-bit images, with float sums: per source row in the order
+  // of the row weights, the horizontally weighed row `line`, then `sum` += beta * line.
+  const std::vector<AreaWeight> xw = area_weights(source.width, output.width, scale_x);
+  const std::vector<AreaWeight> yw = area_weights(source.height, output.height, scale_y);
+  cv::Mat strip, result;
+  int64_t strip_first = 0;
+  int channels = 0, width = 0;
+  std::vector<float> line, sum;
+  const auto flush = [&](int dy) {
+    uint8_t* out = result.ptr<uint8_t>(dy);
+    for (int i = 0; i < width; ++i) out[i] = cv::saturate_cast<uint8_t>(sum[i]);
+  };
+  for (size_t j = 0; j < yw.size(); ++j) {
+    const int sy = yw[j].src;
+    if (strip.empty() || sy >= strip_first + strip.rows) {
+      strip_first = sy;
+      strip = rows(sy, std::min<int64_t>(strip_rows, source.height - sy));
+      CV_Assert(strip.depth() == CV_8U && strip.cols == source.width);
+      if (result.empty()) {
+        channels = strip.channels(), width = output.width * channels;
+        result.create(output, strip.type());
+        line.resize(width), sum.assign(width, 0.0f);
+      }
+    }
+    const uint8_t* in = strip.ptr<uint8_t>(static_cast<int>(sy - strip_first));
+    std::fill(line.begin(), line.end(), 0.0f);
+    for (const AreaWeight& w : xw)
+      for (int c = 0; c < channels; ++c)
+        line[w.dst * channels + c] = line[w.dst * channels + c] + in[w.src * channels + c] * w.alpha;
+    const float beta = yw[j].alpha;
+    if (j > 0 && yw[j].dst != yw[j - 1].dst) {
+      flush(yw[j - 1].dst);
+      for (int i = 0; i < width; ++i) sum[i] = beta * line[i];
+    } else {
+      for (int i = 0; i < width; ++i) sum[i] += beta * line[i];
+    }
+  }
+  flush(yw.back().dst);
+  return result;
 }
 
 cv::Mat composite_over_white(const cv::Mat& rgba) {

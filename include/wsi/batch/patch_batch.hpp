@@ -13,7 +13,7 @@
 
 namespace wsi {
 
-namespace batch_detail {
+namespace slide_detail {
 class DirectTiffSlide;
 }
 
@@ -33,7 +33,7 @@ struct PatchBatch {
 // internally. The slide must outlive the returned future. Reads are planned (see plan_reads);
 // a level of an Aperio (not JPEG 2000) or generic TIFF slide at integer level positions is read
 // from its TIFF tiles directly, with the pixels OpenSlide 3.4.1 gives (see
-// src/batch/tiff_direct.hpp), through TIFF handles and a decoded-tile cache (64 MiB) kept while
+// src/slide/tiff_direct.hpp), through TIFF handles and a decoded-tile cache (64 MiB) kept while
 // the reader reads the same slide file; everything else goes through SlideReader::read_region.
 class PatchBatchReader {
  public:
@@ -44,11 +44,11 @@ class PatchBatchReader {
   int readers() const { return readers_; }
 
  private:
-  std::shared_ptr<batch_detail::DirectTiffSlide> direct_for(const SlideReader& slide) const;
+  std::shared_ptr<slide_detail::DirectTiffSlide> direct_for(const SlideReader& slide) const;
   int readers_;
   mutable std::mutex direct_mutex_;
   mutable std::string direct_path_;
-  mutable std::shared_ptr<batch_detail::DirectTiffSlide> direct_;
+  mutable std::shared_ptr<slide_detail::DirectTiffSlide> direct_;
 };
 
 // Planned reads: one SlideReader::read_region covers a run of neighbouring tiles (one grid row,

@@ -18,7 +18,8 @@ std::string to_string(MaskMethod method);
 Resolution mask_resolution(const SlideProperties& slide);
 
 // The whole slide at `resolution` as RGB (CV_8UC3), read and resized as TIAToolbox's
-// slide_thumbnail does. Huge single-level slides are read in strips of bounded memory.
+// slide_thumbnail does, with the same bytes read in strips of bounded memory (16 MiB) where the
+// level is bigger than one strip and strips can start on whole level rows.
 cv::Mat read_thumbnail(const SlideReader& slide, const Resolution& resolution);
 
 // Otsu threshold of a grey image as scikit-image's threshold_otsu computes it for uint8.

@@ -3,6 +3,9 @@
 // "optimise" interpolation rule, composite over white, drop alpha. Patches and thumbnails both
 // come through here, so the pixels the model sees match TIAToolbox's.
 #pragma once
+#include <cstdint>
+#include <functional>
+
 #include <opencv2/core.hpp>
 
 #include "wsi/slide/slide_reader.hpp"
@@ -26,6 +29,14 @@ void pad_outside_level(cv::Mat& region, const RegionRead& read, const Level& lev
 // TIAToolbox imresize: no-op when the factor is 1 on both axes; INTER_CUBIC when any factor > 1,
 // else INTER_AREA. `factor` is output/input when given as a scale, input/output for a size.
 cv::Mat tiatoolbox_resize(const cv::Mat& image, cv::Size output, Scale2 factor);
+// tiatoolbox_resize of a region that shrinks (output no larger on either axis) without holding
+// it: `rows(first, count)` returns rows [first, first + count) of the `source`-sized image,
+// count <= strip_rows (or one whole factor), asked for in increasing order. Gives the bytes of
+// the one-piece resize: OpenCV's INTER_AREA either takes its integer path (whole factors; then
+// strips of whole factors are resized alone) or weighs source rows into each output row on its
+// own (then the same weights, OpenCV's computeResizeAreaTab, are applied here as rows arrive).
+cv::Mat shrink_in_strips(cv::Size source, cv::Size output, int64_t strip_rows,
+                         const std::function<cv::Mat(int64_t first, int64_t count)>& rows);
 // PIL's Image.alpha_composite of RGBA over opaque white, then RGB (its integer arithmetic).
 cv::Mat composite_over_white(const cv::Mat& rgba);
 

@@ -1,6 +1,6 @@
-// Direct tile reading for the batch stage: the pixels OpenSlide 3.4.1 gives for a region at an
-// integer position of a level of an Aperio (non-JPEG-2000) or generic tiled TIFF, without
-// OpenSlide's cairo painting (which costs about 30 ns per pixel even from its tile cache).
+// Direct tile reading, for the batch stage and thumbnails: the pixels OpenSlide 3.4.1 gives for
+// a region at an integer position of a level of an Aperio (non-JPEG-2000) or generic tiled
+// TIFF, without OpenSlide's cairo painting (about 30 ns per pixel even from its tile cache).
 //
 // Why it is the same: OpenSlide decodes such a tile with libtiff's TIFFRGBAImageGet (ABGR
 // turned into ARGB), zeroes what lies past the image, and paints it with CAIRO_OPERATOR_SATURATE
@@ -19,7 +19,7 @@
 
 #include "wsi/slide/slide_reader.hpp"
 
-namespace wsi::batch_detail {
+namespace wsi::slide_detail {
 
 // Decoded tiles shared by the reader threads of one slide (LRU, bounded in bytes), and a pool
 // of open TIFF handles (a libtiff handle serves one thread at a time).
@@ -41,4 +41,4 @@ class DirectTiffSlide {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace wsi::batch_detail
+}  // namespace wsi::slide_detail

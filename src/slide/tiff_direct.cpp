@@ -1,5 +1,5 @@
-// Direct tile reading for Aperio / generic TIFF levels, see src/batch/tiff_direct.hpp.
-#include "batch/tiff_direct.hpp"
+// Direct tile reading for Aperio / generic TIFF levels, see src/slide/tiff_direct.hpp.
+#include "slide/tiff_direct.hpp"
 
 #include <tiffio.h>
 
@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace wsi::batch_detail {
+namespace wsi::slide_detail {
 namespace {
 
 int quiet_handler(TIFF*, void*, const char*, const char*, va_list) { return 1; }
@@ -193,4 +193,4 @@ cv::Mat DirectTiffSlide::read_level_region(int level, int64_t x, int64_t y, int6
   return region;
 }
 
-}  // namespace wsi::batch_detail
+}  // namespace wsi::slide_detail
