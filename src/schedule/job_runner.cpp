@@ -307,7 +307,8 @@ Failures gather_failures(const Failures& mine, const Comm& comm) {
   return all;
 }
 
-// Test hooks (documented in docs/testing.md): a per-rank log of computed units, and a pause
+// Test hooks (documented in docs/design.md): a per-rank log of computed units, a pause after
+// each unit (a speed limit, so that stop tests find work left on any machine), and a pause
 // between an epoch's row writes and its done flags, so that kill tests can hit that moment.
 class TestHooks {
  public:
@@ -315,9 +316,11 @@ class TestHooks {
     if (const char* prefix = std::getenv("WSI_TEST_UNIT_LOG"))
       log_.open(std::string(prefix) + "." + std::to_string(rank), std::ios::app);
     if (const char* pause = std::getenv("WSI_TEST_EPOCH_PAUSE")) pause_ = std::atof(pause);
+    if (const char* pause = std::getenv("WSI_TEST_UNIT_PAUSE")) unit_pause_ = std::atof(pause);
   }
   void computed(int64_t unit) {
     if (log_.is_open()) log_ << unit << std::endl;
+    if (unit_pause_ > 0) std::this_thread::sleep_for(std::chrono::duration<double>(unit_pause_));
   }
   void between_rows_and_flags() const {
     if (pause_ <= 0) return;
@@ -327,7 +330,7 @@ class TestHooks {
 
  private:
   std::ofstream log_;
-  double pause_ = 0;
+  double pause_ = 0, unit_pause_ = 0;
 };
 
 // The main thread of a rank during inference: asks for units, computes them batch by batch,

@@ -117,9 +117,11 @@ preempt)
   say "cohort made"
   reference "$JOB" "$WORK/reference.h5"
   say "uninterrupted reference run done"
-  # A short pause in every checkpoint (the runner's test hook) keeps the Slurm runs long enough
-  # to be stopped in the middle however fast the machine is; sbatch passes the environment on.
-  export WSI_TEST_EPOCH_PAUSE=0.3
+  # The runner's test hooks keep the Slurm runs long enough to be stopped four times in the
+  # middle however fast the machine is: a pause after every unit caps the job at 2 ranks x 10
+  # units/s (each round, from start to stop, takes 1-3 s: 20-60 of the ~230 units), and a short
+  # pause in every checkpoint. sbatch passes the environment on.
+  export WSI_TEST_UNIT_PAUSE=0.1 WSI_TEST_EPOCH_PAUSE=0.3
 
   PROGRESS=$WORK/cohort/cohort.h5.progress.json
   last_done=0
