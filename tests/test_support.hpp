@@ -1,6 +1,8 @@
 // Helpers shared by the unit tests: paths to ../shared/data, scratch folders, running the
 // Python reference scripts (Debian's /usr/bin/python3 with torch, h5py, openslide, cv2).
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -51,6 +53,16 @@ std::vector<T> read_raw(const std::filesystem::path& path) {
   in.seekg(0);
   in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size() * sizeof(T)));
   return data;
+}
+
+// Largest |a[i] - b[i]|; throws when the sizes differ.
+inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size())
+    throw std::runtime_error("compared arrays differ in size: " + std::to_string(a.size()) + " and " +
+                             std::to_string(b.size()));
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, double(std::fabs(a[i] - b[i])));
+  return d;
 }
 
 }  // namespace wsi::test

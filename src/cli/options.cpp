@@ -72,7 +72,9 @@ void add_model_options(po::options_description& options) {
       ("std", po::value<std::string>(), "input std R,G,B")
       ("threads", po::value<int>()->default_value(0), "inference threads per rank (0: the rank's share of cores)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | auto")
-      ("precision", po::value<std::string>()->default_value("fp32"), "fp32 | bf16 | fp16");
+      ("precision", po::value<std::string>()->default_value("fp32"), "fp32 | bf16 | fp16")
+      ("channels-last", po::value<std::string>()->default_value("auto"),
+       "auto | on | off: NHWC weights and input (auto: on for bf16, fp16 and CUDA)");
 }
 
 ModelOptions model_options_from(const po::variables_map& vm) {
@@ -91,6 +93,10 @@ ModelOptions model_options_from(const po::variables_map& vm) {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("--precision: ") + e.what());
   }
+  const std::string channels_last = vm["channels-last"].as<std::string>();
+  if (channels_last != "auto" && channels_last != "on" && channels_last != "off")
+    throw std::invalid_argument("--channels-last: unknown value '" + channels_last + "' (expected auto, on or off)");
+  model.channels_last = channels_last == "auto" ? -1 : channels_last == "on" ? 1 : 0;
   model.threads = vm["threads"].as<int>();
   if (model.threads < 0) throw std::invalid_argument("--threads must not be negative");
   if (model.precision == Precision::fp16 && model.device == "cpu")

@@ -61,6 +61,7 @@ std::string to_json(const Job& job) {
       .add("std", job.model.std)
       .add("device", job.model.device)
       .add("precision", to_string(job.model.precision))
+      .add("channels_last", job.model.channels_last < 0 ? "auto" : job.model.channels_last ? "on" : "off")
       .add("threads", job.model.threads);
   return JsonObject()
       .add("slides", job.slides)

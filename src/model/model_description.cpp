@@ -2,6 +2,7 @@
 // built-in registry and the null model.
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -198,6 +199,12 @@ void apply_model_options(ModelDescription& d, const ModelOptions& options) {
   if (!options.mean.empty()) d.mean = triple(options.mean, "mean");
   if (!options.std.empty()) d.std = triple(options.std, "std");
   check_std(d.std, "--std");
+}
+
+int default_batch_size(bool gpu, int input_width, int input_height) {
+  if (!gpu) return 8;
+  const double pixels = std::max(1.0, double(input_width) * double(input_height));
+  return static_cast<int>(std::clamp(std::floor(256.0 * 224.0 * 224.0 / pixels), 1.0, 1024.0));
 }
 
 namespace model_detail {

@@ -105,6 +105,7 @@ class TorchModel final : public Model {
   }
 
   const ModelDescription& description() const override { return description_; }
+  bool on_gpu() const override { return !device_.is_cpu(); }
 
   BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) override {
     BatchResult result;

@@ -55,6 +55,14 @@ ThreadPlan plan_threads(const Job& job, const Comm& comm) {
           node.rank()};
 }
 
+// Patches per batch: the job's, or the default for the model's device and input size.
+int batch_size_for(const Job& job, const Model& model) {
+  if (job.batch_size > 0) return job.batch_size;
+  const ModelDescription& d = model.description();
+  return default_batch_size(model.on_gpu(), d.input_width > 0 ? d.input_width : job.patch,
+                            d.input_height > 0 ? d.input_height : job.patch);
+}
+
 std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads) {
   std::unique_ptr<Model> model;
   try {
@@ -211,7 +219,7 @@ class UnitWork {
     const ModelDescription& d = model.description();
     geometry_ = {job.resolution, d.input_width > 0 ? d.input_width : job.patch,
                  d.input_height > 0 ? d.input_height : job.patch};
-    batch_size_ = job.batch_size > 0 ? job.batch_size : 8;
+    batch_size_ = batch_size_for(job, model);
   }
 
   bool active() const { return active_; }
@@ -591,8 +599,9 @@ int run_job(const Job& job, const Comm& comm) {
   const std::string fingerprint = job_fingerprint(job);
   const bool resume = fs::exists(job.output) && !job.overwrite;
   if (comm.rank() == 0)
-    spdlog::info("{} slides, {} ranks, {} inference threads and {} readers per rank{}", manifest.size(), comm.size(),
-                 threads.threads, threads.readers, resume ? ", resuming " + job.output : "");
+    spdlog::info("{} slides, {} ranks, {} inference threads and {} readers per rank, batches of {}{}", manifest.size(),
+                 comm.size(), threads.threads, threads.readers, batch_size_for(job, *model),
+                 resume ? ", resuming " + job.output : "");
 
   JobState state;
   if (resume) {

@@ -12,6 +12,7 @@
 
 namespace {
 
+using wsi::test::max_abs_diff;
 using wsi::test::read_raw;
 
 using wsi::ModelOptions;
@@ -22,13 +23,6 @@ std::filesystem::path make_reference(const std::string& what) {
   auto dir = wsi::test::scratch_dir("model-" + name);
   wsi::test::run_python("model_reference.py", dir.string() + " " + what);
   return dir;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, double(std::fabs(a[i] - b[i])));
-  return d;
 }
 
 double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -316,4 +310,16 @@ TEST_CASE("model helpers: names, enums, descriptions, null model", "[model]") {
   CHECK(result.probabilities == std::vector<float>{7.0f, 1000.0f, 7.0f, 1001.0f});
   CHECK(result.features.size() == 6);
   CHECK(result.features[0] == Approx(0.2));
+}
+
+TEST_CASE("the batch size follows the device and the input size when not given", "[model]") {
+  CHECK(wsi::default_batch_size(false, 224, 224) == 8);
+  CHECK(wsi::default_batch_size(false, 1024, 1024) == 8);
+  CHECK(wsi::default_batch_size(true, 224, 224) == 256);
+  CHECK(wsi::default_batch_size(true, 448, 448) == 64);
+  CHECK(wsi::default_batch_size(true, 96, 96) == 1024);     // capped
+  CHECK(wsi::default_batch_size(true, 8000, 8000) == 1);    // never 0
+  ModelOptions options;
+  options.model = "null";
+  CHECK_FALSE(wsi::load_model(options)->on_gpu());
 }

@@ -1,13 +1,16 @@
 // Inference options against fp32 (PyTorch's probabilities for the same weights and patches, from
 // tests/python/model_reference.py): channels-last fp32 within 1e-4; bf16 within 0.01 of each
 // probability in channels-last (its default; measured 0.004) and 0.03 in NCHW (measured 0.020,
-// other oneDNN kernels), with the same argmax; fp16 refused on the CPU.
+// other oneDNN kernels), with the same argmax; fp16 refused on the CPU. The command line's
+// --precision / --channels-last reach the model: a run on a real slide agrees with fp32.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <sys/wait.h>
 
 #include "test_support.hpp"
 #include "wsi/model/model.hpp"
@@ -17,6 +20,7 @@ using wsi::Precision;
 
 namespace {
 
+using wsi::test::max_abs_diff;
 using wsi::test::read_raw;
 
 const std::filesystem::path& reference() {
@@ -26,13 +30,6 @@ const std::filesystem::path& reference() {
     return d;
   }();
   return dir;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, double(std::fabs(a[i] - b[i])));
-  return d;
 }
 
 std::vector<int> argmax_rows(const std::vector<float>& p, size_t classes) {
@@ -84,4 +81,47 @@ TEST_CASE("fp16 is refused on the CPU, naming CUDA", "[precision]") {
   ModelOptions o;
   o.precision = Precision::fp16;
   CHECK_THROWS_WITH(run(o), Catch::Contains("CUDA"));
+}
+
+TEST_CASE("the command line's --channels-last and --precision agree with fp32 on a real slide", "[precision][e2e]") {
+  const auto dir = wsi::test::scratch_dir("precision-cli");
+  const std::string slide = wsi::test::shared_data("cmu-1-small-region/CMU-1-Small-Region.svs");
+  // Seeded weights whose top class varies over this slide's tiles (tiatoolbox_reference.py).
+  const std::string weights = (dir / "r18.pth").string();
+  wsi::test::run_command(std::string(WSI_TEST_PYTHON) + " -c \"import sys; sys.path.insert(0, '" + WSI_TESTS_DIR +
+                         "/python'); import tiatoolbox_reference as t; s = t.Slide('" + slide +
+                         "', None); b, _ = t.tiles(s, 0.5, 'mpp', 224, 224); "
+                         "p = [s.read_bounds(x, 0.5, 'mpp', 'resolution', 255) for x in b[:48]]; "
+                         "t.save_state_dict(t.seeded_model('resnet18', 9, p), '" + weights + "')\"");
+  const std::string run = std::string(WSI_BINARY) + " run --slides " + slide +
+                          " --model resnet18-kather100k --weights " + weights + " --threads 2 --batch-size 16 --output ";
+  const auto out = [&](const std::string& name) { return (dir / (name + ".h5")).string(); };
+  wsi::test::run_command(run + out("fp32"));
+  wsi::test::run_command(run + out("nhwc") + " --channels-last on");
+  wsi::test::run_command(run + out("bf16") + " --precision bf16");
+  // Largest |difference| of /tiles/probabilities, and whether the argmax agrees everywhere.
+  const auto compare = [&](const std::string& name) {
+    return wsi::test::run_command(
+        std::string(WSI_TEST_PYTHON) + " -c \"import h5py, numpy as np; a = h5py.File('" + out("fp32") +
+        "')['/tiles/probabilities'][:]; b = h5py.File('" + out(name) +
+        "')['/tiles/probabilities'][:]; assert a.shape == b.shape and len(a) > 50, a.shape; "
+        "print(float(np.abs(a - b).max()), int((a.argmax(1) == b.argmax(1)).all()), len(set(a.argmax(1))))\"");
+  };
+  double diff = 0;
+  int same_argmax = 0, classes_seen = 0;
+  std::istringstream(compare("nhwc")) >> diff >> same_argmax >> classes_seen;
+  CHECK(diff < 1e-4);
+  CHECK(same_argmax == 1);
+  CHECK(classes_seen > 1);  // the seeded weights do not give one class everywhere
+  std::istringstream(compare("bf16")) >> diff >> same_argmax;
+  CHECK(diff < 0.03);
+  CHECK(diff > 0);  // bf16 did run: not fp32's bytes
+  // Unknown values and fp16 on the CPU are usage errors (exit 2), naming the option.
+  const int bad = std::system((run + out("bad") + " --channels-last sideways > " + (dir / "bad.log").string() + " 2>&1").c_str());
+  CHECK(WEXITSTATUS(bad) == 2);
+  std::ifstream log(dir / "bad.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("--channels-last"));
+  const int fp16 = std::system((run + out("fp16") + " --precision fp16 > /dev/null 2>&1").c_str());
+  CHECK(WEXITSTATUS(fp16) == 2);
 }
