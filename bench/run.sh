@@ -12,6 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build-perf}" && pwd)
 bin=$build/src/wsi-mpi
 bench=$build/bench/wsi_bench
+model_bench=$build/bench/model_bench
 work=${BENCH_DIR:-/tmp/wsi-bench}
 size=${BENCH_SIZE:-}
 threads=${BENCH_THREADS:-2}
@@ -19,7 +20,7 @@ batch=${BENCH_BATCH:-8}
 mpirun_flags="--bind-to none --oversubscribe"
 [ "$(id -u)" = 0 ] && mpirun_flags="$mpirun_flags --allow-run-as-root"
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-for f in "$bin" "$bench"; do [ -x "$f" ] || { echo "missing $f: build with ninja -C $build" >&2; exit 2; }; done
+for f in "$bin" "$bench" "$model_bench"; do [ -x "$f" ] || { echo "missing $f: build with ninja -C $build" >&2; exit 2; }; done
 mkdir -p "$work"
 cd "$work"
 for ((i = 0; i < ${BENCH_QUIET_WAIT:-120}; i += 10)); do
@@ -65,12 +66,12 @@ wall_s() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1
 model_args=(--model resnet18-kather100k --weights weights.pth --batch-size "$batch")
 
 echo "(a) model-only ceiling ..."
-"$bench" model --weights weights.pth --batch "$batch" --threads "$threads" --seconds 15 | tee ceiling.log
+"$model_bench" --weights weights.pth --batch "$batch" --threads "$threads" --seconds 15 | tee ceiling.log
 ceiling=$(awk '{print $(NF-1)}' ceiling.log)
 : > variants.log
 for v in "fp32 1 $batch 6" "bf16 -1 $batch 1" "fp32 -1 16 6" "fp32 -1 32 6" "fp32 -1 1 6"; do
   set -- $v
-  "$bench" model --weights weights.pth --precision "$1" --channels-last "$2" --batch "$3" --threads "$threads" \
+  "$model_bench" --weights weights.pth --precision "$1" --channels-last "$2" --batch "$3" --threads "$threads" \
     --seconds "$4" | tee -a variants.log
 done
 

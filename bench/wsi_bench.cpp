@@ -1,6 +1,5 @@
-// wsi_bench: the measurements behind bench/run.sh (not a test).
-//   wsi_bench model --weights W.pth [--batch 8] [--precision fp32] [--threads 2] [--seconds 8]
-//       model-only ceiling: resnet18-kather100k on batches already in memory (tiles/s)
+// wsi_bench: the reading measurement behind bench/run.sh (not a test; the model-only ceiling
+// is bench/model_bench.cpp).
 //   wsi_bench read --slide S [--batch 8] [--seconds 8] [--readers 1]
 //       reading rate per reader thread on the slide's tissue tiles at 0.5 mpp: the batch stage's
 //       planned reads (PatchBatchReader) against a naive reader (one openslide_read_region per
@@ -18,55 +17,15 @@
 #include "wsi/batch/patch_batch.hpp"
 #include "wsi/grid/tile_grid.hpp"
 #include "wsi/mask/tissue_mask.hpp"
+#include "bench_args.hpp"
 #include "wsi/model/model.hpp"
 #include "wsi/slide/region.hpp"
 #include "wsi/slide/slide_reader.hpp"
 
 using namespace wsi;
-using Clock = std::chrono::steady_clock;
+using namespace wsi::bench;
 
 namespace {
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::map<std::string, std::string> parse(int argc, char** argv) {
-  std::map<std::string, std::string> a;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    if (std::strncmp(argv[i], "--", 2) != 0) throw std::invalid_argument(std::string("bad option ") + argv[i]);
-    a[argv[i] + 2] = argv[i + 1];
-  }
-  return a;
-}
-std::string get(const std::map<std::string, std::string>& a, const std::string& k, const std::string& d) {
-  auto it = a.find(k);
-  return it == a.end() ? d : it->second;
-}
-
-int bench_model(const std::map<std::string, std::string>& a) {
-  ModelOptions o;
-  o.model = get(a, "model", "resnet18-kather100k");
-  o.weights = get(a, "weights", "");
-  o.precision = parse_precision(get(a, "precision", "fp32"));
-  o.threads = std::stoi(get(a, "threads", "2"));
-  o.channels_last = std::stoi(get(a, "channels-last", "-1"));
-  const int batch = std::stoi(get(a, "batch", "8"));
-  const double seconds = std::stod(get(a, "seconds", "8"));
-  auto model = load_model(o);
-  const auto& d = model->description();
-  std::vector<uint8_t> data(size_t(batch) * d.input_width * d.input_height * 3);
-  uint32_t s = 7;
-  for (auto& v : data) s = s * 1664525u + 1013904223u, v = uint8_t(s >> 24);
-  model->run(data.data(), batch, true, false);  // warm-up
-  int64_t tiles = 0;
-  const auto start = Clock::now();
-  while (seconds_since(start) < seconds) {
-    model->run(data.data(), batch, true, false);
-    tiles += batch;
-  }
-  std::printf("model %s precision %s channels_last %d batch %d threads %d: %.1f tiles/s\n", o.model.c_str(),
-              to_string(o.precision).c_str(), o.channels_last, batch, o.threads, tiles / seconds_since(start));
-  return 0;
-}
 
 // The naive reader: one OpenSlide read per tile, the same post-processing as the batch stage.
 class NaiveReader {
@@ -99,7 +58,7 @@ class NaiveReader {
   const SlideProperties& props_;
 };
 
-int bench_read(const std::map<std::string, std::string>& a) {
+int bench_read(const Options& a) {
   const std::string path = get(a, "slide", "");
   const int batch = std::stoi(get(a, "batch", "8"));
   const int readers = std::stoi(get(a, "readers", "1"));
@@ -162,10 +121,9 @@ int bench_read(const std::map<std::string, std::string>& a) {
 
 int main(int argc, char** argv) {
   try {
-    if (argc < 2) throw std::invalid_argument("usage: wsi_bench model|read [--option value]...");
+    if (argc < 2) throw std::invalid_argument("usage: wsi_bench read [--option value]...");
     const std::string what = argv[1];
-    const auto args = parse(argc, argv);
-    if (what == "model") return bench_model(args);
+    const auto args = parse_options(argc, argv, 2);
     if (what == "read") return bench_read(args);
     throw std::invalid_argument("unknown benchmark " + what);
   } catch (const std::exception& e) {
