@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
     auto model = load_model(o);
     const auto& d = model->description();
     // Smooth random colour fields (not noise): patches whose top class varies.
-    std::vector<uint8_t> data(size_t(batch) * d.input_width * d.input_height * 3);
+    // In the model's host memory, as a rank's reader threads fill it (pinned on a GPU).
+    HostBuffer data = model->host_buffer(size_t(batch) * d.input_width * d.input_height * 3);
     uint32_t s = 7;
     const auto next = [&s] { return s = s * 1664525u + 1013904223u, double(s >> 8) / double(1u << 24); };
     for (int i = 0; i < batch; ++i) {

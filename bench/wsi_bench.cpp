@@ -87,7 +87,7 @@ int bench_read(const Options& a) {
     for (size_t i = 0; i < tiles.size() && seconds_since(start) < seconds; i += batch) {
       const int n = int(std::min<size_t>(batch, tiles.size() - i));
       PatchBatch b = reader.read(*slide, g, tiles.data() + i, n).get();
-      if (i == 0) planned_first = b.pixels;
+      if (i == 0) planned_first.assign(b.pixels.data(), b.pixels.data() + b.pixels.size());
       planned += n;
     }
     planned_s = seconds_since(start);

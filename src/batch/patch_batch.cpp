@@ -135,11 +135,12 @@ std::shared_ptr<slide_detail::DirectTiffSlide> PatchBatchReader::direct_for(cons
 std::future<PatchBatch> PatchBatchReader::read(const SlideReader& slide, const BatchGeometry& geometry,
                                                const TileBounds* tiles, int count) const {
   std::shared_ptr<slide_detail::DirectTiffSlide> direct = direct_for(slide);
-  return std::async(std::launch::async, [&slide, direct, geometry, tiles, count, readers = readers_] {
+  return std::async(std::launch::async, [&slide, direct, geometry, tiles, count, readers = readers_,
+                                         allocate = allocate_] {
     PatchBatch batch;
     batch.count = count;
     const size_t patch_bytes = static_cast<size_t>(geometry.input_width) * geometry.input_height * 3;
-    batch.pixels.resize(patch_bytes * count);
+    batch.pixels = allocate(patch_bytes * count);
     const int threads_wanted = std::max(1, std::min(readers, count));
     ReadPlanOptions options;
     // Enough reads for every reader thread to have one.

@@ -109,6 +109,15 @@ class TorchModel final : public Model {
   const ModelDescription& description() const override { return description_; }
   bool on_gpu() const override { return !device_.is_cpu(); }
 
+  HostBuffer host_buffer(size_t bytes) const override {
+    if (device_.is_cpu()) return HostBuffer::plain(bytes);
+    // Pinned, from LibTorch's caching host allocator; the tensor lives as long as the buffer.
+    const auto pinned = at::TensorOptions().dtype(at::kByte).pinned_memory(true);
+    at::Tensor memory = at::empty({static_cast<int64_t>(bytes)}, pinned);
+    uint8_t* data = memory.data_ptr<uint8_t>();
+    return HostBuffer(std::shared_ptr<uint8_t>(data, [memory](uint8_t*) {}), bytes);
+  }
+
   BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) override {
     BatchResult result;
     if (n <= 0) return result;
@@ -157,7 +166,9 @@ class TorchModel final : public Model {
   at::Tensor preprocess(const uint8_t* patches, int n) {
     const auto& d = description_;
     auto input = torch::from_blob(const_cast<uint8_t*>(patches), {n, d.input_height, d.input_width, 3}, at::kByte);
-    if (!device_.is_cpu()) input = input.pin_memory().to(device_, /*non_blocking=*/true);
+    // From pinned memory (host_buffer) the upload is asynchronous and needs no staging copy;
+    // run() waits for the results, so the buffer is free again when it returns.
+    if (!device_.is_cpu()) input = (input.is_pinned() ? input : input.pin_memory()).to(device_, /*non_blocking=*/true);
     auto x = input.permute({0, 3, 1, 2}).to(at::kFloat).mul_(d.scale);
     if (normalise_) x = x.sub_(mean_).div_(std_);
     // permute() of NHWC data is channels-last already.

@@ -215,7 +215,10 @@ struct UnitResult {
 class UnitWork {
  public:
   UnitWork(const Job& job, Model& model, const std::vector<SlidePlan>& plans, const ThreadPlan& threads)
-      : job_(job), model_(model), plans_(plans), reader_(threads.readers) {
+      : job_(job),
+        model_(model),
+        plans_(plans),
+        reader_(threads.readers, [&model](size_t bytes) { return model.host_buffer(bytes); }) {
     const ModelDescription& d = model.description();
     geometry_ = {job.resolution, d.input_width > 0 ? d.input_width : job.patch,
                  d.input_height > 0 ? d.input_height : job.patch};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "wsi/grid/tile_grid.hpp"
+#include "wsi/model/model.hpp"
 #include "wsi/slide/slide_reader.hpp"
 
 namespace wsi {
@@ -23,9 +24,9 @@ struct BatchGeometry {
   int input_height = 224;
 };
 
-// One batch's pixels, owned.
+// One batch's pixels, owned, in memory from the reader's HostAllocator.
 struct PatchBatch {
-  std::vector<uint8_t> pixels;  // n x H x W x 3
+  HostBuffer pixels;  // n x H x W x 3
   int count = 0;
 };
 
@@ -37,7 +38,9 @@ struct PatchBatch {
 // the reader reads the same slide file; everything else goes through SlideReader::read_region.
 class PatchBatchReader {
  public:
-  explicit PatchBatchReader(int readers) : readers_(readers < 1 ? 1 : readers) {}
+  // `allocate` gives each batch's memory (Model::host_buffer: pinned when the model is on a GPU).
+  explicit PatchBatchReader(int readers, HostAllocator allocate = HostBuffer::plain)
+      : readers_(readers < 1 ? 1 : readers), allocate_(std::move(allocate)) {}
   // Starts reading tiles[0, count) in the background.
   std::future<PatchBatch> read(const SlideReader& slide, const BatchGeometry& geometry, const TileBounds* tiles,
                                int count) const;
@@ -46,6 +49,7 @@ class PatchBatchReader {
  private:
   std::shared_ptr<slide_detail::DirectTiffSlide> direct_for(const SlideReader& slide) const;
   int readers_;
+  HostAllocator allocate_;
   mutable std::mutex direct_mutex_;
   mutable std::string direct_path_;
   mutable std::shared_ptr<slide_detail::DirectTiffSlide> direct_;

@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,26 @@ struct ModelOptions {
   int channels_last = -1;
 };
 
+// Bytes in host memory where batches are assembled. A model on a GPU gives pinned memory, so
+// that the reader threads write straight into what the GPU copies from (no staging copy on
+// the inference thread).
+class HostBuffer {
+ public:
+  HostBuffer() = default;
+  HostBuffer(std::shared_ptr<uint8_t> data, size_t size) : data_(std::move(data)), size_(size) {}
+  static HostBuffer plain(size_t size) {
+    return {std::shared_ptr<uint8_t>(new uint8_t[size], std::default_delete<uint8_t[]>()), size};
+  }
+  uint8_t* data() { return data_.get(); }
+  const uint8_t* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  std::shared_ptr<uint8_t> data_;
+  size_t size_ = 0;
+};
+using HostAllocator = std::function<HostBuffer(size_t bytes)>;
+
 // One forward pass over n patches (n x H x W x 3, uint8, row-major). probabilities: n x C
 // (softmax applied when the model gives logits); features: n x D. Each is filled only if asked.
 struct BatchResult {
@@ -64,6 +85,8 @@ class Model {
   virtual void set_tile_origin(int64_t /*slide*/, int64_t /*first_row*/) {}
   // True when run() computes on a GPU.
   virtual bool on_gpu() const { return false; }
+  // Memory for batches given to run(): pinned on a GPU. Thread-safe.
+  virtual HostBuffer host_buffer(size_t bytes) const { return HostBuffer::plain(bytes); }
 };
 
 // Patches per batch when the job does not say. CPU: 8 (bench/: larger batches gain nothing
