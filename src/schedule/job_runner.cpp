@@ -55,12 +55,17 @@ ThreadPlan plan_threads(const Job& job, const Comm& comm) {
           node.rank()};
 }
 
+// What the model is fed: its own input size, or the job's patch size when it takes any.
+BatchGeometry batch_geometry(const Job& job, const ModelDescription& d) {
+  return {job.resolution, d.input_width > 0 ? d.input_width : job.patch,
+          d.input_height > 0 ? d.input_height : job.patch};
+}
+
 // Patches per batch: the job's, or the default for the model's device and input size.
 int batch_size_for(const Job& job, const Model& model) {
   if (job.batch_size > 0) return job.batch_size;
-  const ModelDescription& d = model.description();
-  return default_batch_size(model.on_gpu(), d.input_width > 0 ? d.input_width : job.patch,
-                            d.input_height > 0 ? d.input_height : job.patch);
+  const BatchGeometry g = batch_geometry(job, model.description());
+  return default_batch_size(model.on_gpu(), g.input_width, g.input_height);
 }
 
 std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads) {
@@ -218,12 +223,9 @@ class UnitWork {
       : job_(job),
         model_(model),
         plans_(plans),
-        reader_(threads.readers, [&model](size_t bytes) { return model.host_buffer(bytes); }) {
-    const ModelDescription& d = model.description();
-    geometry_ = {job.resolution, d.input_width > 0 ? d.input_width : job.patch,
-                 d.input_height > 0 ? d.input_height : job.patch};
-    batch_size_ = batch_size_for(job, model);
-  }
+        reader_(threads.readers, [&model](size_t bytes) { return model.host_buffer(bytes); }),
+        geometry_(batch_geometry(job, model.description())),
+        batch_size_(batch_size_for(job, model)) {}
 
   bool active() const { return active_; }
   int64_t open_slide() const { return slide_index_; }
