@@ -1,5 +1,5 @@
 // The command-line interface: one function per subcommand, each parsing its own options and
-// returning the process exit status (see ExitStatus in wsi/schedule/job_runner.hpp).
+// returning the process exit status (see ExitStatus in wsi/run/job_runner.hpp).
 #pragma once
 #include <string>
 #include <vector>
@@ -7,6 +7,7 @@
 namespace wsi::cli {
 
 int run_command(int argc, char** argv);
+int plan_command(int argc, char** argv);
 int synth_command(int argc, char** argv);
 int patches_command(int argc, char** argv);
 int render_command(int argc, char** argv);

@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.hpp"
-#include "wsi/schedule/job_runner.hpp"
+#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 
@@ -34,6 +34,7 @@ over MPI ranks, into one parallel-HDF5 cohort file.
 
 commands:
   run        run a job (srun wsi-mpi run --job job.ini, or mpirun -n N wsi-mpi run ...)
+  plan       only plan a job into its cohort file (CPU nodes, no GPU); `run` continues from it
   synth      write a synthetic cohort, a demo model and a job file
   patches    classify labelled patch images: accuracy and confusion matrix
   render     draw each done slide's prediction map over its thumbnail, with a legend (PNG)
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   using namespace wsi::cli;
   const std::map<std::string, int (*)(int, char**)> commands = {
       {"run", run_command},
+      {"plan", plan_command},
       {"synth", synth_command},
       {"patches", patches_command},
       {"render", render_command},

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "cli/cli.hpp"
-#include "wsi/schedule/job_runner.hpp"
+#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 

@@ -15,8 +15,9 @@
 #include "cli/options.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/render/feature_picture.hpp"
+#include "wsi/render/map_thumbnail.hpp"
 #include "wsi/render/overlay.hpp"
-#include "wsi/schedule/job_runner.hpp"
+#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 namespace {
@@ -129,13 +130,13 @@ int render(const po::variables_map& vm) {
     const SlideRow& slide = summary.slides[i];
     const SlideMaps maps = read_slide_maps(path, slide.key);
     const size_t pixels = static_cast<size_t>(maps.shape.height) * static_cast<size_t>(maps.shape.width);
-    if (pixels == 0 || maps.prediction.size() != pixels || maps.thumbnail.size() != 3 * pixels)
-      throw std::runtime_error("slide '" + slide.id + "' has no usable prediction map and thumbnail in '" + path +
-                               "'");
+    if (pixels == 0 || maps.prediction.size() != pixels)
+      throw std::runtime_error("slide '" + slide.id + "' has no usable prediction map in '" + path + "'");
+    const std::vector<uint8_t> thumbnail = thumbnail_at_map_size(maps, slide);
     options.title = slide.id;
     const int width = static_cast<int>(maps.shape.width), height = static_cast<int>(maps.shape.height);
     if (has_classes) {
-      const cv::Mat picture = render_overlay(maps.prediction.data(), maps.thumbnail.data(), width, height,
+      const cv::Mat picture = render_overlay(maps.prediction.data(), thumbnail.data(), width, height,
                                              summary.class_names, slide.class_fractions, options);
       const fs::path out = dir / (slide.key + ".overlay.png");
       if (!cv::imwrite(out.string(), picture)) throw std::runtime_error("cannot write '" + out.string() + "'");
@@ -158,9 +159,9 @@ int render(const po::variables_map& vm) {
         }
       }
       const cv::Mat painted = paint_tile_colours(tiles, colours.data(), slide_at_resolution(slide),
-                                                 Size{maps.shape.width, maps.shape.height}, maps.thumbnail.data());
+                                                 Size{maps.shape.width, maps.shape.height}, thumbnail.data());
       const cv::Mat blend =
-          has_classes ? blend_prediction(maps.prediction.data(), maps.thumbnail.data(), width, height, options.alpha)
+          has_classes ? blend_prediction(maps.prediction.data(), thumbnail.data(), width, height, options.alpha)
                       : cv::Mat();
       const cv::Mat picture = render_feature_picture(painted, blend, options.min_map_long_side);
       const fs::path out = dir / (slide.key + ".features.png");

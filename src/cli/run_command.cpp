@@ -1,17 +1,18 @@
-// `wsi-mpi run`: options (command line and INI job file) -> Job -> run_job on every rank.
+// `wsi-mpi run` and `wsi-mpi plan`: options (command line and INI job file) -> Job -> run_job or
+// plan_job on every rank. Both take the same options, so that one job file serves both steps.
 #include <iostream>
 
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
-#include "wsi/schedule/job_runner.hpp"
+#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 namespace {
 
-po::options_description run_options() {
-  po::options_description o("wsi-mpi run [--job FILE.ini] [options]\n\n"
+po::options_description run_options(const std::string& command) {
+  po::options_description o("wsi-mpi " + command + " [--job FILE.ini] [options]\n\n"
                              "Every option can also come from the INI job file (name = value; relative paths are\n"
                              "taken relative to the job file). Options");
   o.add_options()
@@ -30,11 +31,16 @@ po::options_description run_options() {
       ("tissue-mask", po::value<std::string>()->default_value("auto"), "auto | morphological | none")
       ("overview-resolution", po::value<double>()->default_value(4.0), "resolution of the prediction maps")
       ("overview-units", po::value<std::string>()->default_value("mpp"), "units of --overview-resolution")
+      ("thumbnail-resolution", po::value<double>()->default_value(16.0), "resolution of the thumbnail kept for render")
+      ("thumbnail-units", po::value<std::string>()->default_value("mpp"), "units of --thumbnail-resolution")
+      ("no-thumbnail", po::bool_switch(), "keep no thumbnail (render then reads the slide)")
       ("mpp-override", po::value<double>()->default_value(0.0), "microns per level-0 px for every slide")
       ("unit-tiles", po::value<int64_t>()->default_value(256), "tiles per work unit")
       ("checkpoint-interval", po::value<double>()->default_value(60.0), "seconds between checkpoints")
       ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: chosen from the device)")
       ("readers", po::value<int>()->default_value(0), "reader threads per rank (0: from the cores)")
+      ("cpu-workers", po::value<int>()->default_value(0),
+       "threads per rank for planning and maps, beside inference (0: the rank's share of the cores)")
       ("feature-dtype", po::value<std::string>()->default_value("float32"), "float32 | float16")
       ("retry-failed", po::bool_switch(), "on resume, run failed slides again");
   return o;
@@ -55,6 +61,7 @@ Job job_from(const po::variables_map& vm) {
   try {
     job.resolution = {get<double>(vm, "resolution"), parse_units(get<std::string>(vm, "units"))};
     job.overview = {get<double>(vm, "overview-resolution"), parse_units(get<std::string>(vm, "overview-units"))};
+    job.thumbnail = {get<double>(vm, "thumbnail-resolution"), parse_units(get<std::string>(vm, "thumbnail-units"))};
     job.tissue_mask = parse_mask_method(get<std::string>(vm, "tissue-mask"));
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("bad option: ") + e.what());
@@ -66,6 +73,8 @@ Job job_from(const po::variables_map& vm) {
   job.checkpoint_interval = get<double>(vm, "checkpoint-interval");
   job.batch_size = get<int>(vm, "batch-size");
   job.readers = get<int>(vm, "readers");
+  job.cpu_workers = get<int>(vm, "cpu-workers");
+  job.keep_thumbnail = !get<bool>(vm, "no-thumbnail");
   const std::string dtype = get<std::string>(vm, "feature-dtype");
   if (dtype != "float32" && dtype != "float16")
     throw std::invalid_argument("--feature-dtype: expected float32 or float16, got '" + dtype + "'");
@@ -75,10 +84,8 @@ Job job_from(const po::variables_map& vm) {
   return job;
 }
 
-}  // namespace
-
-int run_command(int argc, char** argv) {
-  const auto options = run_options();
+int job_command(const std::string& command, int argc, char** argv, int (*stages)(const Job&, const Comm&)) {
+  const auto options = run_options(command);
   Job job;
   try {
     const auto vm = parse_with_job_file(argc, argv, options, {"slides", "output", "model", "weights"});
@@ -88,25 +95,31 @@ int run_command(int argc, char** argv) {
     }
     job = job_from(vm);
   } catch (const std::exception& e) {
-    print_error("run", e.what());
+    print_error(command, e.what());
     return kExitUsage;
   }
   MpiSession mpi(&argc, &argv);
   const Comm world = Comm::world();
   setup_logging(world.rank());
   try {
-    return run_job(job, world);
+    return stages(job, world);
   } catch (const UsageError& e) {
-    if (world.rank() == 0) print_error("run", e.what());
+    if (world.rank() == 0) print_error(command, e.what());
     return kExitUsage;
   } catch (const std::invalid_argument& e) {
-    if (world.rank() == 0) print_error("run", e.what());
+    if (world.rank() == 0) print_error(command, e.what());
     return kExitUsage;
   } catch (const std::exception& e) {
-    print_error("run", std::string(e.what()) + " (rank " + std::to_string(world.rank()) + ")");
+    print_error(command, std::string(e.what()) + " (rank " + std::to_string(world.rank()) + ")");
     if (world.size() > 1) MpiSession::abort(kExitJobFailed);
     return kExitJobFailed;
   }
 }
+
+}  // namespace
+
+int run_command(int argc, char** argv) { return job_command("run", argc, argv, run_job); }
+
+int plan_command(int argc, char** argv) { return job_command("plan", argc, argv, plan_job); }
 
 }  // namespace wsi::cli

@@ -10,7 +10,7 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "wsi/model/model.hpp"
-#include "wsi/schedule/job_runner.hpp"
+#include "wsi/run/job_runner.hpp"
 #include "wsi/synth/synth_slide.hpp"
 
 namespace wsi::cli {

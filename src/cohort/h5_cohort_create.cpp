@@ -13,15 +13,16 @@
 #include "wsi/cohort/cohort_file.hpp"
 
 namespace wsi {
+
+bool has_maps(const MapShape& shape) {
+  return shape.height > 0 || shape.width > 0 || shape.mask_height > 0 || shape.mask_width > 0;
+}
+
 namespace {
 
 using h5::Handle;
 using h5::Where;
 namespace n = h5::names;
-
-bool has_maps(const MapShape& shape) {
-  return shape.height > 0 || shape.width > 0 || shape.mask_height > 0 || shape.mask_width > 0;
-}
 
 void require(bool ok, const std::string& path, const std::string& what) {
   if (!ok) throw std::invalid_argument("cohort file '" + path + "': bad plan: " + what);
@@ -56,6 +57,7 @@ void validate(const CohortPlan& plan, const std::string& path) {
 struct Created {
   Handle config, fingerprint, class_names, feature_size;
   Handle id, key, spath, status, error, tile_start, tile_count, width, height, mpp, power, scale, fractions;
+  Handle resolution_width, resolution_height;
   Handle tile_slide, tile_bounds, units, done, unit_rank, state, stats;
   Handle key_type, id_type, path_type, class_type, config_type, fingerprint_type, error_type;
 };
@@ -90,6 +92,8 @@ void create_slides(hid_t file, const CohortPlan& plan, const std::string& path, 
   c.mpp = h5::create_dataset(file, n::kSlideMpp, H5T_IEEE_F64LE, {s}, path);
   c.power = h5::create_dataset(file, n::kSlideObjectivePower, H5T_IEEE_F64LE, {s}, path);
   c.scale = h5::create_dataset(file, n::kSlideScale, H5T_IEEE_F64LE, {s}, path);
+  c.resolution_width = h5::create_dataset(file, n::kSlideResolutionWidth, H5T_STD_I64LE, {s}, path);
+  c.resolution_height = h5::create_dataset(file, n::kSlideResolutionHeight, H5T_STD_I64LE, {s}, path);
   if (!plan.class_names.empty())
     c.fractions =
         h5::create_dataset(file, n::kSlideClassFractions, H5T_IEEE_F32LE, {s, plan.class_names.size()}, path);
@@ -108,21 +112,23 @@ void create_tiles(hid_t file, const CohortPlan& plan, const std::string& path, C
   }
 }
 
-// The slow part with thousands of slides: 1 group + 3 datasets per slide, made collectively.
+// The slow part with thousands of slides: 1 group + 2 or 3 datasets per slide, made
+// collectively. No thumbnail dataset when the job keeps none.
 void create_maps(hid_t file, const CohortPlan& plan, const std::string& path) {
   size_t heap = 0;
   for (const SlideRow& row : plan.slides) heap += row.key.size() + 8;
   Handle maps = h5::create_group(file, n::kMaps, path, heap);
+  const auto dim = [](int64_t v) { return static_cast<hsize_t>(v); };
   for (size_t i = 0; i < plan.slides.size(); ++i) {
     const MapShape& shape = plan.maps[i];
     if (!has_maps(shape)) continue;
-    const std::string group = std::string(n::kMaps) + "/" + plan.slides[i].key;
-    const auto h = static_cast<hsize_t>(shape.height), w = static_cast<hsize_t>(shape.width);
+    const std::string group = std::string(n::kMaps) + "/" + plan.slides[i].key + "/";
     h5::create_group(file, group, path, 64);
-    h5::create_dataset(file, group + "/prediction", H5T_STD_U8LE, {h, w}, path);
-    h5::create_dataset(file, group + "/thumbnail", H5T_STD_U8LE, {h, w, 3}, path);
-    h5::create_dataset(file, group + "/tissue", H5T_STD_U8LE,
-                       {static_cast<hsize_t>(shape.mask_height), static_cast<hsize_t>(shape.mask_width)}, path);
+    h5::create_map_dataset(file, group + n::kMapPrediction, {dim(shape.height), dim(shape.width)}, path);
+    if (shape.thumbnail_height > 0 && shape.thumbnail_width > 0)
+      h5::create_map_dataset(file, group + n::kMapThumbnail, {dim(shape.thumbnail_height), dim(shape.thumbnail_width), 3},
+                             path);
+    h5::create_map_dataset(file, group + n::kMapTissue, {dim(shape.mask_height), dim(shape.mask_width)}, path);
   }
 }
 
@@ -136,7 +142,7 @@ void create_progress(hid_t file, const CohortPlan& plan, const std::string& path
                                {static_cast<hsize_t>(plan.stats_ranks), static_cast<hsize_t>(n::kStatsColumns)}, path);
   h5::write_strings_attribute(c.stats.id(), n::kAttrColumns,
                               {"tiles", "seconds_total", "seconds_reading", "seconds_inferring", "seconds_waiting",
-                               "seconds_writing"},
+                               "seconds_writing", "seconds_planning", "seconds_maps"},
                               {path, n::kStats});
 }
 
@@ -187,6 +193,10 @@ void write_slides(const CohortPlan& plan, const Created& c, hid_t dxpl, const st
   numbers(c.power, H5T_NATIVE_DOUBLE, column<double>(rows, [](auto& r) { return r.objective_power; }),
           n::kSlideObjectivePower);
   numbers(c.scale, H5T_NATIVE_DOUBLE, column<double>(rows, [](auto& r) { return r.scale; }), n::kSlideScale);
+  numbers(c.resolution_width, H5T_NATIVE_INT64, column<int64_t>(rows, [](auto& r) { return r.resolution_width; }),
+          n::kSlideResolutionWidth);
+  numbers(c.resolution_height, H5T_NATIVE_INT64, column<int64_t>(rows, [](auto& r) { return r.resolution_height; }),
+          n::kSlideResolutionHeight);
   if (!c.fractions) return;
   const size_t classes = plan.class_names.size();
   std::vector<float> fractions(rows.size() * classes, 0.0f);
@@ -247,7 +257,8 @@ void on_rank0(const Comm& comm, F step) {
 
 }  // namespace
 
-void CohortFile::create(const std::string& path, const CohortPlan& plan, const Comm& comm) {
+void CohortFile::create(const std::string& path, const CohortPlan& plan, const Comm& comm,
+                        const std::function<void(CohortFile&)>& fill) {
   h5::quiet_errors();
   validate(plan, path);
   const std::string partial = path + ".partial";
@@ -267,6 +278,12 @@ void CohortFile::create(const std::string& path, const CohortPlan& plan, const C
     file.close(partial, "/");
     spdlog::debug("cohort file {}: objects created in {:.3f} s, initial content {:.3f} s, flushed and closed {:.3f} s",
                   partial, created_s, written_s - created_s, seconds() - written_s);
+  }
+  if (fill) {
+    CohortFile file = open(partial, comm);
+    fill(file);
+    file.flush();
+    file.close();
   }
   on_rank0(comm, [&] { std::filesystem::rename(partial, path); });
   comm.barrier();

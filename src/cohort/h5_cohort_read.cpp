@@ -88,6 +88,8 @@ void read_slides(const Reader& r, CohortSummary& s) {
   const auto mpp = r.all<double>(n::kSlideMpp, H5T_NATIVE_DOUBLE);
   const auto power = r.all<double>(n::kSlideObjectivePower, H5T_NATIVE_DOUBLE);
   const auto scale = r.all<double>(n::kSlideScale, H5T_NATIVE_DOUBLE);
+  const auto resolution_width = r.all<int64_t>(n::kSlideResolutionWidth, H5T_NATIVE_INT64);
+  const auto resolution_height = r.all<int64_t>(n::kSlideResolutionHeight, H5T_NATIVE_INT64);
   std::vector<float> fractions;
   const size_t classes = s.class_names.size();
   if (r.has(n::kSlideClassFractions)) fractions = r.all<float>(n::kSlideClassFractions, H5T_NATIVE_FLOAT);
@@ -97,6 +99,7 @@ void read_slides(const Reader& r, CohortSummary& s) {
     row.status = static_cast<SlideStatus>(status[i]);
     row.tile_start = start[i], row.tile_count = count[i], row.width = width[i], row.height = height[i];
     row.mpp = mpp[i], row.objective_power = power[i], row.scale = scale[i];
+    row.resolution_width = resolution_width[i], row.resolution_height = resolution_height[i];
     if (fractions.size() == ids.size() * classes && classes > 0)
       row.class_fractions.assign(fractions.begin() + i * classes, fractions.begin() + (i + 1) * classes);
     s.slides.push_back(std::move(row));
@@ -110,6 +113,11 @@ MapShape map_shape(const Reader& r, const std::string& key) {
   const auto prediction = r.dims(group + "/prediction"), tissue = r.dims(group + "/tissue");
   shape.height = static_cast<int64_t>(prediction.at(0));
   shape.width = static_cast<int64_t>(prediction.at(1));
+  if (r.has(group + "/thumbnail")) {
+    const auto thumbnail = r.dims(group + "/thumbnail");
+    shape.thumbnail_height = static_cast<int64_t>(thumbnail.at(0));
+    shape.thumbnail_width = static_cast<int64_t>(thumbnail.at(1));
+  }
   shape.mask_height = static_cast<int64_t>(tissue.at(0));
   shape.mask_width = static_cast<int64_t>(tissue.at(1));
   return shape;
@@ -123,7 +131,8 @@ void read_progress(const Reader& r, CohortSummary& s) {
   s.end_state = static_cast<EndState>(scalar<int8_t>(r, n::kEndState, H5T_NATIVE_INT8));
   const auto stats = r.all<double>(n::kStats, H5T_NATIVE_DOUBLE);
   for (size_t i = 0; i + n::kStatsColumns <= stats.size(); i += n::kStatsColumns)
-    s.stats.push_back({stats[i], stats[i + 1], stats[i + 2], stats[i + 3], stats[i + 4], stats[i + 5]});
+    s.stats.push_back(
+        {stats[i], stats[i + 1], stats[i + 2], stats[i + 3], stats[i + 4], stats[i + 5], stats[i + 6], stats[i + 7]});
 }
 
 }  // namespace
@@ -159,11 +168,10 @@ SlideMaps read_slide_maps(const std::string& path, const std::string& key) {
     throw std::invalid_argument("cohort file '" + path + "' has no slide with key '" + key + "'");
   SlideMaps maps;
   maps.shape = map_shape(r, key);
-  if (maps.shape.height == 0 && maps.shape.width == 0 && maps.shape.mask_height == 0 && maps.shape.mask_width == 0)
-    return maps;
+  if (!has_maps(maps.shape)) return maps;
   const std::string group = std::string(n::kMaps) + "/" + key;
   maps.prediction = r.all<uint8_t>(group + "/prediction", H5T_NATIVE_UINT8);
-  maps.thumbnail = r.all<uint8_t>(group + "/thumbnail", H5T_NATIVE_UINT8);
+  if (maps.shape.thumbnail_height > 0) maps.thumbnail = r.all<uint8_t>(group + "/thumbnail", H5T_NATIVE_UINT8);
   maps.tissue = r.all<uint8_t>(group + "/tissue", H5T_NATIVE_UINT8);
   return maps;
 }

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "cohort/h5_layout.hpp"
@@ -17,9 +19,10 @@ namespace n = h5::names;
 
 struct CohortFile::Impl {
   std::string path;
+  std::optional<Comm> comm;
   Handle file;  // declared first: closed last
   Handle collective, independent;
-  Handle status, error, error_type, fractions, probabilities, features, done, unit_rank, state, stats;
+  Handle status, error, error_type, fractions, probabilities, features, done, unit_rank, state, stats, bounds;
   std::vector<std::string> keys;
   hsize_t slides = 0, tiles = 0, units = 0, stats_rows = 0, classes = 0, feature_size = 0;
   bool features_float16 = false;
@@ -27,7 +30,7 @@ struct CohortFile::Impl {
   Where at(const std::string& object) const { return {path, object}; }
   void close_all() {
     for (Handle* h : {&status, &error, &error_type, &fractions, &probabilities, &features, &done, &unit_rank, &state,
-                      &stats, &collective, &independent})
+                      &stats, &bounds, &collective, &independent})
       h->reset();
   }
 };
@@ -128,6 +131,7 @@ CohortFile CohortFile::open(const std::string& path, const Comm& comm) {
   h5::quiet_errors();
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  impl->comm = comm;
   Handle fapl = h5::mpio_file_access(comm, false, path);
   impl->file = h5::make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id()), {path, "/"}, "opening the file");
   const hid_t f = impl->file.id();
@@ -144,6 +148,7 @@ CohortFile CohortFile::open(const std::string& path, const Comm& comm) {
   impl->unit_rank = h5::open_dataset(f, n::kUnitRank, path);
   impl->state = h5::open_dataset(f, n::kEndState, path);
   impl->stats = h5::open_dataset(f, n::kStats, path);
+  impl->bounds = h5::open_dataset(f, n::kTileBounds, path);
 
   Handle keys = h5::open_dataset(f, n::kSlideKey, path);
   Handle key_type = h5::make(H5Dget_type(keys.id()), impl->at(n::kSlideKey), "getting a type");
@@ -247,21 +252,45 @@ std::vector<float> CohortFile::read_probabilities(int64_t first, int64_t count) 
   return out;
 }
 
-void CohortFile::write_maps(int64_t slide, const uint8_t* prediction, const uint8_t* thumbnail_rgb,
-                            const uint8_t* tissue) {
+std::vector<TileBounds> CohortFile::read_bounds(int64_t first, int64_t count) const {
+  const Impl& m = *impl_;
+  if (first < 0 || count < 0) throw std::out_of_range("cohort file '" + m.path + "': negative tile rows");
+  std::vector<int32_t> values(static_cast<size_t>(count) * 4);
+  h5::read_rows(m.bounds.id(), H5T_NATIVE_INT32, first, count, values.data(), m.at(n::kTileBounds));
+  std::vector<TileBounds> out(static_cast<size_t>(count));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = {values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3]};
+  return out;
+}
+
+const std::string& CohortFile::path() const { return impl_->path; }
+
+void CohortFile::write_maps(const std::vector<SlideImages>& mine) {
   Impl& m = *impl_;
-  if (slide < 0 || static_cast<hsize_t>(slide) >= m.slides)
-    throw std::out_of_range("cohort file '" + m.path + "': no slide " + std::to_string(slide));
-  const std::string group = std::string(n::kMaps) + "/" + m.keys[slide];
-  if (!h5::exists(m.file.id(), group))
-    throw std::logic_error("cohort file '" + m.path + "': slide '" + m.keys[slide] + "' has no maps");
-  const std::pair<const char*, const uint8_t*> parts[] = {
-      {"/prediction", prediction}, {"/thumbnail", thumbnail_rgb}, {"/tissue", tissue}};
-  for (const auto& [name, data] : parts) {
-    if (!data) continue;
-    const std::string object = group + name;
+  // Every (slide, image) any rank writes, as slide * 3 + image, in one sorted list on every rank.
+  const char* const images[] = {n::kMapPrediction, n::kMapThumbnail, n::kMapTissue};
+  std::map<int64_t, const uint8_t*> data;
+  std::vector<int64_t> codes;
+  for (const SlideImages& s : mine) {
+    const uint8_t* parts[] = {s.prediction, s.thumbnail_rgb, s.tissue};
+    for (int64_t i = 0; i < 3; ++i)
+      if (parts[i]) codes.push_back(s.slide * 3 + i), data[s.slide * 3 + i] = parts[i];
+  }
+  std::vector<int64_t> all = m.comm->all_gather_values(codes);
+  std::sort(all.begin(), all.end());
+  if (std::adjacent_find(all.begin(), all.end()) != all.end())
+    throw std::logic_error("cohort file '" + m.path + "': two ranks write the maps of one slide");
+  for (int64_t code : all) {
+    const int64_t slide = code / 3;
+    if (slide < 0 || static_cast<hsize_t>(slide) >= m.slides)
+      throw std::out_of_range("cohort file '" + m.path + "': no slide " + std::to_string(slide));
+    const std::string object = std::string(n::kMaps) + "/" + m.keys[slide] + "/" + images[code % 3];
+    if (!h5::exists(m.file.id(), object))
+      throw std::logic_error("cohort file '" + m.path + "': slide '" + m.keys[slide] + "' has no " + object);
     Handle dataset = h5::open_dataset(m.file.id(), object, m.path);
-    h5::write_all(dataset.id(), H5T_NATIVE_UINT8, data, m.independent.id(), m.at(object));
+    const auto it = data.find(code);
+    h5::write_all_or_nothing(dataset.id(), H5T_NATIVE_UINT8, it == data.end() ? nullptr : it->second,
+                             m.collective.id(), m.at(object));
   }
 }
 
@@ -298,7 +327,7 @@ void CohortFile::write_stats(const std::vector<RankStats>& per_rank) {
   for (hsize_t i = 0; i < rows; ++i) {
     const RankStats& s = per_rank[i];
     values.insert(values.end(), {s.tiles, s.seconds_total, s.seconds_reading, s.seconds_inferring,
-                                 s.seconds_waiting, s.seconds_writing});
+                                 s.seconds_waiting, s.seconds_writing, s.seconds_planning, s.seconds_maps});
   }
   h5::write_rows(m.stats.id(), H5T_NATIVE_DOUBLE, 0, rows, values.data(), m.independent.id(), m.at(n::kStats));
 }

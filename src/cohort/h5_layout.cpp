@@ -91,17 +91,42 @@ Handle simple_space(const std::vector<hsize_t>& dims) {
               "creating a dataspace");
 }
 
-Handle create_dataset(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
-                      const std::string& path) {
+namespace {
+
+// Every dataset: storage allocated at creation, no object times. `compressed`: chunked (at
+// most kMapChunk a side), deflated and filled with zeros at allocation (a never-written map
+// reads as 0); else contiguous, fill values never written.
+Handle create_allocated(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                        const std::string& path, bool compressed) {
   const Where where{path, name};
   Handle dcpl = make(H5Pcreate(H5P_DATASET_CREATE), where, "creating a dataset property list");
-  check(H5Pset_layout(dcpl.id(), H5D_CONTIGUOUS), where, "setting contiguous layout");
+  if (compressed) {
+    std::vector<hsize_t> chunk;
+    for (hsize_t d : dims) chunk.push_back(std::max<hsize_t>(1, std::min(d, kMapChunk)));
+    check(H5Pset_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data()), where, "setting the chunk size");
+    check(H5Pset_deflate(dcpl.id(), kMapDeflateLevel), where, "setting deflate");
+  } else {
+    check(H5Pset_layout(dcpl.id(), H5D_CONTIGUOUS), where, "setting contiguous layout");
+  }
   check(H5Pset_alloc_time(dcpl.id(), H5D_ALLOC_TIME_EARLY), where, "setting early allocation");
-  check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), where, "switching fill values off");
+  check(H5Pset_fill_time(dcpl.id(), compressed ? H5D_FILL_TIME_ALLOC : H5D_FILL_TIME_NEVER), where,
+        "setting the fill time");
   check(H5Pset_obj_track_times(dcpl.id(), 0), where, "switching object times off");
   Handle space = simple_space(dims);
   return make(H5Dcreate2(file, name.c_str(), type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT), where,
               "creating a dataset");
+}
+
+}  // namespace
+
+Handle create_dataset(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                      const std::string& path) {
+  return create_allocated(file, name, type, dims, path, false);
+}
+
+Handle create_map_dataset(hid_t file, const std::string& name, const std::vector<hsize_t>& dims,
+                          const std::string& path) {
+  return create_allocated(file, name, H5T_STD_U8LE, dims, path, true);
 }
 
 Handle create_group(hid_t file, const std::string& name, const std::string& path, size_t heap_hint) {
@@ -177,6 +202,16 @@ void read_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, void*
 void write_all(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, const Where& where) {
   static const char dummy = 0;
   check(H5Dwrite(dataset, mem_type, H5S_ALL, H5S_ALL, dxpl, data ? data : &dummy), where, "writing");
+}
+
+void write_all_or_nothing(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, const Where& where) {
+  if (data) return write_all(dataset, mem_type, data, dxpl, where);
+  Handle file_space = make(H5Dget_space(dataset), where, "getting a dataspace");
+  Handle mem_space = simple_space({1});
+  check(H5Sselect_none(file_space.id()), where, "selecting nothing");
+  check(H5Sselect_none(mem_space.id()), where, "selecting nothing");
+  static const char dummy = 0;
+  check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), dxpl, &dummy), where, "writing (collective)");
 }
 
 void read_all(hid_t dataset, hid_t mem_type, void* data, const Where& where) {

@@ -23,6 +23,8 @@ inline constexpr const char* kSlideHeight = "/slides/height";
 inline constexpr const char* kSlideMpp = "/slides/mpp";
 inline constexpr const char* kSlideObjectivePower = "/slides/objective_power";
 inline constexpr const char* kSlideScale = "/slides/scale";
+inline constexpr const char* kSlideResolutionWidth = "/slides/width_at_resolution";
+inline constexpr const char* kSlideResolutionHeight = "/slides/height_at_resolution";
 inline constexpr const char* kSlideClassFractions = "/slides/class_fractions";
 inline constexpr const char* kTileSlide = "/tiles/slide";
 inline constexpr const char* kTileBounds = "/tiles/bounds";
@@ -42,7 +44,11 @@ inline constexpr const char* kAttrFormat = "format";
 inline constexpr const char* kAttrFormatVersion = "format_version";
 inline constexpr const char* kAttrSoftwareVersion = "software_version";
 inline constexpr const char* kAttrColumns = "columns";
-inline constexpr int kStatsColumns = 6;
+inline constexpr int kStatsColumns = 8;
+// /maps/<key>/<name>
+inline constexpr const char* kMapPrediction = "prediction";
+inline constexpr const char* kMapThumbnail = "thumbnail";
+inline constexpr const char* kMapTissue = "tissue";
 inline constexpr size_t kErrorBytes = 512;  // /slides/error: fixed 512 bytes, null-padded
 }  // namespace names
 
@@ -68,6 +74,12 @@ Handle simple_space(const std::vector<hsize_t>& dims);
 // Contiguous, allocated early, fill value never written, no object times.
 Handle create_dataset(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
                       const std::string& path);
+// Chunked (at most kMapChunk px a side) and deflated, for the maps: allocated early with zeros
+// (parallel HDF5 1.10 allocates filtered datasets at creation), so an unwritten map reads as 0.
+inline constexpr hsize_t kMapChunk = 256;
+inline constexpr unsigned kMapDeflateLevel = 4;
+Handle create_map_dataset(hid_t file, const std::string& name, const std::vector<hsize_t>& dims,
+                          const std::string& path);
 Handle create_group(hid_t file, const std::string& name, const std::string& path, size_t heap_hint = 0);
 Handle open_dataset(hid_t file, const std::string& name, const std::string& path);
 bool exists(hid_t file, const std::string& name);  // name is an absolute path of depth <= 2
@@ -82,6 +94,9 @@ void write_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, cons
 void read_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, void* data, const Where& where);
 // Whole dataset.
 void write_all(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, const Where& where);
+// A collective write of the whole dataset from `data`, or of nothing (a rank joining another's
+// write) when `data` is null.
+void write_all_or_nothing(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, const Where& where);
 void read_all(hid_t dataset, hid_t mem_type, void* data, const Where& where);
 
 // ---- attributes (collective in parallel: every rank writes the same) ----

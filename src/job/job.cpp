@@ -31,6 +31,9 @@ void validate(const Job& job) {
   if (job.stride <= 0) fail("--stride must be positive, got " + std::to_string(job.stride));
   if (job.resolution.value <= 0 && job.resolution.units != Units::level) fail("--resolution must be positive");
   if (job.overview.value <= 0 && job.overview.units != Units::level) fail("--overview-resolution must be positive");
+  if (job.keep_thumbnail && job.thumbnail.value <= 0 && job.thumbnail.units != Units::level)
+    fail("--thumbnail-resolution must be positive");
+  if (job.cpu_workers < 0) fail("--cpu-workers must not be negative");
   if (job.unit_tiles <= 0) fail("--unit-tiles must be positive");
   if (job.checkpoint_interval <= 0) fail("--checkpoint-interval must be positive");
   if (job.batch_size < 0) fail("--batch-size must not be negative");
@@ -73,11 +76,13 @@ std::string to_json(const Job& job) {
       .add("stride", job.stride)
       .add("tissue_mask", to_string(job.tissue_mask))
       .add_raw("overview", resolution_json(job.overview))
+      .add_raw("thumbnail", job.keep_thumbnail ? resolution_json(job.thumbnail) : "null")
       .add("mpp_override", job.mpp_override)
       .add("unit_tiles", job.unit_tiles)
       .add("checkpoint_interval", job.checkpoint_interval)
       .add("batch_size", job.batch_size)
       .add("readers", job.readers)
+      .add("cpu_workers", job.cpu_workers)
       .add("feature_dtype", job.features_float16 ? "float16" : "float32")
       .add("retry_failed", job.retry_failed)
       .add("software_version", WSI_MPI_VERSION)
@@ -108,6 +113,7 @@ std::string fingerprint(const Job& job, const std::vector<std::string>& content_
       "stride=" + std::to_string(job.stride),
       "tissue_mask=" + to_string(job.tissue_mask),
       "overview=" + to_string(job.overview),
+      "thumbnail=" + (job.keep_thumbnail ? to_string(job.thumbnail) : std::string("none")),
       "mpp_override=" + std::to_string(job.mpp_override),
       "unit_tiles=" + std::to_string(job.unit_tiles),
       "feature_dtype=" + std::string(job.features_float16 ? "float16" : "float32"),

@@ -1,6 +1,7 @@
 // wsi::Comm over MPI, see include/wsi/schedule/comm.hpp.
 #include "schedule/mpi_comm.hpp"
 
+#include <cstring>
 #include <stdexcept>
 
 namespace wsi {
@@ -71,6 +72,17 @@ std::vector<std::string> Comm::all_gather(const std::string& bytes) const {
   std::vector<std::string> parts;
   for (int i = 0; i < n; ++i) parts.push_back(all.substr(offsets[i], lengths[i]));
   return parts;
+}
+
+std::vector<int64_t> Comm::all_gather_values(const std::vector<int64_t>& values) const {
+  std::vector<int64_t> out;
+  for (const std::string& part : all_gather(std::string(reinterpret_cast<const char*>(values.data()),
+                                                        values.size() * sizeof(int64_t)))) {
+    const size_t at = out.size();
+    out.resize(at + part.size() / sizeof(int64_t));
+    std::memcpy(out.data() + at, part.data(), part.size() / sizeof(int64_t) * sizeof(int64_t));
+  }
+  return out;
 }
 
 std::string Comm::broadcast(const std::string& bytes, int root) const {

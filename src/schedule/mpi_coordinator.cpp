@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "schedule/mpi_comm.hpp"
+#include "util/progress_log.hpp"
 #include "wsi/schedule/coordinator.hpp"
 #include "wsi/schedule/signals.hpp"
 
@@ -15,6 +16,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Maps wait at most this long (or the checkpoint interval, if shorter) for the epoch that
+// flags their slide's last unit done, and again for the one that writes them.
+constexpr double kMapsLatency = 5.0;
+
 // Rank -> coordinator
 constexpr int kTagRequest = 11;  // [open slide]
 constexpr int kTagFailed = 12;   // [slide]
@@ -22,6 +27,7 @@ constexpr int kTagSignal = 13;   // [0]
 constexpr int kTagBye = 14;      // [0]
 constexpr int kTagEpochDone = 15;  // [0]
 constexpr int kTagEpochWanted = 16;  // [0]: a rank holds many results; checkpoint soon
+constexpr int kTagMapsWanted = 17;   // [0]: a rank has merged maps to write
 // Coordinator -> rank
 constexpr int kTagReply = 21;  // [unit index or -1]
 constexpr int kTagEpoch = 22;  // [final, stop]
@@ -64,7 +70,9 @@ struct Coordinator::State {
   bool final_sent = false;
   int epoch_acks_pending = 0;  // ranks still inside the last epoch; no new one starts before
   bool epoch_wanted = false;   // a rank asked for one (memory), start it as soon as possible
-  Clock::time_point started = Clock::now(), last_epoch = Clock::now(), last_log = Clock::now();
+  bool maps_wanted = false;    // a slide's last unit finished, or a rank merged maps: epoch within kMapsLatency
+  Clock::time_point last_epoch = Clock::now();
+  ProgressLog progress{"inference", "tiles", 0, 5.0};
 };
 
 Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo,
@@ -81,6 +89,7 @@ Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vec
     s.total_tiles += s.units[u].tile_count;
   }
   s.slides_to_do = static_cast<int64_t>(s.unfinished.size());
+  s.progress.set_total(s.total_tiles);
   thread_ = std::thread([this] {
     try {
       loop();
@@ -112,7 +121,7 @@ void Coordinator::loop() {
     const int64_t u = s.current[rank];
     if (u < 0) return;
     s.finished_tiles += s.units[u].tile_count;
-    if (--s.unfinished[s.units[u].slide] == 0) ++s.slides_finished;
+    if (--s.unfinished[s.units[u].slide] == 0) ++s.slides_finished, s.maps_wanted = true;
     s.current[rank] = -1;
   };
   const auto next_unit = [&](int64_t open_slide) -> int64_t {
@@ -127,7 +136,7 @@ void Coordinator::loop() {
   while (static_cast<int>(s.gone.size()) < ranks && !quit_) {
     bool busy = false;
     // Tag by tag: on rank 0 the replies and epochs addressed to its own channel wait here too.
-    for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone, kTagEpochWanted})
+    for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone, kTagEpochWanted, kTagMapsWanted})
       while (auto status = probe(s.comm, MPI_ANY_SOURCE, tag)) {
         busy = true;
         const int rank = status->MPI_SOURCE;
@@ -149,22 +158,21 @@ void Coordinator::loop() {
           s.last_epoch = Clock::now();  // the interval runs from the end of the last epoch
         } else if (tag == kTagEpochWanted) {
           s.epoch_wanted = true;
+        } else if (tag == kTagMapsWanted) {
+          s.maps_wanted = true;
         }
       }
     if (!s.final_sent && stop_requested()) broadcast_epoch(true, true);
     if (!s.final_sent && static_cast<int>(s.idle.size()) == ranks) broadcast_epoch(true, false);
     const double since_epoch = std::chrono::duration<double>(Clock::now() - s.last_epoch).count();
-    if (!s.final_sent && s.epoch_acks_pending == 0 && (since_epoch >= s.interval || s.epoch_wanted)) {
-      s.epoch_wanted = false;
+    const bool maps_due = s.maps_wanted && since_epoch >= std::min(s.interval, kMapsLatency);
+    if (!s.final_sent && s.epoch_acks_pending == 0 && (since_epoch >= s.interval || s.epoch_wanted || maps_due)) {
+      s.epoch_wanted = s.maps_wanted = false;
       broadcast_epoch(false, false);
     }
-    if (std::chrono::duration<double>(Clock::now() - s.last_log).count() >= 5.0 && !s.final_sent) {
-      s.last_log = Clock::now();
-      const double elapsed = std::chrono::duration<double>(Clock::now() - s.started).count();
-      const double rate = elapsed > 0 ? s.finished_tiles / elapsed : 0.0;
-      spdlog::info("{}/{} tiles, {}/{} slides, {:.1f} tiles/s, ETA {:.0f} s", s.finished_tiles, s.total_tiles,
-                   s.slides_finished, s.slides_to_do, rate, rate > 0 ? (s.total_tiles - s.finished_tiles) / rate : 0.0);
-    }
+    if (!s.final_sent)
+      s.progress.update(s.finished_tiles, false,
+                        ", " + std::to_string(s.slides_finished) + "/" + std::to_string(s.slides_to_do) + " slides");
     if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -196,6 +204,8 @@ std::optional<WorkEvent> WorkChannel::poll() {
 }
 
 void WorkChannel::request_epoch() { send(comm_, 0, kTagEpochWanted, {0}); }
+
+void WorkChannel::request_maps_epoch() { send(comm_, 0, kTagMapsWanted, {0}); }
 
 void WorkChannel::epoch_done() { send(comm_, 0, kTagEpochDone, {0}); }
 

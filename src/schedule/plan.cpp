@@ -2,13 +2,36 @@
 #include "wsi/schedule/plan.hpp"
 
 #include <cstring>
+
+#include <opencv2/imgproc.hpp>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
 namespace wsi {
 
-cv::Mat slide_tissue_mask(const SlideReader& slide, const std::string& mask_path, const Job& job) {
+namespace {
+
+// The automatic mask reads a thumbnail at mask_resolution(); the job's thumbnail is that one
+// shrunk (INTER_AREA, as a thumbnail read at a coarser resolution resizes) when it is no finer.
+cv::Mat thumbnail_for_maps(const SlideReader& slide, const Job& job, const cv::Mat& mask_thumbnail) {
+  if (!job.keep_thumbnail) return {};
+  const Size size = size_at_resolution(slide.properties(), job.thumbnail);
+  if (size.width <= 0 || size.height <= 0)
+    throw SlideError(slide.path() + ": the slide is too small for a thumbnail at " + to_string(job.thumbnail));
+  if (mask_thumbnail.empty() || size.width > mask_thumbnail.cols || size.height > mask_thumbnail.rows)
+    return read_thumbnail(slide, job.thumbnail);
+  if (size.width == mask_thumbnail.cols && size.height == mask_thumbnail.rows) return mask_thumbnail;
+  cv::Mat out;
+  cv::resize(mask_thumbnail, out, cv::Size(static_cast<int>(size.width), static_cast<int>(size.height)), 0, 0,
+             cv::INTER_AREA);
+  return out;
+}
+
+// The job's tissue mask: the manifest's mask image, or the automatic one from a thumbnail at
+// mask_resolution() (returned in `mask_thumbnail`). Throws SlideError.
+cv::Mat slide_tissue_mask(const SlideReader& slide, const std::string& mask_path, const Job& job,
+                          cv::Mat& mask_thumbnail) {
   const SlideProperties& props = slide.properties();
   if (!mask_path.empty()) {
     try {
@@ -18,10 +41,12 @@ cv::Mat slide_tissue_mask(const SlideReader& slide, const std::string& mask_path
     }
   }
   const Resolution at = mask_resolution(props);
-  const cv::Mat thumbnail = read_thumbnail(slide, at);
+  mask_thumbnail = read_thumbnail(slide, at);
   const double mask_mpp = at.units == Units::power ? 10.0 / at.value : 0.0;
-  return tissue_mask(thumbnail, job.tissue_mask, mask_mpp);
+  return tissue_mask(mask_thumbnail, job.tissue_mask, mask_mpp);
 }
+
+}  // namespace
 
 SlidePlan failed_plan(const ManifestEntry& entry, const std::string& error) {
   SlidePlan plan;
@@ -32,7 +57,7 @@ SlidePlan failed_plan(const ManifestEntry& entry, const std::string& error) {
   return plan;
 }
 
-SlidePlan plan_slide(const ManifestEntry& entry, const Job& job) {
+SlidePlan plan_slide(const ManifestEntry& entry, const Job& job, PlannedImages* images) {
   SlidePlan plan = failed_plan(entry, "");
   plan.row.status = SlideStatus::pending;
   try {
@@ -40,22 +65,32 @@ SlidePlan plan_slide(const ManifestEntry& entry, const Job& job) {
     const SlideProperties& props = slide->properties();
     plan.row.width = props.size().width, plan.row.height = props.size().height;
     plan.row.mpp = props.mpp, plan.row.objective_power = props.objective_power;
+    Size at_resolution, at_overview;
     try {
       plan.row.scale = baseline_per_requested(props, job.resolution).x;
-      plan.at_resolution = size_at_resolution(props, job.resolution);
-      plan.at_overview = size_at_resolution(props, job.overview);
+      at_resolution = size_at_resolution(props, job.resolution);
+      at_overview = size_at_resolution(props, job.overview);
     } catch (const std::invalid_argument& e) {
       throw SlideError(entry.path + ": " + e.what());
     }
-    if (plan.at_resolution.width < job.patch || plan.at_resolution.height < job.patch)
-      throw SlideError(entry.path + ": the slide is " + std::to_string(plan.at_resolution.width) + "x" +
-                       std::to_string(plan.at_resolution.height) + " px at " + to_string(job.resolution) +
+    plan.row.resolution_width = at_resolution.width, plan.row.resolution_height = at_resolution.height;
+    if (at_resolution.width < job.patch || at_resolution.height < job.patch)
+      throw SlideError(entry.path + ": the slide is " + std::to_string(at_resolution.width) + "x" +
+                       std::to_string(at_resolution.height) + " px at " + to_string(job.resolution) +
                        ", smaller than one " + std::to_string(job.patch) + " px patch");
-    const cv::Mat mask = slide_tissue_mask(*slide, entry.mask, job);
-    plan.maps = {plan.at_overview.height, plan.at_overview.width, mask.rows, mask.cols};
-    plan.tiles = filter_by_mask(patch_grid(plan.at_resolution, job.patch, job.stride), mask, plan.at_resolution);
+    cv::Mat mask_thumbnail;
+    const cv::Mat mask = slide_tissue_mask(*slide, entry.mask, job, mask_thumbnail);
+    plan.tiles = filter_by_mask(patch_grid(at_resolution, job.patch, job.stride), mask, at_resolution);
     if (plan.tiles.empty())
       throw SlideError(entry.path + ": no tissue found" + (entry.mask.empty() ? "" : " in the mask " + entry.mask));
+    cv::Mat thumbnail;
+    try {
+      thumbnail = thumbnail_for_maps(*slide, job, mask_thumbnail);
+    } catch (const std::invalid_argument& e) {
+      throw SlideError(entry.path + ": " + e.what());
+    }
+    plan.maps = {at_overview.height, at_overview.width, thumbnail.rows, thumbnail.cols, mask.rows, mask.cols};
+    if (images) *images = {mask, thumbnail};
   } catch (const std::exception& e) {
     spdlog::warn("slide {} failed in planning: {}", entry.id, e.what());
     SlidePlan failed = failed_plan(entry, e.what());
@@ -130,9 +165,9 @@ template <typename Stream, typename Plan>
 void visit(Stream&& s, Plan& p) {
   auto& r = p.row;
   s(r.id), s(r.key), s(r.path), s(r.status), s(r.error), s(r.tile_start), s(r.tile_count), s(r.width), s(r.height);
-  s(r.mpp), s(r.objective_power), s(r.scale), s(p.mask_path), s(p.maps.height), s(p.maps.width);
-  s(p.maps.mask_height), s(p.maps.mask_width), s(p.at_resolution.width), s(p.at_resolution.height);
-  s(p.at_overview.width), s(p.at_overview.height);
+  s(r.mpp), s(r.objective_power), s(r.scale), s(r.resolution_width), s(r.resolution_height), s(p.mask_path);
+  s(p.maps.height), s(p.maps.width), s(p.maps.thumbnail_height), s(p.maps.thumbnail_width), s(p.maps.mask_height);
+  s(p.maps.mask_width);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 """Crash consistency: SIGKILL (from outside, by PID) of one rank or of all ranks at chosen and
-random moments -- planning, inference, between an epoch's row writes and its done flags, maps,
-the end -- then resume, possibly with another rank count, and require the file of an
+random moments -- planning, inference, between an epoch's row writes and its done flags, between
+an epoch's (compressed) maps write and its flush, after the last unit, the end -- then resume, possibly with another rank count, and require the file of an
 uninterrupted run. A per-rank log of computed units proves that no unit marked done before the
 kill runs again.   usage: kill_resume.py BIN WORK"""
 import os
@@ -44,7 +44,11 @@ def scenario(name, ranks, target, trigger, resume_ranks):
     unit_log = os.path.join(work, f"{name}.units")
     # A pause between each epoch's rows and flags stretches the run over several seconds, so
     # that kills land mid-run; the "epoch-pause" cases kill inside the third such pause.
-    extra = {"WSI_TEST_UNIT_LOG": unit_log, "WSI_TEST_EPOCH_PAUSE": "1.0" if trigger == "epoch-pause" else "0.2"}
+    # A pause after each unit keeps the job running for several seconds on any machine.
+    extra = {"WSI_TEST_UNIT_LOG": unit_log, "WSI_TEST_EPOCH_PAUSE": "1.0" if trigger == "epoch-pause" else "0.2",
+             "WSI_TEST_UNIT_PAUSE": "0.1"}
+    if trigger == "maps-pause":
+        extra["WSI_TEST_MAPS_PAUSE"] = "1.0"
     with open(log, "w") as out_log:
         launcher = subprocess.Popen(mpirun(binary, ranks, ["run", "--job", job, "--output", out] + common_args),
                                     env=environment(extra), stdout=out_log, stderr=subprocess.STDOUT)
@@ -54,6 +58,8 @@ def scenario(name, ranks, target, trigger, resume_ranks):
         if isinstance(trigger, float) and time.time() - launcher_start[0] >= trigger:
             break
         if trigger == "epoch-pause" and text.count("rank 0] warning: test hook: epoch rows written") >= 3:
+            break
+        if trigger == "maps-pause" and "rank 0] warning: test hook: maps written" in text:
             break
         if trigger == "maps" and "slides done" not in text and os.path.exists(out + ".progress.json") and \
                 all(done_flags_quiet(out)):
@@ -112,6 +118,7 @@ cases = [
     ("epoch-one", 2, "one", "epoch-pause", 3),
     ("epoch-all", 3, "all", "epoch-pause", 2),
     ("maps", 2, "all", "maps", 1),
+    ("maps-write", 2, "all", "maps-pause", 2),
 ]
 for i in range(4):
     cases.append((f"random{i}", rng.choice([2, 3]), rng.choice(["one", "all"]), round(rng.uniform(1.0, 7.0), 2),

@@ -17,22 +17,25 @@ def expect(cond, what):
         raise SystemExit("FAILED: " + what)
 
 
-def check_dtype(f, name, dtype, shape):
+def check_dtype(f, name, dtype, shape, compressed=False):
     d = f[name]
     expect(d.dtype == np.dtype(dtype), f"{name} dtype {d.dtype} != {dtype}")
     expect(d.shape == shape, f"{name} shape {d.shape} != {shape}")
-    expect(d.chunks is None and d.compression is None, f"{name} contiguous, uncompressed")
+    if compressed:
+        expect(d.compression == "gzip" and d.chunks is not None, f"{name} chunked and deflated")
+    else:
+        expect(d.chunks is None and d.compression is None, f"{name} contiguous, uncompressed")
 
 
 def check_layout(f, S, N, U, C, D, f16, maps):
     expect(f.attrs["format"] == b"wsi-mpi cohort", "format attribute")
-    expect(int(f.attrs["format_version"]) == 1, "format_version attribute")
+    expect(int(f.attrs["format_version"]) == 2, "format_version attribute")
     expect(len(f.attrs["software_version"]) > 0, "software_version attribute")
     for name in ["/slides/id", "/slides/key", "/slides/path", "/slides/error"]:
         expect(f[name].dtype.kind == "S" and f[name].shape == (S,), name + " fixed-length strings")
     expect(f["/slides/error"].dtype.itemsize == 512, "error 512 bytes")
     check_dtype(f, "/slides/status", "i1", (S,))
-    for name in ["tile_start", "tile_count", "width", "height"]:
+    for name in ["tile_start", "tile_count", "width", "height", "width_at_resolution", "height_at_resolution"]:
         check_dtype(f, "/slides/" + name, "i8", (S,))
     for name in ["mpp", "objective_power", "scale"]:
         check_dtype(f, "/slides/" + name, "f8", (S,))
@@ -49,26 +52,29 @@ def check_layout(f, S, N, U, C, D, f16, maps):
     check_dtype(f, "/progress/done", "u1", (U,))
     check_dtype(f, "/progress/rank", "i4", (U,))
     check_dtype(f, "/progress/state", "i1", ())
-    check_dtype(f, "/stats/ranks", "f8", (f["/stats/ranks"].shape[0], 6))
+    check_dtype(f, "/stats/ranks", "f8", (f["/stats/ranks"].shape[0], 8))
     cols = [c.decode() for c in f["/stats/ranks"].attrs["columns"]]
     expect(cols == ["tiles", "seconds_total", "seconds_reading", "seconds_inferring", "seconds_waiting",
-                    "seconds_writing"], f"stats columns {cols}")
+                    "seconds_writing", "seconds_planning", "seconds_maps"], f"stats columns {cols}")
     expect(f["/job/config"].shape == () and f["/job/config"].dtype.kind == "S", "job config scalar string")
     expect(f["/job/fingerprint"].shape == (), "fingerprint scalar")
     check_dtype(f, "/job/feature_size", "i8", ())
     expect(f["/job/class_names"].shape == (C,), "class names")
     keys = [k.decode() for k in f["/slides/key"][()]]
-    for key, (h, w, mh, mw) in zip(keys, maps):
+    for key, (h, w, th, tw, mh, mw) in zip(keys, maps):
         if h == 0 and w == 0 and mh == 0 and mw == 0:
             expect(key not in f["/maps"], f"no maps for {key}")
             continue
-        check_dtype(f, f"/maps/{key}/prediction", "u1", (h, w))
-        check_dtype(f, f"/maps/{key}/thumbnail", "u1", (h, w, 3))
-        check_dtype(f, f"/maps/{key}/tissue", "u1", (mh, mw))
+        check_dtype(f, f"/maps/{key}/prediction", "u1", (h, w), compressed=True)
+        if th:
+            check_dtype(f, f"/maps/{key}/thumbnail", "u1", (th, tw, 3), compressed=True)
+        else:
+            expect("thumbnail" not in f[f"/maps/{key}"], f"no thumbnail for {key}")
+        check_dtype(f, f"/maps/{key}/tissue", "u1", (mh, mw), compressed=True)
 
 
 def check_full(f, features_path):
-    maps = [(5, 7, 10, 14), (3, 4, 6, 8), (0, 0, 0, 0)]
+    maps = [(5, 7, 5, 7, 10, 14), (3, 4, 0, 0, 6, 8), (0, 0, 0, 0, 0, 0)]
     check_layout(f, 3, 10, 3, 3, 8, True, maps)
     ids = f["/slides/id"].asstr()[()].tolist()
     expect(ids == ["slide-a", "slide-\u00e9b", "broken"], f"ids {ids}")
@@ -91,10 +97,14 @@ def check_full(f, features_path):
     pred = f["/maps/slide-a/prediction"][()]
     expect(pred[2, 3] == 2 * 7 + 3, "prediction map values")
     expect(f["/maps/slide-a/thumbnail"][0, 1, 2] == 5, "thumbnail values")
+    key_b = f["/slides/key"][1].decode()
+    expect((f[f"/maps/{key_b}/prediction"][()] == 2).all(), "slide b's prediction map")
+    expect((f[f"/maps/{key_b}/tissue"][()] == 1).all(), "slide b's tissue, written in a second call")
 
 
 def check_fresh(f):
-    check_layout(f, 2, 6, 2, 2, 0, False, [(4, 4, 8, 8), (4, 4, 8, 8)])
+    check_layout(f, 2, 6, 2, 2, 0, False, [(4, 4, 2, 2, 8, 8), (4, 4, 2, 2, 8, 8)])
+    expect(not f["/maps/s1/prediction"][()].any(), "an unwritten (compressed) map reads as zeros")
     expect(f["/progress/done"][()].tolist() == [0, 0], "done flags 0")
     expect(f["/progress/rank"][()].tolist() == [-1, -1], "unit ranks -1")
     expect(int(f["/progress/state"][()]) == 0, "end state running")
@@ -104,7 +114,7 @@ def check_fresh(f):
 
 
 def check_empty(f):
-    check_layout(f, 1, 0, 0, 0, 4, False, [(2, 2, 2, 2)])
+    check_layout(f, 1, 0, 0, 0, 4, False, [(2, 2, 2, 2, 2, 2)])
     expect(f["/job/class_names"].shape == (0,), "zero class names")
 
 

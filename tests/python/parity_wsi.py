@@ -27,7 +27,20 @@ def run_wsi_mpi(args, weights, output):
     subprocess.run(command, check=True)
     with h5py.File(output, "r") as f:
         assert f["slides/status"][0] == 1, f["slides/error"][0]
-        return f["tiles/bounds"][:], f["tiles/probabilities"][:]
+        key = f["slides/key"][0].decode()
+        maps = {name: f[f"maps/{key}/{name}"][()] for name in ("prediction", "tissue")}
+        assert all(f[f"maps/{key}/{name}"].compression == "gzip" for name in maps)
+        return f["tiles/bounds"][:], f["tiles/probabilities"][:], maps
+
+
+def check_maps(slide, args, bounds, probabilities, maps, wsi_shape):
+    """The compressed maps, read back with h5py, against TIAToolbox's rules computed here."""
+    np.testing.assert_array_equal(maps["tissue"], tia.tissue_mask(slide))
+    canvas = slide.slide_dimensions(4.0, "mpp")
+    expected = tia.merge_predictions(bounds, probabilities, wsi_shape, canvas)
+    np.testing.assert_array_equal(maps["prediction"], expected)
+    print(f"maps identical: tissue {maps['tissue'].shape}, prediction {expected.shape} "
+          f"({np.count_nonzero(expected)} pixels with a class)")
 
 
 def main():
@@ -53,11 +66,12 @@ def main():
     model = tia.seeded_model("resnet18", len(tia.KATHER), patches or [np.zeros((224, 224, 3), np.uint8)] * 2)
     weights = os.path.join(args.work, "weights.pth")
     tia.save_state_dict(model, weights)
-    bounds, probabilities = run_wsi_mpi(args, weights, os.path.join(args.work, "out.h5"))
+    bounds, probabilities, maps = run_wsi_mpi(args, weights, os.path.join(args.work, "out.h5"))
 
     if args.check == "tiles":
         np.testing.assert_array_equal(bounds, expected)
         print("tile sets identical")
+        check_maps(slide, args, bounds, probabilities, maps, wsi_shape)
         return
 
     # Pixels read here from the bounds wsi-mpi reports (equal to the Python tile set, which the

@@ -168,6 +168,23 @@ def filter_coordinates(mask, coords, wsi_shape):
     return np.array(keep, dtype=bool)
 
 
+def merge_predictions(bounds, probabilities, wsi_shape, canvas_shape):
+    """PatchPredictor.merge_predictions (1.4.1) as DESIGN.md states it: each tile adds its
+    probabilities into [ceil(x0 f), ceil(x1 f)) x [ceil(y0 f), ceil(y1 f)) of the canvas (f per
+    axis, canvas / slide at the requested resolution), then argmax + 1 where any tile landed."""
+    width, height = canvas_shape
+    f = np.array([width / wsi_shape[0], height / wsi_shape[1]])
+    total = np.zeros((height, width, probabilities.shape[1]), np.float32)
+    count = np.zeros((height, width), np.float32)
+    for b, p in zip(bounds, probabilities):
+        x0, x1 = (int(np.clip(np.ceil(v * f[0]), 0, width)) for v in (b[0], b[2]))
+        y0, y1 = (int(np.clip(np.ceil(v * f[1]), 0, height)) for v in (b[1], b[3]))
+        total[y0:y1, x0:x1] += p
+        count[y0:y1, x0:x1] += 1
+    mean = total / (count[..., None] + 1e-8)
+    return np.where(count > 0, mean.argmax(-1) + 1, 0).astype(np.uint8)
+
+
 def tiles(slide, resolution, units, patch, stride):
     wsi_shape = slide.slide_dimensions(resolution, units)
     coords = patch_grid(wsi_shape, patch, stride)

@@ -57,7 +57,7 @@ wsi::CohortPlan full_plan() {
                  slide("broken", 10, 0)};
   plan.slides[2].status = wsi::SlideStatus::failed;
   plan.slides[2].error = "cannot open: not a slide";
-  plan.maps = {{5, 7, 10, 14}, {3, 4, 6, 8}, {}};
+  plan.maps = {{5, 7, 5, 7, 10, 14}, {3, 4, 0, 0, 6, 8}, {}};  // slide-b: no thumbnail
   for (int i = 0; i < 10; ++i) {
     plan.tile_slide.push_back(i < 6 ? 0 : 1);
     plan.tile_bounds.push_back({i * 10, 0, i * 10 + 10, 10});
@@ -118,10 +118,13 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
         prediction[y * 7 + x] = static_cast<uint8_t>(y * 7 + x);
         for (int c = 0; c < 3; ++c) thumbnail[(y * 7 + x) * 3 + c] = static_cast<uint8_t>(x + 2 * c);
       }
-    file.write_maps(0, prediction.data(), thumbnail.data(), tissue.data());
-    std::vector<uint8_t> small(3 * 4, 2), small_rgb(3 * 4 * 3, 9), small_mask(6 * 8, 1);
-    file.write_maps(1, small.data(), small_rgb.data(), small_mask.data());
-    CHECK_THROWS_AS(file.write_maps(2, small.data(), nullptr, nullptr), std::logic_error);
+    std::vector<uint8_t> small(3 * 4, 2), small_mask(6 * 8, 1);
+    file.write_maps({{0, prediction.data(), thumbnail.data(), tissue.data()}, {1, small.data(), nullptr, nullptr}});
+    file.write_maps({{1, nullptr, nullptr, small_mask.data()}});
+    file.write_maps({});
+    CHECK_THROWS_AS(file.write_maps({{2, small.data(), nullptr, nullptr}}), std::logic_error);
+    CHECK_THROWS_AS(file.write_maps({{1, nullptr, small.data(), nullptr}}), std::logic_error);  // no thumbnail
+    CHECK(file.read_bounds(6, 2) == std::vector<wsi::TileBounds>{{60, 0, 70, 10}, {70, 0, 80, 10}});
 
     file.write_slide_status(0, wsi::SlideStatus::done, "", {0.5f, 0.25f, 0.25f});
     file.write_slide_status(1, wsi::SlideStatus::done, "", {0.0f, 1.0f, 0.0f});
@@ -129,7 +132,7 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
     for (int i = 0; i < 600; ++i) long_error += "\xc3\xa9";
     file.write_slide_status(2, wsi::SlideStatus::failed, long_error);
     CHECK_THROWS(file.write_slide_status(0, wsi::SlideStatus::done, "", {1.0f}));
-    file.write_stats({{10, 2.5, 1, 1, 0.25, 0.25}});
+    file.write_stats({{10, 2.5, 1, 1, 0.25, 0.25, 0.5, 0.125}});
     file.write_end_state(wsi::EndState::complete);
     file.close();
   }
@@ -168,13 +171,21 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
   REQUIRE(s.stats.size() == 2);
   CHECK(s.stats[0].tiles == 10);
   CHECK(s.stats[0].seconds_writing == 0.25);
+  CHECK(s.stats[0].seconds_planning == 0.5);
+  CHECK(s.stats[0].seconds_maps == 0.125);
   CHECK(s.stats[1].tiles == 0);
 
   const wsi::SlideMaps maps = wsi::read_slide_maps(path, "slide-a");
   CHECK(maps.prediction.size() == 35);
   CHECK(maps.prediction[2 * 7 + 3] == 17);
   CHECK(maps.thumbnail.size() == 105);
+  CHECK(maps.thumbnail[3 * 3 + 2] == 7);
   CHECK(maps.tissue.size() == 140);
+  const wsi::SlideMaps b = wsi::read_slide_maps(path, "slide-\xc3\xa9" "b");
+  CHECK(b.prediction == std::vector<uint8_t>(3 * 4, 2));
+  CHECK(b.thumbnail.empty());
+  CHECK(b.shape.thumbnail_height == 0);
+  CHECK(b.tissue == std::vector<uint8_t>(6 * 8, 1));
   CHECK(wsi::read_slide_maps(path, "broken").prediction.empty());
   CHECK_THROWS(wsi::read_slide_maps(path, "no-such-slide"));
 
@@ -208,7 +219,7 @@ TEST_CASE("cohort file: valid right after create (crash consistency)", "[cohort]
   plan.fingerprint = "f";
   plan.class_names = {"a", "b"};
   plan.slides = {slide("s1", 0, 3), slide("s2", 3, 3)};
-  plan.maps = {{4, 4, 8, 8}, {4, 4, 8, 8}};
+  plan.maps = {{4, 4, 2, 2, 8, 8}, {4, 4, 2, 2, 8, 8}};
   for (int i = 0; i < 6; ++i) plan.tile_slide.push_back(i / 3), plan.tile_bounds.push_back({i * 10, 0, i * 10 + 10, 10});
   plan.units = {{0, 0, 3}, {1, 3, 3}};
   plan.stats_ranks = 3;
@@ -243,7 +254,7 @@ TEST_CASE("cohort file: zero tiles and empty selections", "[cohort]") {
   plan.fingerprint = "f";
   plan.feature_size = 4;
   plan.slides = {slide("only", 0, 0)};
-  plan.maps = {{2, 2, 2, 2}};
+  plan.maps = {{2, 2, 2, 2, 2, 2}};
   wsi::CohortFile::create(path, plan, comm);
   {
     wsi::CohortFile file = wsi::CohortFile::open(path, comm);
@@ -294,7 +305,7 @@ TEST_CASE("cohort file: creation time of 1000 slides (printed)", "[cohort][timin
   const int slides = 1000, tiles_per_slide = 200;
   for (int i = 0; i < slides; ++i) {
     plan.slides.push_back(slide("TCGA-" + std::to_string(100000 + i), int64_t{i} * tiles_per_slide, tiles_per_slide));
-    plan.maps.push_back({120, 160, 240, 320});
+    plan.maps.push_back({120, 160, 30, 40, 240, 320});
     for (int t = 0; t < tiles_per_slide; ++t) {
       plan.tile_slide.push_back(i);
       plan.tile_bounds.push_back({t * 224, 0, t * 224 + 224, 224});

@@ -18,6 +18,7 @@
 #include "test_support.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/render/inspect.hpp"
+#include "wsi/render/map_thumbnail.hpp"
 #include "wsi/render/overlay.hpp"
 
 namespace {
@@ -254,6 +255,7 @@ TEST_CASE("render and inspect: the real binary on a synthetic cohort", "[render]
     const cv::Mat picture = cv::imread((dir / "out" / (slide.key + ".overlay.png")).string(), cv::IMREAD_COLOR);
     REQUIRE(!picture.empty());
     const wsi::SlideMaps maps = wsi::read_slide_maps(file, slide.key);
+    const std::vector<uint8_t> thumbnail = wsi::thumbnail_at_map_size(maps, slide);
     const int w = static_cast<int>(maps.shape.width), h = static_cast<int>(maps.shape.height);
     REQUIRE(w > 0);
     wsi::OverlayOptions options;
@@ -277,7 +279,7 @@ TEST_CASE("render and inspect: the real binary on a synthetic cohort", "[render]
         const int i = indices[j], x = i % w, y = i / w;
         const int centre = layout.scale / 2;
         const cv::Vec3b got = picture.at<cv::Vec3b>(y * layout.scale + centre, x * layout.scale + centre);
-        const uint8_t* rgb = &maps.thumbnail[3 * static_cast<size_t>(i)];
+        const uint8_t* rgb = &thumbnail[3 * static_cast<size_t>(i)];
         const cv::Vec3b thumb(rgb[2], rgb[1], rgb[0]);
         INFO("map pixel " << x << "," << y);
         if (value == 0) {
@@ -315,7 +317,7 @@ units, tiles = int(sys.argv[2]), int(sys.argv[3])
 t = d["totals"]
 assert (t["slides"], t["slides_done"], t["slides_failed"], t["slides_pending"]) == (2, 2, 0, 0), t
 assert (t["units_done"], t["units_total"], t["tiles_done"], t["tiles_total"]) == (units, units, tiles, tiles), t
-assert d["resumable"] is False and d["end_state"] == "complete" and d["format_version"] == 1, d
+assert d["resumable"] is False and d["end_state"] == "complete" and d["format_version"] == 2, d
 assert d["job"]["mode"] == "classify" and d["job"]["resolution"] == "0.5 mpp", d["job"]
 assert [s["id"] for s in d["slides"]] == ["slide_001", "slide_002"]
 assert all(s["status"] == "done" and s["top_classes"] for s in d["slides"]), d["slides"]

@@ -4,6 +4,7 @@
 // a file that can be resumed. Only src/cohort/h5_*.cpp include hdf5.h.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,7 +16,8 @@
 namespace wsi {
 
 inline constexpr const char* kCohortFormat = "wsi-mpi cohort";
-inline constexpr int kCohortFormatVersion = 1;
+// 2: compressed maps, a thumbnail of its own resolution, sizes at the resolution, 8 stats columns.
+inline constexpr int kCohortFormatVersion = 2;
 
 enum class SlideStatus : int8_t { pending = 0, done = 1, failed = 2 };
 
@@ -28,6 +30,7 @@ struct SlideRow {
   int64_t width = 0, height = 0;  // level 0
   double mpp = 0, objective_power = 0;
   double scale = 0;  // level-0 px per requested-resolution px
+  int64_t resolution_width = 0, resolution_height = 0;  // the slide's size at the requested resolution
   // /slides/class_fractions row (C values, fraction of the slide's tiles per predicted class).
   // create(): written when it has C values, zeros otherwise; read back by read_cohort_summary
   // (empty when the file has no classes).
@@ -41,9 +44,11 @@ struct WorkUnit {
 
 // Sizes of one slide's /maps/<key> datasets; a slide with no maps (failed in planning) has zeros.
 struct MapShape {
-  int64_t height = 0, width = 0;            // prediction and thumbnail (overview resolution)
-  int64_t mask_height = 0, mask_width = 0;  // tissue
+  int64_t height = 0, width = 0;                      // prediction (overview resolution)
+  int64_t thumbnail_height = 0, thumbnail_width = 0;  // thumbnail (its own resolution; 0: none)
+  int64_t mask_height = 0, mask_width = 0;            // tissue
 };
+bool has_maps(const MapShape& shape);
 
 // Everything fixed when the file is created.
 struct CohortPlan {
@@ -64,7 +69,7 @@ struct CohortPlan {
 // Per-rank figures of /stats/ranks (one row per rank).
 struct RankStats {
   double tiles = 0, seconds_total = 0, seconds_reading = 0, seconds_inferring = 0, seconds_waiting = 0,
-         seconds_writing = 0;
+         seconds_writing = 0, seconds_planning = 0, seconds_maps = 0;
 };
 
 enum class EndState : int8_t { running = 0, complete = 1, incomplete = 2 };
@@ -74,10 +79,13 @@ enum class EndState : int8_t { running = 0, complete = 1, incomplete = 2 };
 class CohortFile {
  public:
   // Collective. Writes `path`.partial with everything allocated, the plan written (job, slides,
-  // tile slide/bounds, units), done flags 0, end state running; then renames it to `path`.
-  static void create(const std::string& path, const CohortPlan& plan, const Comm& comm);
+  // tile slide/bounds, units), done flags 0, end state running; calls `fill` (collective: e.g.
+  // the thumbnails and tissue masks planning made) on it, flushes, and renames it to `path`.
+  static void create(const std::string& path, const CohortPlan& plan, const Comm& comm,
+                     const std::function<void(CohortFile&)>& fill = {});
   // Collective. Opens an existing cohort file for writing raw data in place.
   static CohortFile open(const std::string& path, const Comm& comm);
+  const std::string& path() const;
   ~CohortFile();
   CohortFile(CohortFile&&) noexcept;
   CohortFile& operator=(CohortFile&&) noexcept;
@@ -101,14 +109,26 @@ class CohortFile {
   // e.g. to merge a slide's map on one rank. Rows written by other ranks are seen once their
   // epoch's flush is done (flush, done flags, flush). Throws when the file has no probabilities.
   std::vector<float> read_probabilities(int64_t first, int64_t count) const;
+  // Independent: rows [first, first + count) of /tiles/bounds.
+  std::vector<TileBounds> read_bounds(int64_t first, int64_t count) const;
   // Collective. Closes the file, throwing on failure (the destructor closes too, but only logs).
   void close();
 
-  // Independent (one rank): one slide's /maps/<key> datasets, sizes as in the plan's MapShape
-  // (prediction H x W, thumbnail H x W x 3, tissue mask_height x mask_width, row-major). A null
-  // pointer leaves that dataset as it is. Writes no status: call write_slide_status after it, so
-  // that status "done" implies the maps are there. A slide without maps (zero MapShape) throws.
-  void write_maps(int64_t slide, const uint8_t* prediction, const uint8_t* thumbnail_rgb, const uint8_t* tissue);
+  // One slide's /maps/<key> images, sizes as in its MapShape (prediction H x W, thumbnail
+  // thumbnail_height x thumbnail_width x 3, tissue mask_height x mask_width, row-major). A null
+  // pointer leaves that dataset as it is.
+  struct SlideImages {
+    int64_t slide = 0;
+    const uint8_t* prediction = nullptr;
+    const uint8_t* thumbnail_rgb = nullptr;
+    const uint8_t* tissue = nullptr;
+  };
+  // Collective: every rank passes its own slides (possibly none). The maps are chunked and
+  // compressed, which parallel HDF5 writes only collectively, so the ranks first learn every
+  // rank's list and then all join each dataset's write. Writes no status: call
+  // write_slide_status after a flush, so that status "done" implies the maps are on disk.
+  // A slide without maps (zero MapShape), or one given by two ranks, throws on every rank.
+  void write_maps(const std::vector<SlideImages>& mine);
   // Independent: the class fractions of one slide (when given: exactly C values), its error
   // (cut to 511 bytes), then its status -- in that order, so the status row commits the others.
   void write_slide_status(int64_t slide, SlideStatus status, const std::string& error,
@@ -152,7 +172,8 @@ struct SlideMaps {
   MapShape shape;
   std::vector<uint8_t> prediction, thumbnail, tissue;
 };
-// A key that is no slide's throws; a slide without maps gives a zero shape and empty vectors.
+// A key that is no slide's throws; a slide without maps gives a zero shape and empty vectors, one
+// kept without a thumbnail an empty thumbnail.
 SlideMaps read_slide_maps(const std::string& path, const std::string& key);
 std::vector<TileBounds> read_tile_bounds(const std::string& path, int64_t first, int64_t count);
 std::vector<float> read_tile_probabilities(const std::string& path, int64_t first, int64_t count);  // count x C

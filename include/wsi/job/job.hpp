@@ -26,11 +26,16 @@ struct Job {
   int stride = 224;
   MaskMethod tissue_mask = MaskMethod::otsu;
   Resolution overview{4.0, Units::mpp};
+  // The thumbnail kept in /maps (for render): coarser than the prediction map by default, so
+  // that a real slide's maps stay around 1-2 MB; none when `keep_thumbnail` is false.
+  Resolution thumbnail{16.0, Units::mpp};
+  bool keep_thumbnail = true;
   double mpp_override = 0.0;
   int64_t unit_tiles = 256;
   double checkpoint_interval = 60.0;
   int batch_size = 0;  // 0: chosen from the device
   int readers = 0;     // 0: from the cores
+  int cpu_workers = 0;  // per-slide work (planning, maps) threads per rank; 0: from the cores
   bool features_float16 = false;
   bool retry_failed = false;
 

@@ -22,6 +22,8 @@ class Comm {
   void barrier() const;
   // Every rank's bytes, concatenated in rank order, on every rank.
   std::vector<std::string> all_gather(const std::string& bytes) const;
+  // Every rank's values, concatenated in rank order, on every rank.
+  std::vector<int64_t> all_gather_values(const std::vector<int64_t>& values) const;
   std::string broadcast(const std::string& bytes, int root) const;
   int64_t all_reduce_max(int64_t value) const;
   int64_t all_reduce_sum(int64_t value) const;

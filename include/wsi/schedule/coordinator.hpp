@@ -3,8 +3,9 @@
 // The Coordinator is a thread on rank 0 with its own duplicated communicator. It hands out work
 // units one at a time (a rank prefers units of the slide it already has open, so one huge
 // slide is shared by every rank that runs out of other work), starts a checkpoint epoch
-// `checkpoint_interval` seconds after every rank finished the last one, and at once when a rank
-// reports a signal, and ends the job with
+// `checkpoint_interval` seconds after every rank finished the last one, within a few seconds
+// when a slide's last unit finished or a rank has maps to write (so that maps are made beside
+// inference, not after it), at once when a rank reports a signal, and ends the job with
 // a final epoch once every rank is idle. It waits with MPI_Iprobe and short sleeps, never
 // spinning a core in a blocking receive. Every rank, rank 0 too, talks to it through a
 // WorkChannel on the same communicator.
@@ -63,6 +64,8 @@ class WorkChannel {
   std::optional<WorkEvent> poll();
   // This rank holds many finished rows: asks for an epoch before the interval is up.
   void request_epoch();
+  // This rank has maps ready to write: the coordinator starts an epoch within a few seconds.
+  void request_maps_epoch();
   // This rank finished the epoch it was told of (the next one starts only after every rank has).
   void epoch_done();
   // After the final epoch: lets the coordinator end (every rank must say it).

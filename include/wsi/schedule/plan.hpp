@@ -15,21 +15,24 @@
 namespace wsi {
 
 struct SlidePlan {
-  SlideRow row;  // tile_start is set by number_tiles()
+  SlideRow row;  // tile_start is set by number_tiles(); resolution_width/height: size at the resolution
   std::string mask_path;
-  std::vector<TileBounds> tiles;
+  std::vector<TileBounds> tiles;  // until the cohort file holds them
   MapShape maps;
-  Size at_resolution;  // slide size at the requested resolution
-  Size at_overview;    // slide size at the overview resolution
 };
 
-// Never throws for a bad slide or mask: the failure lands in row.status / row.error.
-SlidePlan plan_slide(const ManifestEntry& entry, const Job& job);
+// What planning sees of a slide that the maps keep: the tissue mask (CV_8UC1, 0/1) and the
+// thumbnail (CV_8UC3 RGB at the job's thumbnail resolution; empty when the job keeps none).
+struct PlannedImages {
+  cv::Mat tissue, thumbnail;
+};
+
+// Never throws for a bad slide or mask: the failure lands in row.status / row.error. The slide
+// is opened and decoded once: the thumbnail is shrunk from the tissue mask's thumbnail when it is
+// no finer, so a slide costs one low-resolution read. `images` (when given) receives both.
+SlidePlan plan_slide(const ManifestEntry& entry, const Job& job, PlannedImages* images = nullptr);
 SlidePlan failed_plan(const ManifestEntry& entry, const std::string& error);
 
-// The slide's tissue mask (CV_8UC1, 1 = tissue) as the job defines it: the manifest's mask image,
-// or the automatic one from a thumbnail at mask_resolution(). Throws SlideError.
-cv::Mat slide_tissue_mask(const SlideReader& slide, const std::string& mask_path, const Job& job);
 
 // Sets tile_start/tile_count in manifest order; returns the total number of tiles.
 int64_t number_tiles(std::vector<SlidePlan>& plans);

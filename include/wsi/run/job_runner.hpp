@@ -1,5 +1,6 @@
 // `wsi-mpi run`: one job over all ranks, following the data flow (plan, allocate, infer,
-// checkpoint, maps, finalize). Every rank calls run_job; it returns the job's exit status.
+// checkpoint, maps, finalize; stages in src/run/). Every rank calls run_job; it returns the
+// job's exit status.
 #pragma once
 #include <stdexcept>
 
@@ -24,5 +25,11 @@ class UsageError : public std::runtime_error {
 };
 
 int run_job(const Job& job, const Comm& comm);
+
+// `wsi-mpi plan`: only the plan -- every slide's tissue mask, tile grid and thumbnail -- into the
+// cohort file, on any number of ranks and without a GPU (the model is loaded on the CPU just to
+// learn its outputs). `run_job` with the same job then continues from it. Returns 0, or 0 when
+// the file already holds this job's plan.
+int plan_job(const Job& job, const Comm& comm);
 
 }  // namespace wsi

@@ -1,0 +1,61 @@
+// Checkpoint epochs, see checkpoint.hpp.
+#include "run/checkpoint.hpp"
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "util/json.hpp"
+
+namespace wsi::run {
+
+double checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
+                        const TestHooks& hooks, const Comm& comm, const std::string& output) {
+  const auto start = Clock::now();
+  std::vector<CohortFile::TileRows> rows;
+  std::vector<int64_t> units;
+  for (const UnitResult& r : finished) {
+    rows.push_back({r.first, r.count, r.probabilities.empty() ? nullptr : r.probabilities.data(),
+                    r.features.empty() ? nullptr : r.features.data()});
+    units.push_back(r.unit);
+  }
+  file.write_tile_rows(rows);
+  file.flush();
+  hooks.between_rows_and_flags();
+  file.write_done(units, comm.rank());
+  if (maps.write_ready(false) > 0) hooks.between_maps_and_flush();
+  file.flush();
+  maps.commit_status();
+  // Every rank learns what every rank checkpointed (the done flags of the whole job).
+  const std::vector<int64_t> all = comm.all_gather_values(units);
+  for (int64_t u : all) state.done[u] = 1;
+  const double seconds = seconds_since(start);
+  maps.units_done(all);
+  if (comm.rank() == 0) write_progress_file(output, state, maps.slides_done(), "running");
+  return seconds;
+}
+
+void write_progress_file(const std::string& output, const JobState& state, int64_t slides_done,
+                         const std::string& status) {
+  int64_t units_done = 0, tiles_done = 0, tiles = 0;
+  for (size_t u = 0; u < state.units.size(); ++u) {
+    tiles += state.units[u].tile_count;
+    if (state.done[u]) ++units_done, tiles_done += state.units[u].tile_count;
+  }
+  const std::string json = JsonObject()
+                               .add("state", status)
+                               .add("units_done", units_done)
+                               .add("units_total", static_cast<int64_t>(state.units.size()))
+                               .add("tiles_done", tiles_done)
+                               .add("tiles_total", tiles)
+                               .add("slides_done", slides_done)
+                               .add("slides_total", static_cast<int64_t>(state.plans.size()))
+                               .add("updated_unix", static_cast<int64_t>(std::time(nullptr)))
+                               .str();
+  const std::string path = output + ".progress.json", temporary = path + ".tmp";
+  std::ofstream(temporary) << json << "\n";
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);  // atomic: a reader sees the old file or the new one
+}
+
+}  // namespace wsi::run

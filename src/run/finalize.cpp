@@ -1,0 +1,70 @@
+// The end of a run, see finalize.hpp.
+#include "run/finalize.hpp"
+
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "wsi/run/job_runner.hpp"
+
+namespace wsi::run {
+
+Failures gather_failures(const Failures& mine, const Comm& comm) {
+  std::vector<SlidePlan> as_plans;  // the plan wire format: index in tile_start, message in error
+  for (const auto& [slide, error] : mine) {
+    SlidePlan p;
+    p.row.tile_start = slide;
+    p.row.error = error;
+    as_plans.push_back(p);
+  }
+  Failures all;
+  for (const auto& part : comm.all_gather(serialise(as_plans)))
+    for (const SlidePlan& p : deserialise_plans(part)) all.emplace(p.row.tile_start, p.row.error);
+  return all;
+}
+
+std::vector<RankStats> job_statistics(const RankStats& mine, const JobState& state, const Comm& comm) {
+  std::vector<RankStats> rows = state.previous_stats;
+  if (rows.empty()) rows.resize(comm.size());
+  const auto parts = comm.all_gather(std::string(reinterpret_cast<const char*>(&mine), sizeof mine));
+  std::vector<RankStats> ranks(parts.size());
+  for (size_t r = 0; r < parts.size(); ++r) std::memcpy(&ranks[r], parts[r].data(), sizeof(RankStats));
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    const RankStats& s = ranks[r];
+    RankStats& row = rows[r % rows.size()];
+    row.tiles += s.tiles, row.seconds_total += s.seconds_total, row.seconds_reading += s.seconds_reading;
+    row.seconds_inferring += s.seconds_inferring, row.seconds_waiting += s.seconds_waiting;
+    row.seconds_writing += s.seconds_writing, row.seconds_planning += s.seconds_planning;
+    row.seconds_maps += s.seconds_maps;
+  }
+  if (comm.rank() == 0) {
+    spdlog::info("rank  tiles  tiles/s  reading  inferring  waiting  writing  planning  maps  (seconds, this run)");
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      const RankStats& s = ranks[r];
+      spdlog::info("{:>4} {:>6.0f} {:>8.1f} {:>8.1f} {:>10.1f} {:>8.1f} {:>8.1f} {:>9.1f} {:>5.1f}", r, s.tiles,
+                   s.seconds_total > 0 ? s.tiles / s.seconds_total : 0.0, s.seconds_reading, s.seconds_inferring,
+                   s.seconds_waiting, s.seconds_writing, s.seconds_planning, s.seconds_maps);
+    }
+  }
+  return rows;
+}
+
+int finalize_slides(JobState& state, CohortFile& file, const Comm& comm, const Failures& failed) {
+  int64_t done = 0, failures = 0;
+  for (size_t s = 0; s < state.plans.size(); ++s) {
+    SlideRow& row = state.plans[s].row;
+    const auto index = static_cast<int64_t>(s);
+    if (failed.count(index)) {
+      if (comm.rank() == 0) file.write_slide_status(index, SlideStatus::failed, failed.at(index));
+      row.status = SlideStatus::failed;
+    } else if (row.status == SlideStatus::pending) {
+      row.status = SlideStatus::done;  // its maps and status were written by its owner
+    }
+    (row.status == SlideStatus::done ? done : failures) += 1;
+  }
+  if (comm.rank() == 0) spdlog::info("{} slides done, {} failed", done, failures);
+  if (failures == 0) return kExitOk;
+  return done > 0 ? kExitSomeSlidesFailed : kExitJobFailed;
+}
+
+}  // namespace wsi::run

@@ -1,0 +1,58 @@
+// Data-flow step 3: a rank's main thread during inference. It asks the coordinator for units,
+// computes them batch by batch (reader threads fill batches while the model runs), and joins
+// every checkpoint epoch the coordinator starts. Private to src/run/.
+#pragma once
+#include <memory>
+
+#include "run/checkpoint.hpp"
+#include "run/maps_stage.hpp"
+#include "run/run_state.hpp"
+#include "run/test_hooks.hpp"
+#include "wsi/batch/patch_batch.hpp"
+#include "wsi/model/model.hpp"
+#include "wsi/schedule/coordinator.hpp"
+
+namespace wsi::run {
+
+// What the model is fed: its own input size, or the job's patch size when it takes any.
+BatchGeometry batch_geometry(const Job& job, const ModelDescription& model);
+// Patches per batch: the job's, or the default for the model's device and input size.
+int batch_size_for(const Job& job, const Model& model);
+
+class Worker {
+ public:
+  // `stats` gains this rank's tiles and seconds reading, inferring, waiting and writing.
+  Worker(const Job& job, Model& model, JobState& state, CohortFile& file, MapMaker& maps, const ThreadPlan& threads,
+         const Comm& world, const Comm& coordination, RankStats& stats);
+  ~Worker();
+  // Until the coordinator's final epoch; returns true when a signal stopped the run (resumable).
+  bool run();
+  const Failures& failures() const { return failures_; }
+
+ private:
+  class UnitWork;
+  void start(int64_t unit);
+  void step();
+  void fail(int64_t slide, const std::string& error);
+  void await_reply();
+  void epoch();
+
+  const Job& job_;
+  JobState& state_;
+  CohortFile& file_;
+  MapMaker& maps_;
+  const Comm& world_;
+  WorkChannel channel_;
+  std::unique_ptr<UnitWork> work_;
+  TestHooks hooks_;
+  // Rows wait in memory for the next epoch; past this, the rank asks for one early, so memory
+  // stays bounded whatever the slide size, the feature size or the device speed.
+  static constexpr size_t kMaxHeldBytes = size_t{256} << 20;
+  std::vector<UnitResult> finished_;
+  size_t held_bytes_ = 0;
+  bool epoch_requested_ = false;
+  RankStats& stats_;
+  Failures failures_;
+};
+
+}  // namespace wsi::run

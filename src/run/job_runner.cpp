@@ -1,0 +1,154 @@
+// The job runner: the stages of one `wsi-mpi run` on every rank, in data-flow order (see
+// include/wsi/run/job_runner.hpp): plan or resume (plan_stage), inference with checkpoint epochs
+// and maps beside it (infer_stage, checkpoint, maps_stage), finalize.
+#include "wsi/run/job_runner.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include <sched.h>
+
+#include <spdlog/spdlog.h>
+
+#include "run/checkpoint.hpp"
+#include "run/finalize.hpp"
+#include "run/infer_stage.hpp"
+#include "run/maps_stage.hpp"
+#include "run/plan_stage.hpp"
+#include "wsi/schedule/coordinator.hpp"
+#include "wsi/schedule/signals.hpp"
+
+namespace wsi {
+namespace run {
+
+// The cores of a node are shared by its ranks; a reader thread outpaces a CPU model many times
+// over, so readers share the inference threads' cores, and so do the CPU workers, whose
+// per-slide work is light once planning is done.
+ThreadPlan plan_threads(const Job& job, const Comm& comm) {
+  // The cores this rank may run on (Slurm and mpirun bindings, cgroups), else the node's share.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const Comm node = comm.node();
+  const int node_share = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / node.size());
+  const int bound = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
+  const int cores = bound > 0 ? std::min(bound, node_share) : node_share;
+  return {job.model.threads > 0 ? job.model.threads : cores, job.readers > 0 ? job.readers : std::max(1, cores / 4),
+          job.cpu_workers > 0 ? job.cpu_workers : cores, node.rank()};
+}
+
+}  // namespace run
+
+namespace {
+
+using namespace run;
+
+std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads) {
+  std::unique_ptr<Model> model;
+  try {
+    ModelOptions options = job.model;
+    options.threads = threads.threads;
+    options.local_rank = threads.local_rank;
+    model = load_model(options);
+  } catch (const std::exception& e) {
+    throw UsageError(std::string("--model: ") + e.what());
+  }
+  const ModelDescription& d = model->description();
+  if (job.wants_probabilities() && d.class_names.empty())
+    throw UsageError("--mode " + to_string(job.mode) + ": the model " + job.model.model +
+                     " has no classes (give --classes, or use --mode features)");
+  if (job.wants_features() && d.feature_size <= 0)
+    throw UsageError("--mode " + to_string(job.mode) + ": the model " + job.model.model + " gives no features");
+  return model;
+}
+
+// `wsi-mpi plan` needs only what the model outputs (classes, feature size): it loads the model
+// on the CPU in fp32, so that a CPU node can plan a job meant for GPUs.
+Job planning_job(Job job) {
+  job.model.device = "cpu";
+  job.model.precision = Precision::fp32;
+  return job;
+}
+
+void add(RankStats& into, const RankStats& s) {
+  into.tiles += s.tiles, into.seconds_reading += s.seconds_reading, into.seconds_inferring += s.seconds_inferring;
+  into.seconds_waiting += s.seconds_waiting, into.seconds_writing += s.seconds_writing;
+}
+
+int run_stages(const Job& job, const Comm& comm, bool plan_only) {
+  const auto start = Clock::now();
+  validate(job);
+  install_stop_signals();
+  const auto manifest = read_manifest(job.slides);
+  const ThreadPlan threads = plan_threads(job, comm);
+  auto model = load_job_model(plan_only ? planning_job(job) : job, threads);
+  const std::string fingerprint = job_fingerprint(job);
+  const bool resume = std::filesystem::exists(job.output) && !job.overwrite;
+  if (comm.rank() == 0)
+    spdlog::info("{} slides, {} ranks, {} inference threads, {} readers and {} CPU workers per rank, batches of {}{}",
+                 manifest.size(), comm.size(), threads.threads, threads.readers, threads.cpu_workers,
+                 batch_size_for(job, *model), resume ? ", resuming " + job.output : "");
+
+  WorkerPool pool(threads.cpu_workers);
+  RankStats stats;
+  JobState state = resume ? resume_state(job, manifest, fingerprint)
+                          : plan_and_create(job, model->description(), manifest, fingerprint, comm, pool, stats);
+  if (plan_only) {
+    if (comm.rank() == 0)
+      spdlog::info("{} {}: run `wsi-mpi run` with the same job to compute it", job.output,
+                   resume ? "was planned already" : "is planned");
+    return kExitOk;
+  }
+  std::vector<int64_t> todo;
+  for (size_t u = 0; u < state.units.size(); ++u)
+    if (!state.done[u] && state.plans[state.units[u].slide].row.status == SlideStatus::pending)
+      todo.push_back(static_cast<int64_t>(u));
+  if (resume && comm.rank() == 0) spdlog::info("{} of {} units left to compute", todo.size(), state.units.size());
+
+  CohortFile file = CohortFile::open(job.output, comm);
+  const Comm coordination = comm.duplicate();
+  MapMaker maps(job, state, file, comm, pool);
+  bool stopped = false;
+  Failures mine;
+  {
+    std::unique_ptr<Coordinator> coordinator;
+    if (comm.rank() == 0)
+      coordinator = std::make_unique<Coordinator>(coordination, state.units, todo, job.checkpoint_interval);
+    RankStats worked;
+    Worker worker(job, *model, state, file, maps, threads, comm, coordination, worked);
+    stopped = worker.run();
+    if (coordinator) coordinator->finish();
+    add(stats, worked);
+    mine = worker.failures();
+  }
+  const auto last_tile = Clock::now();
+  if (!stopped) {  // the slides completed by the final epoch: at most a few seconds of tiles
+    maps.write_ready(true);
+    file.flush();
+    maps.commit_status();
+  }
+  stats.seconds_maps = maps.seconds();
+  stats.seconds_total = seconds_since(start);
+  const auto rows = job_statistics(stats, state, comm);
+  int status = kExitResumable;
+  if (!stopped) status = finalize_slides(state, file, comm, gather_failures(mine, comm));
+  if (comm.rank() == 0) {
+    file.write_stats(rows);
+    file.write_end_state(stopped ? EndState::incomplete : EndState::complete);
+    write_progress_file(job.output, state, maps.slides_done(), stopped ? "stopped" : "complete");
+    if (stopped) spdlog::warn("stopped by a signal; run the same command again to resume {}", job.output);
+  }
+  file.close();
+  if (!stopped && comm.rank() == 0)
+    spdlog::info("cohort file: {} ({:.1f} s; {:.1f} s after the last tile)", job.output, seconds_since(start),
+                 seconds_since(last_tile));
+  return status;
+}
+
+}  // namespace
+
+int run_job(const Job& job, const Comm& comm) { return run_stages(job, comm, false); }
+
+int plan_job(const Job& job, const Comm& comm) { return run_stages(job, comm, true); }
+
+}  // namespace wsi

@@ -1,0 +1,243 @@
+// Planning and creation of the cohort file, see plan_stage.hpp.
+#include "run/plan_stage.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+#include <map>
+
+#include <opencv2/imgcodecs.hpp>
+#include <spdlog/spdlog.h>
+
+#include "util/progress_log.hpp"
+#include "util/sha256.hpp"
+#include "wsi/run/job_runner.hpp"
+
+namespace wsi::run {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Planning keeps each slide's mask and thumbnail here (node-local, $TMPDIR) until the file
+// exists: memory stays flat in the number of slides. PNG level 1: fast, and masks shrink ~100x.
+class PlanScratch {
+ public:
+  explicit PlanScratch(int rank)
+      : dir_(fs::temp_directory_path() /
+             ("wsi-mpi-plan-" + std::to_string(::getpid()) + "-rank" + std::to_string(rank))) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  ~PlanScratch() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  PlanScratch(const PlanScratch&) = delete;
+  PlanScratch& operator=(const PlanScratch&) = delete;
+
+  void put(size_t slide, const PlannedImages& images) const {  // thread-safe: one file per slide
+    write(name(slide, "tissue"), images.tissue);
+    if (!images.thumbnail.empty()) write(name(slide, "thumbnail"), images.thumbnail);
+  }
+  PlannedImages take(size_t slide, bool thumbnail) const {
+    PlannedImages images{read(name(slide, "tissue"), cv::IMREAD_GRAYSCALE), {}};
+    if (thumbnail) images.thumbnail = read(name(slide, "thumbnail"), cv::IMREAD_COLOR);
+    return images;
+  }
+
+ private:
+  std::string name(size_t slide, const char* what) const {
+    return (dir_ / (std::to_string(slide) + "." + what + ".png")).string();
+  }
+  static void write(const std::string& path, const cv::Mat& image) {
+    if (!cv::imwrite(path, image, {cv::IMWRITE_PNG_COMPRESSION, 1}))
+      throw std::runtime_error("cannot write planning scratch file '" + path + "'");
+  }
+  static cv::Mat read(const std::string& path, int flags) {
+    cv::Mat image = cv::imread(path, flags);
+    if (image.empty()) throw std::runtime_error("cannot read planning scratch file '" + path + "'");
+    fs::remove(path);
+    return image;
+  }
+  fs::path dir_;
+};
+
+// This rank's share (slides rank, rank + size, ...), planned on the pool, in manifest order.
+std::vector<SlidePlan> plan_share(const Job& job, const std::vector<ManifestEntry>& manifest, const Comm& comm,
+                                  WorkerPool& pool, const PlanScratch& scratch) {
+  const auto duplicates = duplicate_of(manifest);
+  std::vector<std::future<SlidePlan>> pending;
+  for (size_t i = comm.rank(); i < manifest.size(); i += comm.size()) {
+    const ManifestEntry& entry = manifest[i];
+    if (duplicates[i] >= 0) {
+      std::promise<SlidePlan> failed;
+      failed.set_value(failed_plan(entry, "duplicate slide id '" + entry.id + "' (also slide " +
+                                              std::to_string(duplicates[i] + 1) + " of the manifest)"));
+      pending.push_back(failed.get_future());
+      continue;
+    }
+    pending.push_back(pool.submit([&job, &entry, &scratch, i] {
+      PlannedImages images;
+      SlidePlan plan = plan_slide(entry, job, &images);
+      if (plan.row.status == SlideStatus::pending) scratch.put(i, images);
+      return plan;
+    }));
+  }
+  ProgressLog progress(comm.size() > 1 ? "planning (rank 0's share)" : "planning", "slides",
+                       static_cast<int64_t>(pending.size()));
+  std::vector<SlidePlan> mine;
+  for (auto& future : pending) {
+    while (future.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready)
+      progress.update(static_cast<int64_t>(mine.size()));
+    mine.push_back(future.get());
+  }
+  progress.update(static_cast<int64_t>(mine.size()), true);
+  return mine;
+}
+
+// Gathers every rank's share and puts the plans back in manifest order.
+std::vector<SlidePlan> gather_plans(const std::vector<SlidePlan>& mine, size_t slides, const Comm& comm) {
+  const auto parts = comm.all_gather(serialise(mine));
+  std::vector<SlidePlan> plans(slides);
+  for (size_t r = 0; r < parts.size(); ++r) {
+    auto planned = deserialise_plans(parts[r]);
+    for (size_t k = 0; k < planned.size(); ++k) plans[r + k * parts.size()] = std::move(planned[k]);
+  }
+  number_tiles(plans);
+  return plans;
+}
+
+CohortPlan make_cohort_plan(const Job& job, const ModelDescription& model, const std::vector<SlidePlan>& plans,
+                            const std::string& fingerprint, const Comm& comm) {
+  CohortPlan cohort;
+  cohort.job_json = to_json(job);
+  cohort.fingerprint = fingerprint;
+  cohort.class_names = job.wants_probabilities() ? model.class_names : std::vector<std::string>{};
+  cohort.probabilities = job.wants_probabilities();
+  cohort.feature_size = job.wants_features() ? model.feature_size : 0;
+  cohort.features_float16 = job.features_float16;
+  for (size_t s = 0; s < plans.size(); ++s) {
+    cohort.slides.push_back(plans[s].row);
+    cohort.maps.push_back(plans[s].maps);
+    cohort.tile_slide.insert(cohort.tile_slide.end(), plans[s].tiles.size(), static_cast<int32_t>(s));
+    cohort.tile_bounds.insert(cohort.tile_bounds.end(), plans[s].tiles.begin(), plans[s].tiles.end());
+  }
+  cohort.units = make_units(plans, job.unit_tiles);
+  cohort.stats_ranks = comm.size();
+  return cohort;
+}
+
+// Collective: each rank writes the masks and thumbnails of the slides it planned, a few slides
+// per round, so that memory holds a few images at a time.
+void write_planned_images(CohortFile& file, const std::vector<SlidePlan>& plans, const PlanScratch& scratch,
+                          const Comm& comm) {
+  constexpr size_t kSlidesPerRound = 8;
+  std::vector<size_t> mine;
+  for (size_t s = comm.rank(); s < plans.size(); s += comm.size())
+    if (plans[s].row.status == SlideStatus::pending && has_maps(plans[s].maps)) mine.push_back(s);
+  const int64_t rounds = comm.all_reduce_max(static_cast<int64_t>((mine.size() + kSlidesPerRound - 1) / kSlidesPerRound));
+  for (int64_t round = 0; round < rounds; ++round) {
+    std::vector<PlannedImages> images;
+    std::vector<CohortFile::SlideImages> writes;
+    for (size_t k = round * kSlidesPerRound; k < std::min(mine.size(), (round + 1) * kSlidesPerRound); ++k)
+      images.push_back(scratch.take(mine[k], plans[mine[k]].maps.thumbnail_height > 0));
+    for (size_t k = 0; k < images.size(); ++k)
+      writes.push_back({static_cast<int64_t>(mine[round * kSlidesPerRound + k]), nullptr,
+                        images[k].thumbnail.empty() ? nullptr : images[k].thumbnail.data, images[k].tissue.data});
+    file.write_maps(writes);
+  }
+}
+
+// "key=value" lines that differ between two fingerprints, for a refused resume.
+std::string fingerprint_difference(const std::string& stored, const std::string& current) {
+  const auto lines = [](const std::string& text) {
+    std::map<std::string, std::string> values;
+    size_t start = 0;
+    for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+      const std::string line = text.substr(start, end - start);
+      const auto eq = line.find('=');
+      values[line.substr(0, eq)] = eq == std::string::npos ? "" : line.substr(eq + 1);
+    }
+    return values;
+  };
+  const auto a = lines(stored), b = lines(current);
+  std::string diff;
+  for (const auto& [key, value] : b) {
+    const auto it = a.find(key);
+    const std::string old = it == a.end() ? "(none)" : it->second;
+    if (old != value) diff += (diff.empty() ? "" : "; ") + key + ": " + old + " -> " + value;
+  }
+  for (const auto& [key, value] : a)
+    if (!b.count(key)) diff += (diff.empty() ? "" : "; ") + key + ": " + value + " -> (none)";
+  return diff;
+}
+
+}  // namespace
+
+std::string job_fingerprint(const Job& job) {
+  std::vector<std::string> hashes;
+  if (fs::path(job.slides).extension() == ".csv")
+    hashes.push_back("manifest_sha256=" + sha256_file_hex(job.slides));
+  else
+    hashes.push_back("slide=" + fs::absolute(job.slides).lexically_normal().string());
+  if (fs::is_regular_file(job.model.model)) hashes.push_back("model_sha256=" + sha256_file_hex(job.model.model));
+  if (!job.model.weights.empty()) hashes.push_back("weights_sha256=" + sha256_file_hex(job.model.weights));
+  return fingerprint(job, hashes);
+}
+
+JobState plan_and_create(const Job& job, const ModelDescription& model, const std::vector<ManifestEntry>& manifest,
+                         const std::string& fingerprint, const Comm& comm, WorkerPool& pool, RankStats& stats) {
+  const auto start = Clock::now();
+  const PlanScratch scratch(comm.rank());
+  std::vector<SlidePlan> plans = gather_plans(plan_share(job, manifest, comm, pool, scratch), manifest.size(), comm);
+  stats.seconds_planning += seconds_since(start);
+  const CohortPlan cohort = make_cohort_plan(job, model, plans, fingerprint, comm);
+  for (SlidePlan& plan : plans) std::vector<TileBounds>().swap(plan.tiles);
+  CohortFile::create(job.output, cohort, comm,
+                     [&](CohortFile& file) { write_planned_images(file, plans, scratch, comm); });
+  if (comm.rank() == 0)
+    spdlog::info("planned {} tiles in {} units ({:.1f} s)", cohort.tile_bounds.size(), cohort.units.size(),
+                 seconds_since(start));
+  JobState state;
+  state.plans = std::move(plans);
+  state.units = cohort.units;
+  state.done.assign(cohort.units.size(), 0);
+  state.classes = static_cast<int64_t>(cohort.class_names.size());
+  return state;
+}
+
+JobState resume_state(const Job& job, const std::vector<ManifestEntry>& manifest, const std::string& fingerprint) {
+  CohortSummary summary;
+  try {
+    summary = read_cohort_summary(job.output);
+  } catch (const std::exception& e) {
+    throw UsageError(job.output + " exists but cannot be resumed (" + e.what() + "): give --overwrite to replace it");
+  }
+  if (summary.fingerprint != fingerprint)
+    throw UsageError(job.output + " holds a different job (" + fingerprint_difference(summary.fingerprint, fingerprint) +
+                     "): give --overwrite to replace it");
+  if (summary.slides.size() != manifest.size())
+    throw UsageError(job.output + " was planned for " + std::to_string(summary.slides.size()) + " slides, not " +
+                     std::to_string(manifest.size()));
+  JobState state;
+  state.resumed = true;
+  state.units = summary.units;
+  state.done = summary.done;
+  state.previous_stats = summary.stats;
+  state.classes = static_cast<int64_t>(summary.class_names.size());
+  for (size_t s = 0; s < summary.slides.size(); ++s) {
+    SlidePlan plan;
+    plan.row = summary.slides[s];
+    plan.mask_path = manifest[s].mask;
+    plan.maps = summary.maps[s];
+    // A slide that failed after planning has tiles and can run again; one that failed in
+    // planning has none (its plan would change the file's layout).
+    if (job.retry_failed && plan.row.status == SlideStatus::failed && plan.row.tile_count > 0)
+      plan.row.status = SlideStatus::pending, plan.row.error.clear();
+    state.plans.push_back(std::move(plan));
+  }
+  return state;
+}
+
+}  // namespace wsi::run

@@ -1,0 +1,46 @@
+// Private to src/run/: what the stages of one `wsi-mpi run` share on a rank (DESIGN.md "Data
+// flow"): the plan's rows and map shapes, the unit table, the done flags, the rank's threads.
+// Data go down the stages: plan_stage fills a JobState, infer_stage and checkpoint advance its
+// done flags, maps_stage turns complete slides into maps, finalize reads it.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "wsi/cohort/cohort_file.hpp"
+#include "wsi/job/job.hpp"
+#include "wsi/schedule/comm.hpp"
+#include "wsi/schedule/plan.hpp"
+
+namespace wsi::run {
+
+using Clock = std::chrono::steady_clock;
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A rank's threads: inference (intra-op), readers, CPU workers for per-slide work, and its
+// place on the node (picks its GPU).
+struct ThreadPlan {
+  int threads = 1;
+  int readers = 1;
+  int cpu_workers = 1;
+  int local_rank = 0;
+};
+ThreadPlan plan_threads(const Job& job, const Comm& comm);
+
+struct JobState {
+  std::vector<SlidePlan> plans;  // rows and map shapes; tiles are read from the file per unit
+  std::vector<WorkUnit> units;
+  std::vector<uint8_t> done;
+  std::vector<RankStats> previous_stats;
+  int64_t classes = 0;
+  bool resumed = false;
+};
+
+// Slides that failed on this rank after planning: slide index -> message.
+using Failures = std::map<int64_t, std::string>;
+
+}  // namespace wsi::run

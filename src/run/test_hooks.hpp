@@ -1,0 +1,47 @@
+// Private to src/run/: test hooks, set through the environment (documented in docs/design.md):
+// WSI_TEST_UNIT_LOG (a per-rank log of computed units), WSI_TEST_UNIT_PAUSE (a pause after each
+// unit: a speed limit, so that stop tests find work left on any machine), WSI_TEST_EPOCH_PAUSE
+// (between an epoch's row writes and its done flags) and WSI_TEST_MAPS_PAUSE (between an epoch's
+// maps write and its flush), so that kill tests can hit those moments.
+#pragma once
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace wsi::run {
+
+class TestHooks {
+ public:
+  explicit TestHooks(int rank) {
+    if (const char* prefix = std::getenv("WSI_TEST_UNIT_LOG"))
+      log_.open(std::string(prefix) + "." + std::to_string(rank), std::ios::app);
+    epoch_pause_ = seconds("WSI_TEST_EPOCH_PAUSE");
+    unit_pause_ = seconds("WSI_TEST_UNIT_PAUSE");
+    maps_pause_ = seconds("WSI_TEST_MAPS_PAUSE");
+  }
+  void computed(int64_t unit) {
+    if (log_.is_open()) log_ << unit << std::endl;
+    pause(unit_pause_, nullptr);
+  }
+  void between_rows_and_flags() const { pause(epoch_pause_, "epoch rows written, pausing {} s before the done flags"); }
+  void between_maps_and_flush() const { pause(maps_pause_, "maps written, pausing {} s before the flush"); }
+
+ private:
+  static double seconds(const char* name) {
+    const char* value = std::getenv(name);
+    return value ? std::atof(value) : 0.0;
+  }
+  static void pause(double seconds, const char* message) {
+    if (seconds <= 0) return;
+    if (message) spdlog::warn(std::string("test hook: ") + message, seconds);
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  }
+  std::ofstream log_;
+  double epoch_pause_ = 0, unit_pause_ = 0, maps_pause_ = 0;
+};
+
+}  // namespace wsi::run
