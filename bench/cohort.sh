@@ -56,6 +56,11 @@ b_tiles=$(table_tiles big-null.log); b_wall=$(wall_s big-null.log)
 "$build/bench/wsi_bench" read --slide big/slide_001.svs --readers 1 --seconds 10 > big-read.log
 reader=$(sed -n 1p big-read.log | sed -E 's/.*planned ([0-9.]+).*/\1/')
 b_rate=$(r "$b_tiles" "$b_wall")
+echo "(1b) the same, planned ahead (\`wsi-mpi plan\`), then run ..."
+/usr/bin/time -v "$bin" plan --slides big.csv --model null --threads 1 --output big-ahead.h5 --overwrite > big-plan.log 2>&1
+/usr/bin/time -v "$bin" run --slides big.csv --model null --threads 1 --readers 1 --output big-ahead.h5 \
+  > big-ahead.log 2>&1
+a_wall=$(wall_s big-ahead.log); a_rate=$(r "$(table_tiles big-ahead.log)" "$a_wall")
 
 echo "(2) seeded resnet18, $model_copies x 60000x40000, 1 rank, $threads threads ..."
 [ -s weights.pth ] || /usr/bin/python3 -c "
@@ -100,6 +105,7 @@ echo "|---|---|"
 echo "| (1) null model, $big_copies x 60000x40000 0.25 mpp ($b_tiles tiles), 1 rank, 1 reader: whole job | $b_rate tiles/s ($b_wall s) |"
 echo "| (1) the reader alone on that slide (\`wsi_bench read\`, 1 thread) | $reader tiles/s; whole job / reader = **$(r "$b_rate" "$reader")** |"
 echo "| (1) seconds planning / making maps (rank table) / after the last tile | $(table_col big-null.log 8) / $(table_col big-null.log 9) / $(after_s big-null.log) |"
+echo "| (1b) planned ahead (\`wsi-mpi plan\`: $(wall_s big-plan.log) s), then \`wsi-mpi run\`: whole run | $a_rate tiles/s ($a_wall s); run / reader = **$(r "$a_rate" "$reader")** |"
 echo "| (2) seeded resnet18 fp32, $model_copies x the same slide ($m_tiles tiles), $threads threads: whole job | $m_rate tiles/s ($m_wall s) |"
 echo "| (2) model-only ceiling (\`model_bench\`, batch 8, $threads threads) | $ceiling tiles/s; whole job / ceiling = **$(r "$m_rate" "$ceiling")** |"
 echo "| (3) $small x $(basename "$cmu"), 2 ranks, null model: seconds planning / tiles / after the last tile | $s_plan / $s_tiles / $s_after (wall $s_wall) |"

@@ -5,7 +5,7 @@
 #include <iostream>
 #include <stdexcept>
 
-#include <boost/property_tree/json_parser.hpp>
+#include "util/json.hpp"
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
@@ -35,8 +35,7 @@ std::string live_progress(const std::string& path) {
   const std::string progress = path + ".progress.json";
   if (!std::filesystem::is_regular_file(progress)) return "";
   try {
-    boost::property_tree::ptree tree;
-    boost::property_tree::read_json(progress, tree);
+    const boost::property_tree::ptree tree = parse_json_file(progress);
     const long age = static_cast<long>(std::time(nullptr)) - tree.get<long>("updated_unix");
     return "progress file: " + tree.get<std::string>("state") + ", units " + tree.get<std::string>("units_done") +
            "/" + tree.get<std::string>("units_total") + ", tiles " + tree.get<std::string>("tiles_done") + "/" +

@@ -14,6 +14,7 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "wsi/cohort/cohort_file.hpp"
+#include "wsi/render/export.hpp"
 #include "wsi/render/feature_picture.hpp"
 #include "wsi/render/map_thumbnail.hpp"
 #include "wsi/render/overlay.hpp"
@@ -138,7 +139,7 @@ int render(const po::variables_map& vm) {
     if (has_classes) {
       const cv::Mat picture = render_overlay(maps.prediction.data(), thumbnail.data(), width, height,
                                              summary.class_names, slide.class_fractions, options);
-      const fs::path out = dir / (slide.key + ".overlay.png");
+      const fs::path out = dir / slide_file_name(slide, ".overlay.png");
       if (!cv::imwrite(out.string(), picture)) throw std::runtime_error("cannot write '" + out.string() + "'");
       std::cout << out.string() << std::endl;
     }
@@ -164,7 +165,7 @@ int render(const po::variables_map& vm) {
           has_classes ? blend_prediction(maps.prediction.data(), thumbnail.data(), width, height, options.alpha)
                       : cv::Mat();
       const cv::Mat picture = render_feature_picture(painted, blend, options.min_map_long_side);
-      const fs::path out = dir / (slide.key + ".features.png");
+      const fs::path out = dir / slide_file_name(slide, ".features.png");
       if (!cv::imwrite(out.string(), picture)) throw std::runtime_error("cannot write '" + out.string() + "'");
       std::cout << out.string() << std::endl;
     }

@@ -1,12 +1,16 @@
 // `wsi-mpi run` and `wsi-mpi plan`: options (command line and INI job file) -> Job -> run_job or
 // plan_job on every rank. Both take the same options, so that one job file serves both steps.
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "wsi/run/job_runner.hpp"
+#include "wsi/schedule/failure.hpp"
 
 namespace wsi::cli {
 namespace {
@@ -84,9 +88,13 @@ Job job_from(const po::variables_map& vm) {
   return job;
 }
 
+// Rank r of `world` as a message suffix.
+std::string on_rank(const Comm& world) { return " (rank " + std::to_string(world.rank()) + ")"; }
+
 int job_command(const std::string& command, int argc, char** argv, int (*stages)(const Job&, const Comm&)) {
   const auto options = run_options(command);
   Job job;
+  std::string bad_options;
   try {
     const auto vm = parse_with_job_file(argc, argv, options, {"slides", "output", "model", "weights"});
     if (vm.count("help")) {
@@ -95,23 +103,37 @@ int job_command(const std::string& command, int argc, char** argv, int (*stages)
     }
     job = job_from(vm);
   } catch (const std::exception& e) {
-    print_error(command, e.what());
-    return kExitUsage;
+    bad_options = e.what();
   }
+  // A file-size limit (ulimit -f, a quota) then fails the write with EFBIG, which ends the job
+  // cleanly on every rank, instead of killing this rank with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   MpiSession mpi(&argc, &argv);
   const Comm world = Comm::world();
   setup_logging(world.rank());
+  std::unique_ptr<FailureWatch> watch;
   try {
+    // Every rank checks its own options (MPMD command lines may differ) before any other step.
+    agree_on(world, "options", bad_options.empty() ? kExitOk : kExitUsage, bad_options);
+    if (world.size() > 1) watch = std::make_unique<FailureWatch>(world);
+    if (job.overwrite && std::getenv("SLURM_RESTART_COUNT") && std::atoi(std::getenv("SLURM_RESTART_COUNT")) > 0) {
+      if (world.rank() == 0)
+        spdlog::warn("--overwrite ignored: this is requeued Slurm run {} of the job, which resumes what the "
+                     "first run started",
+                     std::getenv("SLURM_RESTART_COUNT"));
+      job.overwrite = false;
+    }
     return stages(job, world);
-  } catch (const UsageError& e) {
-    if (world.rank() == 0) print_error(command, e.what());
-    return kExitUsage;
-  } catch (const std::invalid_argument& e) {
-    if (world.rank() == 0) print_error(command, e.what());
-    return kExitUsage;
+  } catch (const JobStopped& e) {  // agreed by every rank: all leave cleanly
+    print_error(command, e.what() + on_rank(world));
+    return e.status();
   } catch (const std::exception& e) {
-    print_error(command, std::string(e.what()) + " (rank " + std::to_string(world.rank()) + ")");
-    if (world.size() > 1) MpiSession::abort(kExitJobFailed);
+    const std::string message = e.what() + on_rank(world);
+    print_error(command, message);
+    if (world.size() > 1) {
+      if (watch) watch->announce(message);
+      MpiSession::abort(kExitJobFailed);
+    }
     return kExitJobFailed;
   }
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "cohort/h5_layout.hpp"
+#include "util/exclusive_file.hpp"
 #include "cohort/h5_parallel.hpp"
 #include "wsi/render/export.hpp"
 
@@ -36,7 +37,8 @@ void write_clam_h5(const std::string& path, const float* features, int64_t rows,
   const std::string partial = path + ".partial";
   {
     Handle fapl = h5::serial_file_access(partial);
-    Handle file = make(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), {partial, "/"},
+    remove_leftover(partial);  // a planted link goes; H5F_ACC_EXCL then never writes through one
+    Handle file = make(H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.id()), {partial, "/"},
                        "creating the file");
     const hsize_t n = static_cast<hsize_t>(rows);
     {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "cohort/h5_layout.hpp"
+#include "util/exclusive_file.hpp"
 #include "cohort/h5_parallel.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 
@@ -257,14 +258,33 @@ void on_rank0(const Comm& comm, F step) {
 
 }  // namespace
 
+uint64_t cohort_file_bytes_bound(const CohortPlan& plan) {
+  const uint64_t tiles = plan.tile_slide.size(), classes = plan.class_names.size();
+  const uint64_t feature_bytes = static_cast<uint64_t>(plan.feature_size) * (plan.features_float16 ? 2 : 4);
+  uint64_t bytes = plan.job_json.size() + plan.fingerprint.size() + (uint64_t{1} << 20);  // metadata
+  bytes += tiles * (4 + 16 + (plan.probabilities ? classes * 4 : 0) + feature_bytes);
+  bytes += plan.units.size() * (24 + 1 + 4) + static_cast<uint64_t>(plan.stats_ranks) * 64;
+  for (size_t i = 0; i < plan.slides.size(); ++i) {
+    const SlideRow& row = plan.slides[i];
+    const MapShape& m = plan.maps[i];
+    bytes += row.id.size() + row.key.size() + row.path.size() + n::kErrorBytes + 128 + classes * 4;
+    bytes += static_cast<uint64_t>(m.height * m.width + 3 * m.thumbnail_height * m.thumbnail_width +
+                                   m.mask_height * m.mask_width) + 4096;
+  }
+  return bytes;
+}
+
 void CohortFile::create(const std::string& path, const CohortPlan& plan, const Comm& comm,
                         const std::function<void(CohortFile&)>& fill) {
   h5::quiet_errors();
   validate(plan, path);
   const std::string partial = path + ".partial";
+  // A leftover (or a link planted there) is removed, and the file is made exclusively: a link
+  // put in its place meanwhile makes the creation fail rather than write through it.
+  on_rank0(comm, [&] { remove_leftover(partial); });
   {
     Handle fapl = h5::mpio_file_access(comm, true, partial);
-    Handle file = h5::make(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), {partial, "/"},
+    Handle file = h5::make(H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.id()), {partial, "/"},
                            "creating the file");
     Created created;
     const auto start = std::chrono::steady_clock::now();

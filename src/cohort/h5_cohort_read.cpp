@@ -1,10 +1,12 @@
 // Serial, read-only readers of a cohort file (inspect, render, export, resume checks). The
 // default sec2 driver: they work in a process that never initialised MPI.
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include "cohort/h5_layout.hpp"
 #include "cohort/h5_parallel.hpp"
+#include "util/file_name.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 
 namespace wsi {
@@ -14,9 +16,25 @@ using h5::Handle;
 using h5::Where;
 namespace n = h5::names;
 
+[[noreturn]] void inconsistent(const std::string& path, const std::string& what) {
+  throw std::runtime_error("'" + path + "' is not a consistent wsi-mpi cohort file: " + what);
+}
+
 struct Reader {
   std::string path;
   Handle file;
+
+  // Elements of a dataset, refused past kMaxElements (a forged size must not become an
+  // allocation of terabytes).
+  static constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+  hsize_t elements(const Handle& dataset, const std::string& name) const {
+    hsize_t size = 1;
+    for (hsize_t d : h5::dims_of(dataset.id(), path, name)) {
+      if (d != 0 && size > kMaxElements / d) inconsistent(path, name + " is larger than any cohort file's");
+      size *= d;
+    }
+    return size;
+  }
 
   explicit Reader(const std::string& p) : path(p) {
     h5::quiet_errors();
@@ -26,6 +44,7 @@ struct Reader {
   }
 
   bool has(const std::string& name) const { return h5::exists(file.id(), name); }
+  [[noreturn]] void fail(const std::string& what) const { inconsistent(path, what); }
   Handle open(const std::string& name) const { return h5::open_dataset(file.id(), name, path); }
   std::vector<hsize_t> dims(const std::string& name) const {
     Handle dataset = open(name);
@@ -35,8 +54,7 @@ struct Reader {
   template <class T>
   std::vector<T> all(const std::string& name, hid_t mem_type) const {
     Handle dataset = open(name);
-    hsize_t size = 1;
-    for (hsize_t d : h5::dims_of(dataset.id(), path, name)) size *= d;
+    const hsize_t size = elements(dataset, name);
     std::vector<T> out(size);
     h5::read_all(dataset.id(), mem_type, out.data(), {path, name});
     return out;
@@ -59,8 +77,10 @@ struct Reader {
     Handle dataset = open(name);
     Handle type = h5::make(H5Dget_type(dataset.id()), {path, name}, "getting a type");
     const size_t width = H5Tget_size(type.id());
-    hsize_t size = 1;
-    for (hsize_t d : h5::dims_of(dataset.id(), path, name)) size *= d;
+    if (H5Tget_class(type.id()) != H5T_STRING || width == 0 || width > (size_t{1} << 20))
+      inconsistent(path, name + " is not a fixed-length string dataset");
+    const hsize_t size = elements(dataset, name);
+    if (size * width > (hsize_t{1} << 32)) inconsistent(path, name + " is larger than any cohort file's");
     std::vector<char> packed(size * width);
     h5::read_all(dataset.id(), type.id(), packed.data(), {path, name});
     return h5::unpack_strings(packed, width);
@@ -93,6 +113,17 @@ void read_slides(const Reader& r, CohortSummary& s) {
   std::vector<float> fractions;
   const size_t classes = s.class_names.size();
   if (r.has(n::kSlideClassFractions)) fractions = r.all<float>(n::kSlideClassFractions, H5T_NATIVE_FLOAT);
+  const size_t S = ids.size();
+  for (const auto& [name, length] : std::initializer_list<std::pair<const char*, size_t>>{
+           {n::kSlideKey, keys.size()}, {n::kSlidePath, paths.size()}, {n::kSlideError, errors.size()},
+           {n::kSlideStatus, status.size()}, {n::kSlideTileStart, start.size()}, {n::kSlideTileCount, count.size()},
+           {n::kSlideWidth, width.size()}, {n::kSlideHeight, height.size()}, {n::kSlideMpp, mpp.size()},
+           {n::kSlideObjectivePower, power.size()}, {n::kSlideScale, scale.size()},
+           {n::kSlideResolutionWidth, resolution_width.size()}, {n::kSlideResolutionHeight, resolution_height.size()}})
+    if (length != S)
+      r.fail(std::string(name) + " has " + std::to_string(length) + " rows for " + std::to_string(S) + " slides");
+  if (!fractions.empty() && fractions.size() != S * classes)
+    r.fail("/slides/class_fractions is not slides x classes");
   for (size_t i = 0; i < ids.size(); ++i) {
     SlideRow row;
     row.id = ids[i], row.key = keys[i], row.path = paths[i], row.error = errors[i];
@@ -124,6 +155,10 @@ MapShape map_shape(const Reader& r, const std::string& key) {
 }
 
 void read_progress(const Reader& r, CohortSummary& s) {
+  const auto unit_dims = r.dims(n::kUnits);
+  if (unit_dims.size() != 2 || unit_dims[1] != 3) r.fail("/progress/units is not U x 3");
+  if (r.dims(n::kStats).size() != 2 || r.dims(n::kStats)[1] != n::kStatsColumns)
+    r.fail("/stats/ranks does not have " + std::to_string(n::kStatsColumns) + " columns");
   const auto units = r.all<int64_t>(n::kUnits, H5T_NATIVE_INT64);
   for (size_t i = 0; i + 3 <= units.size(); i += 3) s.units.push_back({units[i], units[i + 1], units[i + 2]});
   s.done = r.all<uint8_t>(n::kDone, H5T_NATIVE_UINT8);
@@ -133,6 +168,42 @@ void read_progress(const Reader& r, CohortSummary& s) {
   for (size_t i = 0; i + n::kStatsColumns <= stats.size(); i += n::kStatsColumns)
     s.stats.push_back(
         {stats[i], stats[i + 1], stats[i + 2], stats[i + 3], stats[i + 4], stats[i + 5], stats[i + 6], stats[i + 7]});
+}
+
+// Every index, count and width the readers will trust, checked against the datasets.
+void check_consistent(const Reader& r, const CohortSummary& s) {
+  const auto S = static_cast<int64_t>(s.slides.size()), N = s.tile_count;
+  const auto C = static_cast<hsize_t>(s.class_names.size());
+  const auto expect_dims = [&](const char* name, std::vector<hsize_t> want) {
+    if (r.dims(name) != want) r.fail(std::string(name) + " does not have the shape the rest of the file implies");
+  };
+  expect_dims(n::kTileSlide, {static_cast<hsize_t>(N)});
+  expect_dims(n::kTileBounds, {static_cast<hsize_t>(N), 4});
+  if (s.has_probabilities) {
+    if (C == 0) r.fail("/tiles/probabilities without class names");
+    expect_dims(n::kTileProbabilities, {static_cast<hsize_t>(N), C});
+  }
+  if (s.feature_size < 0 || (s.feature_size > 0) != r.has(n::kTileFeatures))
+    r.fail("/job/feature_size does not match /tiles/features");
+  if (s.feature_size > 0)
+    expect_dims(n::kTileFeatures, {static_cast<hsize_t>(N), static_cast<hsize_t>(s.feature_size)});
+  for (const SlideRow& row : s.slides) {
+    if (static_cast<int>(row.status) < 0 || static_cast<int>(row.status) > 2)
+      r.fail("slide '" + row.id + "' has status " + std::to_string(static_cast<int>(row.status)));
+    if (row.tile_start < 0 || row.tile_count < 0 || row.tile_start > N || row.tile_count > N - row.tile_start)
+      r.fail("slide '" + row.id + "' has tiles [" + std::to_string(row.tile_start) + ", +" +
+             std::to_string(row.tile_count) + ") outside the " + std::to_string(N) + " rows of /tiles");
+  }
+  for (size_t u = 0; u < s.units.size(); ++u) {
+    const WorkUnit& unit = s.units[u];
+    if (unit.slide < 0 || unit.slide >= S) r.fail("unit " + std::to_string(u) + " names slide " + std::to_string(unit.slide));
+    const SlideRow& row = s.slides[unit.slide];
+    if (unit.tile_count < 0 || unit.first_tile < row.tile_start || unit.first_tile > row.tile_start + row.tile_count ||
+        unit.tile_count > row.tile_start + row.tile_count - unit.first_tile)
+      r.fail("unit " + std::to_string(u) + " lies outside the tiles of its slide");
+  }
+  if (s.done.size() != s.units.size() || s.unit_rank.size() != s.units.size())
+    r.fail("/progress/done or /progress/rank does not have one row per unit");
 }
 
 }  // namespace
@@ -149,15 +220,22 @@ CohortSummary read_cohort_summary(const std::string& path) {
   s.class_names = r.strings(n::kJobClassNames);
   s.feature_size = scalar<int64_t>(r, n::kJobFeatureSize, H5T_NATIVE_INT64);
   read_slides(r, s);
+  std::set<std::string> keys;
+  for (const SlideRow& row : s.slides)
+    if (!is_plain_file_name(row.key) || !keys.insert(row.key).second)
+      r.fail("/slides/key '" + row.key + "' is not a unique plain file name");
   for (const SlideRow& row : s.slides) s.maps.push_back(map_shape(r, row.key));
   read_progress(r, s);
-  s.tile_count = static_cast<int64_t>(r.dims(n::kTileSlide).at(0));
+  const auto tile_dims = r.dims(n::kTileSlide);
+  if (tile_dims.size() != 1) r.fail("/tiles/slide is not one-dimensional");
+  s.tile_count = static_cast<int64_t>(tile_dims[0]);
   s.has_probabilities = r.has(n::kTileProbabilities);
   if (r.has(n::kTileFeatures)) {
     Handle features = r.open(n::kTileFeatures);
     Handle type = h5::make(H5Dget_type(features.id()), {path, n::kTileFeatures}, "getting a type");
     s.features_float16 = H5Tget_size(type.id()) == 2;
   }
+  check_consistent(r, s);
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -111,6 +112,10 @@ CohortFile& CohortFile::operator=(CohortFile&& other) noexcept {
 
 CohortFile::~CohortFile() {
   if (!impl_) return;
+  if (std::uncaught_exceptions() > 0) {  // no collective close while unwinding: the job aborts
+    (void)impl_.release();
+    return;
+  }
   try {
     close();
   } catch (const std::exception& e) {

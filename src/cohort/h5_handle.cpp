@@ -3,10 +3,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <exception>
 #include <stdexcept>
 
 namespace wsi::h5 {
 namespace {
+
+std::atomic<bool> g_parallel_files{false};
 
 herr_t close_id(hid_t id) {
   switch (H5Iget_type(id)) {
@@ -61,6 +65,10 @@ void Handle::reset() noexcept {
   const hid_t id = id_;
   id_ = H5I_INVALID_HID;
   if (H5Iis_valid(id) <= 0) return;
+  // In a process that opened a file with MPI-IO, closing a file or a chunked dataset may be
+  // collective: while an exception unwinds (on this rank alone, perhaps), objects are left open
+  // and the job is aborted instead (see wsi/schedule/failure.hpp).
+  if (std::uncaught_exceptions() > 0 && g_parallel_files) return;
   if (close_id(id) < 0) {
     try {
       spdlog::warn("HDF5: closing an object failed: {}", innermost_message());
@@ -81,6 +89,8 @@ void fail(const Where& where, const std::string& action) {
   if (!where.object.empty()) text += ", object '" + where.object + "'";
   throw std::runtime_error(text + "): " + innermost_message());
 }
+
+void mark_parallel_files() { g_parallel_files = true; }
 
 void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 

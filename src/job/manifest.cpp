@@ -1,6 +1,8 @@
 // Manifest reading, see include/wsi/job/manifest.hpp.
 #include "wsi/job/manifest.hpp"
 
+#include "util/file_name.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -79,12 +81,7 @@ std::vector<ManifestEntry> read_csv(const std::string& path) {
 
 }  // namespace
 
-std::string sanitise_key(const std::string& id) {
-  std::string key;
-  for (char c : id) key += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '_';
-  if (key.empty() || key[0] == '.') key = "_" + key;
-  return key;
-}
+std::string sanitise_key(const std::string& id) { return sanitise_file_name(id); }
 
 std::vector<ManifestEntry> read_manifest(const std::string& path) {
   if (!fs::exists(path)) throw std::invalid_argument("--slides: " + path + " does not exist");

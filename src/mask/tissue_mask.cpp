@@ -36,12 +36,12 @@ Resolution mask_resolution(const SlideProperties& slide) {
 
 namespace {
 
-// Level pixels per strip when a thumbnail is read in strips (16 MiB of RGBA), the decoded-tile
-// cache behind them, and the level size above which strips are used even where they cannot
-// start on whole level rows (about 1 GiB of RGBA; the pixels then differ slightly).
+// Level pixels per strip when a thumbnail is read in strips (16 MiB of RGBA) and the
+// decoded-tile cache behind them. Above kMaxRegionPixels (the most one read may ask for, about
+// 1 GiB of RGBA) strips are used even where they cannot start on whole level rows (the pixels
+// then differ slightly).
 constexpr int64_t kStripPixels = int64_t{1} << 22;
 constexpr size_t kStripTileCache = size_t{16} << 20;
-constexpr int64_t kMaxRegionPixels = int64_t{1} << 28;
 
 }  // namespace
 

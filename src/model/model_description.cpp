@@ -1,7 +1,5 @@
 // Torch-free parts of the model stage: enum parsing, wsi_model.json, option overrides, the
 // built-in registry and the null model.
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -10,7 +8,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <boost/property_tree/ptree.hpp>
+
 #include "model/model_internal.hpp"
+#include "util/json.hpp"
 
 namespace wsi {
 
@@ -162,13 +163,7 @@ std::string to_json(const ModelDescription& d) {
 }
 
 ModelDescription parse_model_description(const std::string& json, const std::string& source) {
-  ptree root;
-  try {
-    std::istringstream in(json);
-    boost::property_tree::read_json(in, root);
-  } catch (const std::exception& e) {
-    throw std::invalid_argument(source + ": not valid JSON: " + e.what());
-  }
+  const ptree root = parse_json(json, source);
   ModelDescription d;
   if (auto names = root.get_child_optional("class_names")) {
     for (const auto& item : *names) d.class_names.push_back(item.second.get_value<std::string>());

@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "wsi/render/export.hpp"
+
+#include "util/exclusive_file.hpp"
 #include "wsi/render/feature_picture.hpp"
 
 namespace wsi {
@@ -20,16 +22,7 @@ void write_feature_tensor(const std::string& path, const float* features, int64_
                                    : torch::from_blob(const_cast<float*>(features), {rows, cols}, torch::kFloat32)
                                          .clone();
   const std::vector<char> bytes = torch::jit::pickle_save(tensor);
-  const std::string partial = path + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) throw std::runtime_error("cannot write '" + partial + "'");
-  }
-  std::error_code error;
-  std::filesystem::rename(partial, path, error);
-  if (error) throw std::runtime_error("cannot rename '" + partial + "' to '" + path + "': " + error.message());
+  write_file_atomically(path + ".partial", path, std::string(bytes.begin(), bytes.end()));
 }
 
 void accumulate_feature_moments(FeatureMoments& m, const float* rows, int64_t n, int64_t dim) {

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -29,7 +30,10 @@ struct Value {
   std::vector<ValuePtr> items;
   std::vector<std::pair<ValuePtr, ValuePtr>> entries;
   at::Tensor tensor;  // storage (1-D) or tensor
+  int depth = 0;      // nesting below this value
 };
+
+constexpr int kMaxDepth = 100;
 
 ValuePtr make(Value::Kind kind) {
   auto v = std::make_shared<Value>();
@@ -49,6 +53,24 @@ at::ScalarType storage_dtype(const std::string& global) {
   auto it = types.find(global);
   if (it == types.end()) throw std::runtime_error("unsupported storage type " + global);
   return it->second;
+}
+
+// A tensor's view (size, stride, offset) must lie inside its storage: as_strided does not check,
+// and a forged header would read past the storage.
+void check_view(int64_t numel, const std::vector<int64_t>& size, const std::vector<int64_t>& stride, int64_t offset) {
+  const auto bad = [](const std::string& why) { throw std::runtime_error("a tensor " + why); };
+  if (size.size() != stride.size() || size.size() > 16) bad("has a bad shape");
+  if (offset < 0) bad("has a negative storage offset");
+  int64_t last = offset;  // the highest element index the view touches
+  for (size_t i = 0; i < size.size(); ++i) {
+    if (size[i] < 0 || stride[i] < 0) bad("has a negative size or stride");
+    if (size[i] == 0) return;  // an empty view touches nothing
+    int64_t reach = 0;
+    if (__builtin_mul_overflow(size[i] - 1, stride[i], &reach) || __builtin_add_overflow(last, reach, &last))
+      bad("has sizes and strides that overflow");
+  }
+  if (last >= numel)
+    bad("reaches element " + std::to_string(last) + " of a storage of " + std::to_string(numel) + " elements");
 }
 
 std::vector<int64_t> int_list(const ValuePtr& v, const char* what) {
@@ -86,8 +108,8 @@ class Unpickler {
     pos_ += sizeof(T);
     return value;
   }
-  void need(size_t n) {
-    if (pos_ + n > size_) throw std::runtime_error("truncated pickle");
+  void need(size_t n) {  // n may be any length the file declares: compare without wrapping
+    if (n > size_ - pos_) throw std::runtime_error("truncated pickle (a length points past its end)");
   }
   std::string read_bytes(size_t n) {
     need(n);
@@ -134,7 +156,15 @@ class Unpickler {
   void push_tuple(std::vector<ValuePtr> items) {
     auto v = make(Value::Kind::tuple);
     v->items = std::move(items);
+    for (const auto& item : v->items) deepen(*v, *item);
     stack_.push_back(v);
+  }
+  // Nesting is bounded: a value is destroyed recursively, so a file nesting a million tuples
+  // would otherwise overflow the stack (a state_dict nests three levels).
+  static void deepen(Value& container, const Value& item) {
+    container.depth = std::max(container.depth, item.depth + 1);
+    if (container.depth > kMaxDepth)
+      throw std::runtime_error("malformed pickle (values nested deeper than " + std::to_string(kMaxDepth) + ")");
   }
   void memo_get(uint32_t index) {
     auto it = memo_.find(index);
@@ -207,23 +237,30 @@ class Unpickler {
       case 's': {              // SETITEM
         auto value = pop();
         auto key = pop();
-        dict_target()->entries.emplace_back(key, value);
+        auto dict = dict_target();
+        deepen(*dict, *key), deepen(*dict, *value);
+        dict->entries.emplace_back(key, value);
         break;
       }
       case 'u': {  // SETITEMS
         auto items = pop_to_mark();
         if (items.size() % 2) throw std::runtime_error("malformed pickle (setitems)");
         auto dict = dict_target();
-        for (size_t i = 0; i < items.size(); i += 2) dict->entries.emplace_back(items[i], items[i + 1]);
+        for (size_t i = 0; i < items.size(); i += 2) {
+          deepen(*dict, *items[i]), deepen(*dict, *items[i + 1]);
+          dict->entries.emplace_back(items[i], items[i + 1]);
+        }
         break;
       }
       case 'a': {  // APPEND
         auto value = pop();
+        deepen(*top(), *value);
         top()->items.push_back(value);
         break;
       }
       case 'e': {  // APPENDS
         auto items = pop_to_mark();
+        for (const auto& item : items) deepen(*top(), *item);
         auto& list = top()->items;
         list.insert(list.end(), items.begin(), items.end());
         break;
@@ -277,7 +314,13 @@ class Unpickler {
     std::string record = "data/" + key;
     if (!reader_.hasRecord(record)) throw std::runtime_error("missing storage record " + record);
     auto [data, bytes] = reader_.getRecord(record);
-    size_t element = c10::elementSize(dtype);
+    const size_t element = c10::elementSize(dtype);
+    const ValuePtr& numel = pid->items[4];
+    if (bytes % element != 0 || numel->kind != Value::Kind::integer || numel->integer < 0 ||
+        static_cast<uint64_t>(numel->integer) != bytes / element)
+      throw std::runtime_error("storage record " + record + " holds " + std::to_string(bytes) +
+                               " bytes, not the " + (numel->kind == Value::Kind::integer ? std::to_string(numel->integer) : std::string("?")) +
+                               " elements of " + std::to_string(element) + " bytes its header declares");
     auto storage = at::empty({int64_t(bytes / element)}, at::TensorOptions().dtype(dtype));
     if (bytes) std::memcpy(storage.data_ptr(), data.get(), bytes);
     auto v = make(Value::Kind::storage);
@@ -286,8 +329,9 @@ class Unpickler {
     return v;
   }
 
-  ValuePtr call(const ValuePtr& callable, const ValuePtr& args) {
+  ValuePtr call(const ValuePtr& callable, const ValuePtr& args, int depth = 0) {
     if (callable->kind != Value::Kind::global) throw std::runtime_error("malformed pickle (call of a non-global)");
+    if (depth > 4) throw std::runtime_error("malformed pickle (rebuild calls nested too deep)");
     const std::string& name = callable->text;
     const auto& a = args->items;
     if (name == "collections.OrderedDict" || name == "builtins.dict") {
@@ -302,7 +346,9 @@ class Unpickler {
       if (a.size() < 4 || a[0]->kind != Value::Kind::storage || a[1]->kind != Value::Kind::integer)
         throw std::runtime_error("bad arguments to " + name);
       auto v = make(Value::Kind::tensor);
-      v->tensor = a[0]->tensor.as_strided(int_list(a[2], "size"), int_list(a[3], "stride"), a[1]->integer);
+      const auto size = int_list(a[2], "size"), stride = int_list(a[3], "stride");
+      check_view(a[0]->tensor.numel(), size, stride, a[1]->integer);
+      v->tensor = a[0]->tensor.as_strided(size, stride, a[1]->integer);
       return v;
     }
     if (name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") {
@@ -311,7 +357,7 @@ class Unpickler {
     }
     if (name == "torch._tensor._rebuild_from_type_v2" || name == "torch._tensor._rebuild_from_type") {
       if (a.size() < 3) throw std::runtime_error("bad arguments to " + name);
-      return call(a[0], a[2]);
+      return call(a[0], a[2], depth + 1);
     }
     throw std::runtime_error("unsupported Python object " + name + " in the pickle (a state_dict holds only tensors)");
   }

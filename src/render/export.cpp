@@ -12,6 +12,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/exclusive_file.hpp"
+#include "util/file_name.hpp"
 #include "util/json.hpp"
 #include "wsi/render/overlay.hpp"
 
@@ -28,21 +30,20 @@ std::string number(double v) {
   return text;
 }
 
-// Writes `text` to path.partial, then renames it to path.
+// Writes `text` to path.partial (made exclusively: a planted link is not followed), then renames
+// it to path.
 void write_text_file(const fs::path& path, const std::string& text) {
-  const fs::path partial = path.string() + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) throw std::runtime_error("cannot write '" + partial.string() + "'");
-  }
-  std::error_code error;
-  fs::rename(partial, path, error);
-  if (error) throw std::runtime_error("cannot rename '" + partial.string() + "': " + error.message());
+  write_file_atomically(path.string() + ".partial", path.string(), text);
 }
 
+
 }  // namespace
+
+std::string slide_file_name(const SlideRow& slide, const char* suffix) {
+  if (!is_plain_file_name(slide.key))
+    throw std::runtime_error("slide '" + slide.id + "' has the key '" + slide.key + "', which is no plain file name");
+  return slide.key + suffix;
+}
 
 ExportFormat parse_export_format(const std::string& text) {
   if (text == "clam") return ExportFormat::clam;
@@ -148,8 +149,8 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
         coords.push_back({b.x, b.y});
       }
       const int64_t patch = tiles.empty() ? 0 : int64_t(tiles[0].x1) - tiles[0].x0;
-      const fs::path h5 = dir / "h5_files" / (slide.key + ".h5");
-      const fs::path pt = dir / "pt_files" / (slide.key + ".pt");
+      const fs::path h5 = dir / "h5_files" / slide_file_name(slide, ".h5");
+      const fs::path pt = dir / "pt_files" / slide_file_name(slide, ".pt");
       write_clam_h5(h5.string(), features.data(), slide.tile_count, summary.feature_size, coords,
                     clam_attributes(slide, patch));
       write_feature_tensor(pt.string(), features.data(), slide.tile_count, summary.feature_size);
@@ -157,7 +158,7 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
       written.push_back(pt.string());
     } else {
       const std::vector<float> probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
-      const fs::path out = dir / (slide.key + ".geojson");
+      const fs::path out = dir / slide_file_name(slide, ".geojson");
       write_text_file(out, slide_geojson(slide, tiles, probabilities.data(), summary.class_names, slide.tile_start));
       written.push_back(out.string());
     }

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <sstream>
 
-#include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 
 #include "util/json.hpp"
@@ -44,8 +43,7 @@ void read_job(const std::string& json, CohortInspection& out) {
   out.mode = out.model = out.resolution = "unknown";
   ptree root;
   try {
-    std::istringstream in(json);
-    boost::property_tree::read_json(in, root);
+    root = parse_json(json, "/job/config");
   } catch (const std::exception&) {
     return;
   }

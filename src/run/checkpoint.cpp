@@ -2,9 +2,10 @@
 #include "run/checkpoint.hpp"
 
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 
+#include <spdlog/spdlog.h>
+
+#include "util/exclusive_file.hpp"
 #include "util/json.hpp"
 
 namespace wsi::run {
@@ -12,6 +13,7 @@ namespace wsi::run {
 double checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
                         const TestHooks& hooks, const Comm& comm, const std::string& output) {
   const auto start = Clock::now();
+  fail_point(comm.rank(), "epoch");
   std::vector<CohortFile::TileRows> rows;
   std::vector<int64_t> units;
   for (const UnitResult& r : finished) {
@@ -52,10 +54,12 @@ void write_progress_file(const std::string& output, const JobState& state, int64
                                .add("slides_total", static_cast<int64_t>(state.plans.size()))
                                .add("updated_unix", static_cast<int64_t>(std::time(nullptr)))
                                .str();
-  const std::string path = output + ".progress.json", temporary = path + ".tmp";
-  std::ofstream(temporary) << json << "\n";
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);  // atomic: a reader sees the old file or the new one
+  const std::string path = output + ".progress.json";
+  try {  // atomic: a reader sees the old file or the new one
+    write_file_atomically(path + ".tmp", path, json + "\n");
+  } catch (const std::exception& e) {
+    spdlog::warn("progress file not updated: {}", e.what());  // a view of the job, not its state
+  }
 }
 
 }  // namespace wsi::run

@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <tuple>
 
 #include <sched.h>
 
@@ -16,6 +18,9 @@
 #include "run/infer_stage.hpp"
 #include "run/maps_stage.hpp"
 #include "run/plan_stage.hpp"
+#include "run/test_hooks.hpp"
+#include "run/output_lock.hpp"
+#include "wsi/schedule/failure.hpp"
 #include "wsi/schedule/coordinator.hpp"
 #include "wsi/schedule/signals.hpp"
 
@@ -75,15 +80,44 @@ void add(RankStats& into, const RankStats& s) {
   into.seconds_waiting += s.seconds_waiting, into.seconds_writing += s.seconds_writing;
 }
 
+// Runs `step`, turning its exception into an exit status and a message for agree_on().
+template <class F>
+std::pair<int, std::string> outcome(F step) {
+  try {
+    step();
+    return {kExitOk, ""};
+  } catch (const UsageError& e) {
+    return {kExitUsage, e.what()};
+  } catch (const std::invalid_argument& e) {
+    return {kExitUsage, e.what()};
+  } catch (const std::exception& e) {
+    return {kExitJobFailed, e.what()};
+  }
+}
+
 int run_stages(const Job& job, const Comm& comm, bool plan_only) {
   const auto start = Clock::now();
-  validate(job);
   install_stop_signals();
-  const auto manifest = read_manifest(job.slides);
-  const ThreadPlan threads = plan_threads(job, comm);
-  auto model = load_job_model(plan_only ? planning_job(job) : job, threads);
-  const std::string fingerprint = job_fingerprint(job);
-  const bool resume = std::filesystem::exists(job.output) && !job.overwrite;
+  // Start: every rank checks the job and loads its model, and the ranks agree before any of
+  // them takes a collective step (a rank whose model does not load must not leave the others
+  // waiting). Whether the output exists is rank 0's view (file systems may differ).
+  std::vector<ManifestEntry> manifest;
+  ThreadPlan threads;
+  std::unique_ptr<Model> model;
+  std::string fingerprint;
+  std::optional<OutputLock> lock;
+  auto [status, message] = outcome([&] {
+    validate(job);
+    manifest = read_manifest(job.slides);
+    threads = plan_threads(job, comm);
+    model = load_job_model(plan_only ? planning_job(job) : job, threads);
+    fingerprint = job_fingerprint(job);
+    if (comm.rank() == 0) lock.emplace(job.output);
+    fail_point(comm.rank(), "start");
+  });
+  agree_on(comm, "start", status, message);
+  const bool resume =
+      comm.broadcast(comm.rank() == 0 && std::filesystem::exists(job.output) && !job.overwrite ? "1" : "0", 0) == "1";
   if (comm.rank() == 0)
     spdlog::info("{} slides, {} ranks, {} inference threads, {} readers and {} CPU workers per rank, batches of {}{}",
                  manifest.size(), comm.size(), threads.threads, threads.readers, threads.cpu_workers,
@@ -91,8 +125,13 @@ int run_stages(const Job& job, const Comm& comm, bool plan_only) {
 
   WorkerPool pool(threads.cpu_workers);
   RankStats stats;
-  JobState state = resume ? resume_state(job, manifest, fingerprint)
-                          : plan_and_create(job, model->description(), manifest, fingerprint, comm, pool, stats);
+  JobState state;
+  if (resume) {
+    std::tie(status, message) = outcome([&] { state = resume_state(job, manifest, fingerprint); });
+    agree_on(comm, "resume", status, message);
+  } else {
+    state = plan_and_create(job, model->description(), manifest, fingerprint, comm, pool, stats);
+  }
   if (plan_only) {
     if (comm.rank() == 0)
       spdlog::info("{} {}: run `wsi-mpi run` with the same job to compute it", job.output,
@@ -129,8 +168,9 @@ int run_stages(const Job& job, const Comm& comm, bool plan_only) {
   }
   stats.seconds_maps = maps.seconds();
   stats.seconds_total = seconds_since(start);
+  fail_point(comm.rank(), "finalize");
   const auto rows = job_statistics(stats, state, comm);
-  int status = kExitResumable;
+  status = kExitResumable;
   if (!stopped) status = finalize_slides(state, file, comm, gather_failures(mine, comm));
   if (comm.rank() == 0) {
     file.write_stats(rows);

@@ -1,6 +1,7 @@
 // Maps beside inference, see maps_stage.hpp.
 #include "run/maps_stage.hpp"
 
+#include "run/test_hooks.hpp"
 #include "wsi/maps/prediction_map.hpp"
 
 namespace wsi::run {
@@ -43,8 +44,9 @@ void MapMaker::queue(int64_t slide) {
   const Size slide_size{row.resolution_width, row.resolution_height}, canvas{shape.width, shape.height};
   auto flag = merged_flag_;
   queued_.emplace_back(slide, pool_.submit([slide, classes, slide_size, canvas, flag, tiles = std::move(tiles),
-                                           probabilities = std::move(probabilities)] {
+                                           probabilities = std::move(probabilities), rank = comm_.rank()] {
     const auto start = Clock::now();
+    fail_point(rank, "maps");
     auto merged = std::make_shared<Merged>();
     merged->slide = slide;
     if (classes > 0) {

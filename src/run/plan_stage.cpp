@@ -1,6 +1,7 @@
 // Planning and creation of the cohort file, see plan_stage.hpp.
 #include "run/plan_stage.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,9 +11,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
+#include "run/test_hooks.hpp"
 #include "util/progress_log.hpp"
 #include "util/sha256.hpp"
 #include "wsi/run/job_runner.hpp"
+#include "wsi/schedule/failure.hpp"
 
 namespace wsi::run {
 namespace {
@@ -77,9 +80,10 @@ std::vector<SlidePlan> plan_share(const Job& job, const std::vector<ManifestEntr
       pending.push_back(failed.get_future());
       continue;
     }
-    pending.push_back(pool.submit([&job, &entry, &scratch, i] {
+    pending.push_back(pool.submit([&job, &entry, &scratch, i, rank = comm.rank()] {
       PlannedImages images;
       SlidePlan plan = plan_slide(entry, job, &images);
+      fail_point(rank, "planning");
       if (plan.row.status == SlideStatus::pending) scratch.put(i, images);
       return plan;
     }));
@@ -91,6 +95,7 @@ std::vector<SlidePlan> plan_share(const Job& job, const std::vector<ManifestEntr
     while (future.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready)
       progress.update(static_cast<int64_t>(mine.size()));
     mine.push_back(future.get());
+    progress.update(static_cast<int64_t>(mine.size()));
   }
   progress.update(static_cast<int64_t>(mine.size()), true);
   return mine;
@@ -173,6 +178,18 @@ std::string fingerprint_difference(const std::string& stored, const std::string&
   return diff;
 }
 
+// Agreed by every rank before the file is made: a rank whose file-size limit (ulimit -f) is
+// below what the file may reach would fail in the middle of a collective write, where HDF5 1.10
+// cannot tell the other ranks; so the job stops here, saying which rank and what to raise.
+void check_file_size_limit(const std::string& output, uint64_t bytes, const Comm& comm) {
+  rlimit limit{};
+  std::string message;
+  if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < bytes)
+    message = "this rank may write files of at most " + std::to_string(limit.rlim_cur) + " bytes (ulimit -f), and " +
+              output + " may grow to " + std::to_string(bytes) + " bytes: raise the limit";
+  agree_on(comm, "file size limit", message.empty() ? 0 : 1, message);
+}
+
 }  // namespace
 
 std::string job_fingerprint(const Job& job) {
@@ -194,6 +211,7 @@ JobState plan_and_create(const Job& job, const ModelDescription& model, const st
   stats.seconds_planning += seconds_since(start);
   const CohortPlan cohort = make_cohort_plan(job, model, plans, fingerprint, comm);
   for (SlidePlan& plan : plans) std::vector<TileBounds>().swap(plan.tiles);
+  check_file_size_limit(job.output, cohort_file_bytes_bound(cohort), comm);
   CohortFile::create(job.output, cohort, comm,
                      [&](CohortFile& file) { write_planned_images(file, plans, scratch, comm); });
   if (comm.rank() == 0)

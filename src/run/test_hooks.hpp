@@ -2,17 +2,27 @@
 // WSI_TEST_UNIT_LOG (a per-rank log of computed units), WSI_TEST_UNIT_PAUSE (a pause after each
 // unit: a speed limit, so that stop tests find work left on any machine), WSI_TEST_EPOCH_PAUSE
 // (between an epoch's row writes and its done flags) and WSI_TEST_MAPS_PAUSE (between an epoch's
-// maps write and its flush), so that kill tests can hit those moments.
+// maps write and its flush), so that kill tests can hit those moments; WSI_TEST_FAIL=RANK:PHASE
+// makes rank RANK throw at PHASE (start, planning, epoch, maps, finalize), for the tests that
+// one rank's failure ends the job everywhere.
 #pragma once
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 namespace wsi::run {
+
+// Throws when WSI_TEST_FAIL names this rank and phase.
+inline void fail_point(int rank, const char* phase) {
+  const char* wanted = std::getenv("WSI_TEST_FAIL");
+  if (wanted && std::string(wanted) == std::to_string(rank) + ":" + phase)
+    throw std::runtime_error(std::string("test hook: failure injected at ") + phase);
+}
 
 class TestHooks {
  public:

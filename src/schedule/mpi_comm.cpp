@@ -2,6 +2,7 @@
 #include "schedule/mpi_comm.hpp"
 
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 
 namespace wsi {
@@ -9,7 +10,8 @@ namespace wsi {
 CommHandle::~CommHandle() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (owned && !finalized) MPI_Comm_free(&comm);
+  // MPI_Comm_free is collective: not while an exception unwinds on this rank alone.
+  if (owned && !finalized && std::uncaught_exceptions() == 0) MPI_Comm_free(&comm);
 }
 
 void check_mpi(int status, const char* activity) {

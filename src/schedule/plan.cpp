@@ -19,6 +19,9 @@ cv::Mat thumbnail_for_maps(const SlideReader& slide, const Job& job, const cv::M
   const Size size = size_at_resolution(slide.properties(), job.thumbnail);
   if (size.width <= 0 || size.height <= 0)
     throw SlideError(slide.path() + ": the slide is too small for a thumbnail at " + to_string(job.thumbnail));
+  if (static_cast<double>(size.width) * static_cast<double>(size.height) > double(kMaxMapPixels))
+    throw SlideError(slide.path() + ": a thumbnail at " + to_string(job.thumbnail) + " would be " +
+                     std::to_string(size.width) + "x" + std::to_string(size.height) + " px, too large");
   if (mask_thumbnail.empty() || size.width > mask_thumbnail.cols || size.height > mask_thumbnail.rows)
     return read_thumbnail(slide, job.thumbnail);
   if (size.width == mask_thumbnail.cols && size.height == mask_thumbnail.rows) return mask_thumbnail;
@@ -44,6 +47,21 @@ cv::Mat slide_tissue_mask(const SlideReader& slide, const std::string& mask_path
   mask_thumbnail = read_thumbnail(slide, at);
   const double mask_mpp = at.units == Units::power ? 10.0 / at.value : 0.0;
   return tissue_mask(mask_thumbnail, job.tissue_mask, mask_mpp);
+}
+
+// A slide whose metadata asks for absurd sizes (mpp 1e6, a forged level size) fails alone,
+// before any allocation follows its numbers.
+void check_caps(const std::string& path, const Job& job, Size at_resolution, Size at_overview) {
+  const auto steps = [&](int64_t side) { return (side + job.stride - 1) / job.stride; };
+  const double tiles = static_cast<double>(steps(at_resolution.width)) * static_cast<double>(steps(at_resolution.height));
+  if (tiles > static_cast<double>(kMaxTilesPerSlide))
+    throw SlideError(path + ": " + std::to_string(at_resolution.width) + "x" + std::to_string(at_resolution.height) +
+                     " px at " + to_string(job.resolution) + " would be " + std::to_string(int64_t(tiles)) +
+                     " grid tiles, more than the " + std::to_string(kMaxTilesPerSlide) + " accepted per slide");
+  if (static_cast<double>(at_overview.width) * static_cast<double>(at_overview.height) > double(kMaxMapPixels))
+    throw SlideError(path + ": a prediction map of " + std::to_string(at_overview.width) + "x" +
+                     std::to_string(at_overview.height) + " px at " + to_string(job.overview) + " is more than the " +
+                     std::to_string(kMaxMapPixels) + " px accepted");
 }
 
 }  // namespace
@@ -74,6 +92,7 @@ SlidePlan plan_slide(const ManifestEntry& entry, const Job& job, PlannedImages* 
       throw SlideError(entry.path + ": " + e.what());
     }
     plan.row.resolution_width = at_resolution.width, plan.row.resolution_height = at_resolution.height;
+    check_caps(entry.path, job, at_resolution, at_overview);
     if (at_resolution.width < job.patch || at_resolution.height < job.patch)
       throw SlideError(entry.path + ": the slide is " + std::to_string(at_resolution.width) + "x" +
                        std::to_string(at_resolution.height) + " px at " + to_string(job.resolution) +

@@ -34,8 +34,10 @@ class OpenSlideReader final : public SlideReader {
   const SlideProperties& properties() const override { return properties_; }
 
   cv::Mat read_region(int64_t x, int64_t y, int level, int64_t w, int64_t h) const override {
-    if (w <= 0 || h <= 0 || w > (1 << 15) || h > (1 << 15))
-      throw SlideError(path_ + ": region of " + std::to_string(w) + "x" + std::to_string(h) + " px cannot be read");
+    if (w <= 0 || h <= 0 || w > (1 << 15) || h > (1 << 15) || w * h > kMaxRegionPixels)
+      throw SlideError(path_ + ": a region of " + std::to_string(w) + "x" + std::to_string(h) +
+                       " px cannot be read (at most 32768 px a side and " + std::to_string(kMaxRegionPixels) +
+                       " px in all)");
     cv::Mat argb(static_cast<int>(h), static_cast<int>(w), CV_8UC4);
     openslide_read_region(handle_.get(), reinterpret_cast<uint32_t*>(argb.data), x, y, level, w, h);
     check("reading a region");
@@ -58,6 +60,14 @@ class OpenSlideReader final : public SlideReader {
       openslide_get_level_dimensions(handle_.get(), level, &info.width, &info.height);
       info.downsample = openslide_get_level_downsample(handle_.get(), level);
       properties_.levels.push_back(info);
+      // A tile header of 65536 x 65536 px would make every read allocate 16 GiB.
+      const std::string prefix = "openslide.level[" + std::to_string(level) + "].tile-";
+      const double tile_w = parse_double(property((prefix + "width").c_str()));
+      const double tile_h = parse_double(property((prefix + "height").c_str()));
+      if (tile_w * tile_h > static_cast<double>(kMaxTilePixels))
+        throw SlideError(path_ + ": level " + std::to_string(level) + " has tiles of " + std::to_string(int64_t(tile_w)) +
+                         "x" + std::to_string(int64_t(tile_h)) + " px, more than the " +
+                         std::to_string(kMaxTilePixels) + " px per tile accepted");
     }
     check("reading level sizes");
     if (const char* vendor = property(OPENSLIDE_PROPERTY_NAME_VENDOR)) properties_.vendor = vendor;

@@ -3,6 +3,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <boost/property_tree/json_parser.hpp>
 
 namespace wsi {
 
@@ -90,6 +95,45 @@ std::string json_array(const std::vector<std::string>& raw_items) {
   std::string out = "[";
   for (size_t i = 0; i < raw_items.size(); ++i) out += (i ? "," : "") + raw_items[i];
   return out + "]";
+}
+
+boost::property_tree::ptree parse_json(const std::string& text, const std::string& source) {
+  if (text.size() > kMaxJsonBytes)
+    throw std::invalid_argument(source + ": JSON of " + std::to_string(text.size()) + " bytes, more than the " +
+                                std::to_string(kMaxJsonBytes) + " accepted");
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth)
+        throw std::invalid_argument(source + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  boost::property_tree::ptree root;
+  try {
+    std::istringstream in(text);
+    boost::property_tree::read_json(in, root);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(source + ": not valid JSON: " + e.what());
+  }
+  return root;
+}
+
+boost::property_tree::ptree parse_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(path + ": cannot be read");
+  std::string text(kMaxJsonBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return parse_json(text, path);
 }
 
 }  // namespace wsi

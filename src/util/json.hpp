@@ -1,9 +1,12 @@
 // A minimal JSON writer (objects, arrays, strings, numbers, booleans) for /job/config, the
-// progress file and `inspect --json`. Reading JSON goes through boost::property_tree.
+// progress file and `inspect --json`; reading goes through parse_json (boost::property_tree,
+// behind limits that keep a hostile file from exhausting the stack or the memory).
 #pragma once
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <boost/property_tree/ptree.hpp>
 
 namespace wsi {
 
@@ -29,5 +32,13 @@ class JsonObject {
 };
 
 std::string json_array(const std::vector<std::string>& raw_items);  // items already JSON
+
+// JSON text read into a tree. Refused, with std::invalid_argument naming `source`: over
+// kMaxJsonBytes, nested deeper than kMaxJsonDepth (the parser recurses), or not valid JSON.
+inline constexpr size_t kMaxJsonBytes = size_t{16} << 20;
+inline constexpr int kMaxJsonDepth = 64;
+boost::property_tree::ptree parse_json(const std::string& text, const std::string& source);
+// The same for a file (at most kMaxJsonBytes are read).
+boost::property_tree::ptree parse_json_file(const std::string& path);
 
 }  // namespace wsi

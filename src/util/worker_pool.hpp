@@ -1,8 +1,10 @@
 // A fixed pool of CPU threads for per-slide work (planning, maps) beside the rank's inference:
-// submit() returns a future; the destructor finishes what was submitted, then joins.
+// submit() returns a future; the destructor finishes what was submitted, then joins -- unless an
+// exception unwinds: then it drops the tasks not started (a failing job ends in seconds).
 #pragma once
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -20,6 +22,7 @@ class WorkerPool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       closing_ = true;
+      if (std::uncaught_exceptions() > 0) queue_.clear();
     }
     wake_.notify_all();
     for (std::thread& t : threads_) t.join();

@@ -74,6 +74,10 @@ struct RankStats {
 
 enum class EndState : int8_t { running = 0, complete = 1, incomplete = 2 };
 
+// An upper bound of the size of the file made from `plan` (maps counted uncompressed, metadata
+// generously): what a rank must be allowed to write (ulimit -f) before the job starts.
+uint64_t cohort_file_bytes_bound(const CohortPlan& plan);
+
 // Thread-safety: none; one thread per rank makes HDF5 calls. Methods marked collective must be
 // called by every rank of the communicator with the same arguments where stated.
 class CohortFile {

@@ -17,6 +17,10 @@
 
 namespace wsi {
 
+// `<key><suffix>`, the file a slide's export or picture goes to; throws when the key (read from a
+// cohort file) is not a plain file name, so that nothing is written outside the folder given.
+std::string slide_file_name(const SlideRow& slide, const char* suffix);
+
 enum class ExportFormat { clam, geojson };
 ExportFormat parse_export_format(const std::string& text);  // throws std::invalid_argument
 

@@ -14,6 +14,10 @@
 
 namespace wsi {
 
+// Caps on what one slide may ask for (its failure names them).
+inline constexpr int64_t kMaxTilesPerSlide = 10'000'000;
+inline constexpr int64_t kMaxMapPixels = int64_t{1} << 30;
+
 struct SlidePlan {
   SlideRow row;  // tile_start is set by number_tiles(); resolution_width/height: size at the resolution
   std::string mask_path;

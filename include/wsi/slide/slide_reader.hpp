@@ -17,6 +17,10 @@ class SlideError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Caps against hostile files: the pixels of one tile a slide declares, and of one read.
+inline constexpr int64_t kMaxTilePixels = int64_t{1} << 24;    // 4096 x 4096
+inline constexpr int64_t kMaxRegionPixels = int64_t{1} << 28;  // 1 GiB of RGBA
+
 struct SlideOpenOptions {
   double mpp_override = 0.0;  // > 0: use this mpp for every slide, whatever the file says
 };
