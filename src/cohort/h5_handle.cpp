@@ -3,14 +3,24 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <exception>
 #include <stdexcept>
 
 namespace wsi::h5 {
 namespace {
 
-std::atomic<bool> g_parallel_files{false};
+// Whether `id` is a file, or an object in a file, opened with the MPI-IO driver.
+bool in_parallel_file(hid_t id) {
+  const H5I_type_t type = H5Iget_type(id);
+  if (type != H5I_FILE && type != H5I_DATASET && type != H5I_GROUP && type != H5I_ATTR) return false;
+  const hid_t file = H5Iget_file_id(id);  // a new reference: released below (never the last one)
+  if (file < 0) return false;
+  const hid_t access = H5Fget_access_plist(file);
+  const bool mpio = access >= 0 && H5Pget_driver(access) == H5FD_MPIO;
+  if (access >= 0) H5Pclose(access);
+  H5Idec_ref(file);
+  return mpio;
+}
 
 herr_t close_id(hid_t id) {
   switch (H5Iget_type(id)) {
@@ -65,10 +75,10 @@ void Handle::reset() noexcept {
   const hid_t id = id_;
   id_ = H5I_INVALID_HID;
   if (H5Iis_valid(id) <= 0) return;
-  // In a process that opened a file with MPI-IO, closing a file or a chunked dataset may be
-  // collective: while an exception unwinds (on this rank alone, perhaps), objects are left open
-  // and the job is aborted instead (see wsi/schedule/failure.hpp).
-  if (std::uncaught_exceptions() > 0 && g_parallel_files) return;
+  // Closing a file opened with MPI-IO, or a chunked dataset in one, may be collective: while an
+  // exception unwinds (on this rank alone, perhaps), such objects are left open and the job is
+  // aborted instead (see wsi/schedule/failure.hpp).
+  if (std::uncaught_exceptions() > 0 && in_parallel_file(id)) return;
   if (close_id(id) < 0) {
     try {
       spdlog::warn("HDF5: closing an object failed: {}", innermost_message());
@@ -89,8 +99,6 @@ void fail(const Where& where, const std::string& action) {
   if (!where.object.empty()) text += ", object '" + where.object + "'";
   throw std::runtime_error(text + "): " + innermost_message());
 }
-
-void mark_parallel_files() { g_parallel_files = true; }
 
 void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
