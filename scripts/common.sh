@@ -14,6 +14,8 @@ PACKAGES=(
   python3-torch python3-torchvision python3-h5py python3-openslide python3-numpy python3-opencv python3-skimage
   # the real single-node Slurm test
   slurm-wlm munge
+  # the libFuzzer targets (tests/fuzz)
+  clang libclang-rt-14-dev
 )
 
 install_packages() {
@@ -32,9 +34,21 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# build_project [extra cmake arguments...]
 build_project() {
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
   cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+# The builds behind the sanitizer and fuzz tests: AddressSanitizer + UBSan (gcc, wsi-mpi and the
+# unit tests) in $SANITIZE_DIR, and the libFuzzer targets (clang) in $FUZZ_DIR.
+SANITIZE_DIR="${WSI_SANITIZE_DIR:-$ROOT/build-asan}"
+FUZZ_DIR="${WSI_FUZZ_DIR:-$ROOT/build-fuzz}"
+build_checks() {
+  cmake -S "$ROOT" -B "$SANITIZE_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSI_SANITIZE=ON
+  cmake --build "$SANITIZE_DIR" -j "$(nproc)" --target wsi-mpi wsi_tests
+  CC=clang CXX=clang++ cmake -S "$ROOT" -B "$FUZZ_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSI_FUZZ=ON
+  cmake --build "$FUZZ_DIR" -j "$(nproc)"
 }
 
 # Open MPI as root (containers, CI) and in containers without a shared-memory single-copy path.

@@ -1,4 +1,4 @@
-// Option helpers, see options.hpp.
+// Option helpers (see options.hpp) and the CLI's logging and error line (see cli.hpp).
 #include "cli/options.hpp"
 
 #include <filesystem>
@@ -6,10 +6,24 @@
 #include <iostream>
 #include <stdexcept>
 
+#include <spdlog/cfg/env.h>
+#include <spdlog/spdlog.h>
+
 #include "cli/cli.hpp"
 #include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
+
+void setup_logging(int rank) {
+  const std::string who = rank >= 0 ? "[wsi-mpi rank " + std::to_string(rank) + "] " : "[wsi-mpi] ";
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S " + who + "%l: %v");
+  spdlog::set_level(rank > 0 ? spdlog::level::warn : spdlog::level::info);
+  spdlog::cfg::load_env_levels();
+}
+
+void print_error(const std::string& command, const std::string& message) {
+  std::cerr << "wsi-mpi " << command << ": error: " << message << std::endl;
+}
 
 namespace fs = std::filesystem;
 

@@ -86,8 +86,8 @@ std::vector<int64_t> int_list(const ValuePtr& v, const char* what) {
 
 class Unpickler {
  public:
-  Unpickler(caffe2::serialize::PyTorchStreamReader& reader, const char* data, size_t size)
-      : reader_(reader), data_(data), size_(size) {}
+  Unpickler(const RecordReader& records, const char* data, size_t size)
+      : records_(records), data_(data), size_(size) {}
 
   ValuePtr parse() {
     while (true) {
@@ -311,9 +311,10 @@ class Unpickler {
     auto cached = storages_.find(key);
     if (cached != storages_.end()) return cached->second;
     at::ScalarType dtype = storage_dtype(type);
-    std::string record = "data/" + key;
-    if (!reader_.hasRecord(record)) throw std::runtime_error("missing storage record " + record);
-    auto [data, bytes] = reader_.getRecord(record);
+    const std::string record = "data/" + key;
+    const std::optional<std::string> content = records_(record);
+    if (!content) throw std::runtime_error("missing storage record " + record);
+    const size_t bytes = content->size();
     const size_t element = c10::elementSize(dtype);
     const ValuePtr& numel = pid->items[4];
     if (bytes % element != 0 || numel->kind != Value::Kind::integer || numel->integer < 0 ||
@@ -322,7 +323,7 @@ class Unpickler {
                                " bytes, not the " + (numel->kind == Value::Kind::integer ? std::to_string(numel->integer) : std::string("?")) +
                                " elements of " + std::to_string(element) + " bytes its header declares");
     auto storage = at::empty({int64_t(bytes / element)}, at::TensorOptions().dtype(dtype));
-    if (bytes) std::memcpy(storage.data_ptr(), data.get(), bytes);
+    if (bytes) std::memcpy(storage.data_ptr(), content->data(), bytes);
     auto v = make(Value::Kind::storage);
     v->tensor = storage;
     storages_[key] = v;
@@ -362,7 +363,7 @@ class Unpickler {
     throw std::runtime_error("unsupported Python object " + name + " in the pickle (a state_dict holds only tensors)");
   }
 
-  caffe2::serialize::PyTorchStreamReader& reader_;
+  const RecordReader& records_;
   const char* data_;
   size_t size_;
   size_t pos_ = 0;
@@ -412,6 +413,11 @@ StateDict to_state_dict(const ValuePtr& root) {
 
 }  // namespace
 
+StateDict state_dict_from_pickle(const char* data, size_t size, const RecordReader& records) {
+  Unpickler unpickler(records, data, size);
+  return to_state_dict(unpickler.parse());
+}
+
 StateDict load_state_dict(const std::string& path) {
   try {
     check_zip(path);
@@ -424,8 +430,12 @@ StateDict load_state_dict(const std::string& path) {
         throw std::runtime_error("big-endian tensor data is not supported");
     }
     auto [data, size] = reader.getRecord("data.pkl");
-    Unpickler unpickler(reader, static_cast<const char*>(data.get()), size);
-    return to_state_dict(unpickler.parse());
+    return state_dict_from_pickle(static_cast<const char*>(data.get()), size,
+                                  [&reader](const std::string& name) -> std::optional<std::string> {
+                                    if (!reader.hasRecord(name)) return std::nullopt;
+                                    auto [bytes, n] = reader.getRecord(name);
+                                    return std::string(static_cast<const char*>(bytes.get()), n);
+                                  });
   } catch (const c10::Error& e) {
     throw std::runtime_error("cannot read state_dict " + path + ": " + e.what_without_backtrace());
   } catch (const std::exception& e) {

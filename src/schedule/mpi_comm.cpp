@@ -1,6 +1,8 @@
 // wsi::Comm over MPI, see include/wsi/schedule/comm.hpp.
 #include "schedule/mpi_comm.hpp"
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 #include <exception>
 #include <stdexcept>
@@ -60,19 +62,32 @@ int Comm::size() const {
 
 void Comm::barrier() const { check_mpi(MPI_Barrier(handle_->comm), "in a barrier"); }
 
-std::vector<std::string> Comm::all_gather(const std::string& bytes) const {
+std::vector<std::string> Comm::all_gather(const std::string& bytes, size_t chunk_bytes) const {
+  // MPI counts and displacements are ints: a plan of a big cohort passes 2 GiB, so the bytes go
+  // in rounds of at most INT_MAX in all (chunk_bytes per rank).
   const int n = size();
-  int length = static_cast<int>(bytes.size());
-  std::vector<int> lengths(n), offsets(n);
-  check_mpi(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, handle_->comm), "gathering sizes");
-  int total = 0;
-  for (int i = 0; i < n; ++i) offsets[i] = total, total += lengths[i];
-  std::string all(total, '\0');
-  check_mpi(MPI_Allgatherv(bytes.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(), MPI_BYTE,
-                           handle_->comm),
-            "gathering data");
-  std::vector<std::string> parts;
-  for (int i = 0; i < n; ++i) parts.push_back(all.substr(offsets[i], lengths[i]));
+  const int64_t length = static_cast<int64_t>(bytes.size());
+  std::vector<int64_t> lengths(n);
+  check_mpi(MPI_Allgather(&length, 1, MPI_INT64_T, lengths.data(), 1, MPI_INT64_T, handle_->comm), "gathering sizes");
+  const size_t chunk = std::max<size_t>(1, std::min(chunk_bytes, static_cast<size_t>(INT_MAX / n)));
+  const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+  std::vector<std::string> parts(n);
+  for (int r = 0; r < n; ++r) parts[r].reserve(static_cast<size_t>(lengths[r]));
+  std::vector<int> counts(n), offsets(n);
+  std::string round;
+  for (int64_t at = 0; at < longest; at += static_cast<int64_t>(chunk)) {
+    int total = 0;
+    for (int r = 0; r < n; ++r) {
+      counts[r] = static_cast<int>(std::clamp<int64_t>(lengths[r] - at, 0, static_cast<int64_t>(chunk)));
+      offsets[r] = total, total += counts[r];
+    }
+    round.assign(static_cast<size_t>(total), '\0');
+    const int mine = counts[rank()];
+    check_mpi(MPI_Allgatherv(mine > 0 ? bytes.data() + at : nullptr, mine, MPI_BYTE, round.data(), counts.data(),
+                             offsets.data(), MPI_BYTE, handle_->comm),
+              "gathering data");
+    for (int r = 0; r < n; ++r) parts[r].append(round, static_cast<size_t>(offsets[r]), static_cast<size_t>(counts[r]));
+  }
   return parts;
 }
 
@@ -80,9 +95,10 @@ std::vector<int64_t> Comm::all_gather_values(const std::vector<int64_t>& values)
   std::vector<int64_t> out;
   for (const std::string& part : all_gather(std::string(reinterpret_cast<const char*>(values.data()),
                                                         values.size() * sizeof(int64_t)))) {
-    const size_t at = out.size();
-    out.resize(at + part.size() / sizeof(int64_t));
-    std::memcpy(out.data() + at, part.data(), part.size() / sizeof(int64_t) * sizeof(int64_t));
+    const size_t at = out.size(), count = part.size() / sizeof(int64_t);
+    if (count == 0) continue;
+    out.resize(at + count);
+    std::memcpy(out.data() + at, part.data(), count * sizeof(int64_t));
   }
   return out;
 }
@@ -90,8 +106,11 @@ std::vector<int64_t> Comm::all_gather_values(const std::vector<int64_t>& values)
 std::string Comm::broadcast(const std::string& bytes, int root) const {
   int64_t length = static_cast<int64_t>(bytes.size());
   check_mpi(MPI_Bcast(&length, 1, MPI_INT64_T, root, handle_->comm), "broadcasting a size");
-  std::string out = rank() == root ? bytes : std::string(length, '\0');
-  check_mpi(MPI_Bcast(out.data(), static_cast<int>(length), MPI_BYTE, root, handle_->comm), "broadcasting data");
+  std::string out = rank() == root ? bytes : std::string(static_cast<size_t>(length), '\0');
+  for (int64_t at = 0; at < length; at += INT_MAX)  // int counts: in rounds past 2 GiB
+    check_mpi(MPI_Bcast(out.data() + at, static_cast<int>(std::min<int64_t>(INT_MAX, length - at)), MPI_BYTE, root,
+                        handle_->comm),
+              "broadcasting data");
   return out;
 }
 

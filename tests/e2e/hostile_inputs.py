@@ -153,6 +153,8 @@ for row in rows:
         problems.append(f"killed by signal {-result.returncode}")
     elif result.returncode != int(row["exit"]):
         problems.append(f"exit {result.returncode}, expected {row['exit']}")
+    if "ERROR: AddressSanitizer" in text or "runtime error:" in text:
+        problems.append("a sanitizer reported an error")
     if row["message"] and row["message"] not in text:
         problems.append(f"no '{row['message']}' in the output")
     if link is not None and open(os.path.join(folder, "victim.txt")).read() != "not yours\n":
