@@ -1,6 +1,7 @@
 """Shared by the end-to-end tests: running wsi-mpi under mpirun, making synthetic cohorts, and
 comparing cohort files dataset by dataset."""
 import os
+import shutil
 import subprocess
 
 import h5py
@@ -36,6 +37,17 @@ def run(command, expect=0, env=None, log=None):
 
 def synth(binary, folder, *args):
     run([binary, "synth", "--output", folder] + list(args))
+
+
+def reference_cohort(binary, work, synth_args, run_args):
+    """A fresh synthetic cohort in `work` and the file of an uninterrupted 1-rank run of it:
+    returns (job file, reference file)."""
+    shutil.rmtree(work, ignore_errors=True)
+    synth(binary, work, *synth_args)
+    job = os.path.join(work, "job.ini")
+    reference = os.path.join(work, "reference.h5")
+    run(mpirun(binary, 1, ["run", "--job", job, "--output", reference] + list(run_args)), log=reference + ".log")
+    return job, reference
 
 
 # Datasets that say what was computed; /progress/rank, /stats and /job/config (which holds the

@@ -9,21 +9,16 @@ bad option (exit 2 everywhere, both messages), rank 1 under `ulimit -f` (exit 1,
 is made), and a second job on an output another job holds (exit 2, naming host and pid).
 usage: fault_injection.py BIN WORK"""
 import os
-import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import assert_same_results, environment, mpirun, run, synth  # noqa: E402
+from common import assert_same_results, environment, mpirun, reference_cohort, run  # noqa: E402
 
 binary, work = sys.argv[1], sys.argv[2]
-shutil.rmtree(work, ignore_errors=True)
-synth(binary, work, "--slides", "3", "--size", "4000x3000")
-job = os.path.join(work, "job.ini")
 args = ["--threads", "1", "--unit-tiles", "8", "--checkpoint-interval", "0.5"]
-reference = os.path.join(work, "reference.h5")
-run(mpirun(binary, 1, ["run", "--job", job, "--output", reference] + args))
+job, reference = reference_cohort(binary, work, ["--slides", "3", "--size", "4000x3000"], args)
 
 
 def attempt(name, command, env=None):
@@ -99,4 +94,11 @@ assert status == 2 and "is being written by another job (host" in text and "pid"
 assert first.wait(timeout=300) == 0
 assert_same_results(reference, output)
 print("lock: a second job on the same output is refused (exit 2, host and pid named); the first completes")
+# Under a Slurm requeue (SLURM_RESTART_COUNT > 0) --overwrite is applied once: the run resumes.
+name = "requeue-overwrite"
+status, seconds, text = attempt(name, mpirun(binary, 1, ["run", "--job", job, "--output", output, "--overwrite"] + args),
+                                {"SLURM_RESTART_COUNT": "1"})
+assert status == 0 and "--overwrite ignored" in text and "0 of" in text and "units left to compute" in text, text
+assert_same_results(reference, output)
+print("requeue-overwrite: a requeued run with --overwrite resumed the finished file instead of starting over")
 print("fault_injection OK")

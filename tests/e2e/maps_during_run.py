@@ -10,8 +10,6 @@
 usage: maps_during_run.py BIN WORK"""
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,15 +18,11 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import assert_same_results, environment, mpirun, run, synth  # noqa: E402
+from common import assert_same_results, environment, mpirun, reference_cohort, run  # noqa: E402
 
 binary, work = sys.argv[1], sys.argv[2]
-shutil.rmtree(work, ignore_errors=True)
-synth(binary, work, "--slides", "2", "--size", "5000x3800")
-job = os.path.join(work, "job.ini")
 common_args = ["--threads", "1", "--unit-tiles", "4", "--batch-size", "4"]
-reference = os.path.join(work, "reference.h5")
-run(mpirun(binary, 1, ["run", "--job", job, "--output", reference] + common_args), log=reference + ".log")
+job, reference = reference_cohort(binary, work, ["--slides", "2", "--size", "5000x3800"], common_args)
 with h5py.File(reference, "r") as f:
     keys = [k.decode() for k in f["slides/key"][()]]
     units = f["progress/units"][()]
