@@ -283,6 +283,7 @@ void CohortFile::create(const std::string& path, const CohortPlan& plan, const C
   // put in its place meanwhile makes the creation fail rather than write through it.
   on_rank0(comm, [&] { remove_leftover(partial); });
   {
+    const h5::ParallelFileOpen parallel;
     Handle fapl = h5::mpio_file_access(comm, true, partial);
     Handle file = h5::make(H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.id()), {partial, "/"},
                            "creating the file");

@@ -21,6 +21,7 @@ namespace n = h5::names;
 struct CohortFile::Impl {
   std::string path;
   std::optional<Comm> comm;
+  h5::ParallelFileOpen parallel;  // counted until everything below is closed
   Handle file;  // declared first: closed last
   Handle collective, independent;
   Handle status, error, error_type, fractions, probabilities, features, done, unit_rank, state, stats, bounds;

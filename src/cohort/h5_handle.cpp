@@ -3,24 +3,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <exception>
 #include <stdexcept>
 
 namespace wsi::h5 {
 namespace {
 
-// Whether `id` is a file, or an object in a file, opened with the MPI-IO driver.
-bool in_parallel_file(hid_t id) {
-  const H5I_type_t type = H5Iget_type(id);
-  if (type != H5I_FILE && type != H5I_DATASET && type != H5I_GROUP && type != H5I_ATTR) return false;
-  const hid_t file = H5Iget_file_id(id);  // a new reference: released below (never the last one)
-  if (file < 0) return false;
-  const hid_t access = H5Fget_access_plist(file);
-  const bool mpio = access >= 0 && H5Pget_driver(access) == H5FD_MPIO;
-  if (access >= 0) H5Pclose(access);
-  H5Idec_ref(file);
-  return mpio;
-}
+// Files this process has open with the MPI-IO driver (asking HDF5 which driver a file uses is
+// itself collective for MPI-IO: H5Fget_access_plist duplicates the communicator).
+std::atomic<int> g_parallel_files{0};
 
 herr_t close_id(hid_t id) {
   switch (H5Iget_type(id)) {
@@ -78,7 +70,7 @@ void Handle::reset() noexcept {
   // Closing a file opened with MPI-IO, or a chunked dataset in one, may be collective: while an
   // exception unwinds (on this rank alone, perhaps), such objects are left open and the job is
   // aborted instead (see wsi/schedule/failure.hpp).
-  if (std::uncaught_exceptions() > 0 && in_parallel_file(id)) return;
+  if (std::uncaught_exceptions() > 0 && g_parallel_files > 0) return;
   if (close_id(id) < 0) {
     try {
       spdlog::warn("HDF5: closing an object failed: {}", innermost_message());
@@ -99,6 +91,9 @@ void fail(const Where& where, const std::string& action) {
   if (!where.object.empty()) text += ", object '" + where.object + "'";
   throw std::runtime_error(text + "): " + innermost_message());
 }
+
+ParallelFileOpen::ParallelFileOpen() { ++g_parallel_files; }
+ParallelFileOpen::~ParallelFileOpen() { --g_parallel_files; }
 
 void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 

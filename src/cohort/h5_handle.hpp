@@ -25,9 +25,9 @@ class Handle {
 
   hid_t id() const { return id_; }
   explicit operator bool() const { return id_ >= 0; }
-  // Closes now; logs (never throws) when HDF5 refuses. An object of a file opened with MPI-IO is
-  // left open while an exception unwinds: closing it may be collective, and the other ranks
-  // may never get there.
+  // Closes now; logs (never throws) when HDF5 refuses. While this process has a file open with
+  // MPI-IO (see ParallelFileOpen), objects are left open while an exception unwinds: closing
+  // one may be collective, and the other ranks may never get there.
   void reset() noexcept;
   // Closes now and throws when HDF5 refuses (for the file, where a failed close matters).
   void close(const std::string& file, const std::string& object);
@@ -52,6 +52,14 @@ inline hid_t check(hid_t result, const Where& where, const char* action) {
 inline Handle make(hid_t result, const Where& where, const char* action) {
   return Handle(check(result, where, action));
 }
+
+// Counts a file open with MPI-IO for as long as it lives (held next to the file's Handle).
+struct ParallelFileOpen {
+  ParallelFileOpen();
+  ~ParallelFileOpen();
+  ParallelFileOpen(const ParallelFileOpen&) = delete;
+  ParallelFileOpen& operator=(const ParallelFileOpen&) = delete;
+};
 
 // Switches off HDF5's automatic error printing for the calling thread (idempotent, cheap).
 void quiet_errors();

@@ -13,6 +13,19 @@ Handle mpio_file_access(const Comm& comm, bool collective_reads, const std::stri
         "setting collective metadata reads");
   check(H5Pset_coll_metadata_write(fapl.id(), 1), where, "setting collective metadata writes");
   check(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18), where, "setting format bounds");
+  // Metadata reaches the disk only at our flushes: the chunk index of a compressed map changes
+  // while an epoch writes it, and a kill before the epoch's flush must find the metadata of the
+  // last flush on disk, not half of the new one. HDF5 writes dirty metadata early only past
+  // dirty_bytes_threshold (default 256 KiB) or when the cache must evict: both raised.
+  H5AC_cache_config_t cache;
+  cache.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  check(H5Pget_mdc_config(fapl.id(), &cache), where, "reading the metadata cache settings");
+  cache.set_initial_size = true;
+  cache.initial_size = size_t{32} << 20;
+  cache.min_size = size_t{32} << 20;
+  cache.max_size = size_t{128} << 20;
+  cache.dirty_bytes_threshold = size_t{32} << 20;
+  check(H5Pset_mdc_config(fapl.id(), &cache), where, "setting the metadata cache");
   return fapl;
 }
 
