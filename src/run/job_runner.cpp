@@ -75,11 +75,6 @@ Job planning_job(Job job) {
   return job;
 }
 
-void add(RankStats& into, const RankStats& s) {
-  into.tiles += s.tiles, into.seconds_reading += s.seconds_reading, into.seconds_inferring += s.seconds_inferring;
-  into.seconds_waiting += s.seconds_waiting, into.seconds_writing += s.seconds_writing;
-}
-
 // Runs `step`, turning its exception into an exit status and a message for agree_on().
 template <class F>
 std::pair<int, std::string> outcome(F step) {
@@ -153,11 +148,9 @@ int run_stages(const Job& job, const Comm& comm, bool plan_only) {
     std::unique_ptr<Coordinator> coordinator;
     if (comm.rank() == 0)
       coordinator = std::make_unique<Coordinator>(coordination, state.units, todo, job.checkpoint_interval);
-    RankStats worked;
-    Worker worker(job, *model, state, file, maps, threads, comm, coordination, worked);
+    Worker worker(job, *model, state, file, maps, threads, comm, coordination, stats);
     stopped = worker.run();
     if (coordinator) coordinator->finish();
-    add(stats, worked);
     mine = worker.failures();
   }
   const auto last_tile = Clock::now();
