@@ -43,8 +43,8 @@ void MapMaker::queue(int64_t slide) {
   seconds_ += seconds_since(start);
   const Size slide_size{row.resolution_width, row.resolution_height}, canvas{shape.width, shape.height};
   auto flag = merged_flag_;
-  queued_.emplace_back(slide, pool_.submit([slide, classes, slide_size, canvas, flag, tiles = std::move(tiles),
-                                           probabilities = std::move(probabilities), rank = comm_.rank()] {
+  queued_.push_back(pool_.submit([slide, classes, slide_size, canvas, flag, tiles = std::move(tiles),
+                                 probabilities = std::move(probabilities), rank = comm_.rank()] {
     const auto start = Clock::now();
     fail_point(rank, "maps");
     auto merged = std::make_shared<Merged>();
@@ -69,11 +69,11 @@ void MapMaker::units_done(const std::vector<int64_t>& units) {
 int64_t MapMaker::write_ready(bool wait) {
   std::vector<CohortFile::SlideImages> writes;
   for (auto it = queued_.begin(); it != queued_.end();) {
-    if (!wait && it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (!wait && it->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       ++it;
       continue;
     }
-    std::shared_ptr<Merged> merged = it->second.get();
+    std::shared_ptr<Merged> merged = it->get();
     seconds_ += merged->seconds;
     if (!merged->prediction.empty()) writes.push_back({merged->slide, merged->prediction.data, nullptr, nullptr});
     written_.push_back(std::move(merged));

@@ -47,7 +47,7 @@ class MapMaker {
   const Comm& comm_;
   WorkerPool& pool_;
   std::vector<int64_t> units_left_;  // per slide: units not yet done
-  std::vector<std::pair<int64_t, std::future<std::shared_ptr<Merged>>>> queued_;
+  std::vector<std::future<std::shared_ptr<Merged>>> queued_;  // merges on the workers
   std::vector<std::shared_ptr<Merged>> written_;  // waiting for commit_status
   std::shared_ptr<std::atomic<bool>> merged_flag_ = std::make_shared<std::atomic<bool>>(false);
   double seconds_ = 0;
