@@ -285,7 +285,8 @@ void CohortFile::create(const std::string& path, const CohortPlan& plan, const C
   {
     const h5::ParallelFileOpen parallel;
     Handle fapl = h5::mpio_file_access(comm, true, partial);
-    Handle file = h5::make(H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.id()), {partial, "/"},
+    Handle fcpl = h5::crash_safe_file_creation(partial);
+    Handle file = h5::make(H5Fcreate(partial.c_str(), H5F_ACC_EXCL, fcpl.id(), fapl.id()), {partial, "/"},
                            "creating the file");
     Created created;
     const auto start = std::chrono::steady_clock::now();

@@ -12,11 +12,13 @@ Handle mpio_file_access(const Comm& comm, bool collective_reads, const std::stri
   check(H5Pset_all_coll_metadata_ops(fapl.id(), collective_reads ? 1 : 0), where,
         "setting collective metadata reads");
   check(H5Pset_coll_metadata_write(fapl.id(), 1), where, "setting collective metadata writes");
-  check(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18), where, "setting format bounds");
-  // Metadata reaches the disk only at our flushes: the chunk index of a compressed map changes
-  // while an epoch writes it, and a kill before the epoch's flush must find the metadata of the
-  // last flush on disk, not half of the new one. HDF5 writes dirty metadata early only past
-  // dirty_bytes_threshold (default 256 KiB) or when the cache must evict: both raised.
+  check(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V110), where, "setting format bounds");
+  // V110: the file space strategy (crash_safe_file_creation) needs it; the superblock stays
+  // version 2, which a killed file opens with (no h5clear).
+  // Metadata should reach the disk at our flushes: HDF5 writes dirty metadata early past
+  // dirty_bytes_threshold (default 256 KiB) or when the cache must evict: both raised. (A
+  // collective compressed write may still write part of a chunk index early; the file space
+  // strategy keeps every chunk either index points to intact.)
   H5AC_cache_config_t cache;
   cache.version = H5AC__CURR_CACHE_CONFIG_VERSION;
   check(H5Pget_mdc_config(fapl.id(), &cache), where, "reading the metadata cache settings");
@@ -35,6 +37,13 @@ Handle serial_file_access(const std::string& path) {
   check(H5Pset_fapl_sec2(fapl.id()), where, "selecting the sec2 driver");
   check(H5Pset_file_locking(fapl.id(), 1, 1), where, "setting file locking");
   return fapl;
+}
+
+Handle crash_safe_file_creation(const std::string& path) {
+  Handle fcpl = make(H5Pcreate(H5P_FILE_CREATE), {path, "/"}, "creating a file creation property list");
+  check(H5Pset_file_space_strategy(fcpl.id(), H5F_FSPACE_STRATEGY_NONE, 0, 1), {path, "/"},
+        "setting the file space strategy");
+  return fcpl;
 }
 
 Handle mpio_transfer(bool collective, const std::string& path) {

@@ -246,6 +246,59 @@ TEST_CASE("cohort file: valid right after create (crash consistency)", "[cohort]
   CHECK(wsi::read_cohort_summary(path).units.size() == 1);
 }
 
+// What a kill leaves between a maps write and the flush after it: the bytes on disk then. HDF5 may
+// have written part of the chunk index already, so each chunk reads as before or after the write;
+// none may read as garbage (new chunks written over old ones the index on disk points to).
+TEST_CASE("cohort file: a kill after a maps write leaves the last flushed maps readable", "[cohort]") {
+  const auto& comm = world();
+  const fs::path dir = wsi::test::scratch_dir("cohort-maps-kill");
+  const std::string path = (dir / "cohort.h5").string(), killed = (dir / "killed.h5").string();
+  wsi::CohortPlan plan;
+  plan.job_json = "{}";
+  plan.fingerprint = "f";
+  plan.class_names = {"a", "b"};
+  plan.slides = {slide("big", 0, 2), slide("other", 2, 2)};
+  const int64_t h = 2000, w = 3000;  // 8 x 12 chunks: freed fill chunks merge into room for new ones
+  plan.maps = {{h, w, 0, 0, 16, 16}, {h, w, 0, 0, 16, 16}};
+  for (int i = 0; i < 4; ++i) plan.tile_slide.push_back(i / 2), plan.tile_bounds.push_back({i * 10, 0, i * 10 + 10, 10});
+  plan.units = {{0, 0, 2}, {1, 2, 2}};
+  plan.stats_ranks = 1;
+  wsi::CohortFile::create(path, plan, comm);
+
+  std::vector<uint8_t> first(h * w), second(h * w), tissue(16 * 16, 1);
+  uint32_t state = 12345;
+  for (auto& v : first) v = static_cast<uint8_t>(((state = state * 1103515245u + 12345u) >> 16) % 3);
+  for (size_t i = 0; i < second.size(); ++i) second[i] = static_cast<uint8_t>(first[i] ^ 1);
+  {
+    wsi::CohortFile file = wsi::CohortFile::open(path, comm);
+    file.write_maps({{0, first.data(), nullptr, tissue.data()}});
+    file.flush();
+    file.write_maps({{0, second.data(), nullptr, nullptr}, {1, first.data(), nullptr, nullptr}});
+    fs::copy_file(path, killed);  // the file as a SIGKILL here would leave it
+  }
+  const wsi::SlideMaps big = wsi::read_slide_maps(killed, "big"), other = wsi::read_slide_maps(killed, "other");
+  const std::vector<uint8_t> zeros(h * w, 0);
+  // Chunk by chunk: equal to `before` or to `after` (booleans: Catch would print the maps).
+  auto before_or_after = [&](const std::vector<uint8_t>& map, const std::vector<uint8_t>& before,
+                             const std::vector<uint8_t>& after) {
+    for (int64_t y0 = 0; y0 < h; y0 += 256)
+      for (int64_t x0 = 0; x0 < w; x0 += 256) {
+        bool old_chunk = true, new_chunk = true;
+        for (int64_t y = y0; y < std::min(h, y0 + 256); ++y)
+          for (int64_t x = x0; x < std::min(w, x0 + 256); ++x) {
+            old_chunk = old_chunk && map[y * w + x] == before[y * w + x];
+            new_chunk = new_chunk && map[y * w + x] == after[y * w + x];
+          }
+        if (!old_chunk && !new_chunk) return false;
+      }
+    return true;
+  };
+  CHECK(before_or_after(big.prediction, first, second));
+  CHECK(before_or_after(other.prediction, zeros, first));
+  CHECK(bool(big.tissue == tissue));
+  CHECK(bool(wsi::read_slide_maps(path, "big").prediction == second));
+}
+
 TEST_CASE("cohort file: zero tiles and empty selections", "[cohort]") {
   const auto& comm = world();
   const fs::path dir = wsi::test::scratch_dir("cohort-empty");
