@@ -1,7 +1,7 @@
 // Parallel-HDF5 property lists, see h5_parallel.hpp.
 #include "cohort/h5_parallel.hpp"
 
-#include "schedule/mpi_comm.hpp"
+#include "comm/mpi_comm.hpp"
 
 namespace wsi::h5 {
 

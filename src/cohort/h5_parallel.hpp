@@ -4,7 +4,7 @@
 #include <string>
 
 #include "cohort/h5_handle.hpp"
-#include "wsi/schedule/comm.hpp"
+#include "wsi/comm/comm.hpp"
 
 namespace wsi::h5 {
 

@@ -1,34 +1,23 @@
 // The end of a run, see finalize.hpp.
 #include "run/finalize.hpp"
 
-#include <cstring>
-
 #include <spdlog/spdlog.h>
 
+#include "wsi/comm/message.hpp"
 #include "wsi/run/job_runner.hpp"
 
 namespace wsi::run {
 
 Failures gather_failures(const Failures& mine, const Comm& comm) {
-  std::vector<SlidePlan> as_plans;  // the plan wire format: index in tile_start, message in error
-  for (const auto& [slide, error] : mine) {
-    SlidePlan p;
-    p.row.tile_start = slide;
-    p.row.error = error;
-    as_plans.push_back(p);
-  }
   Failures all;
-  for (const auto& part : comm.all_gather(serialise(as_plans)))
-    for (const SlidePlan& p : deserialise_plans(part)) all.emplace(p.row.tile_start, p.row.error);
+  for (const Failures& part : all_gather_message(comm, mine, "slide failures")) all.insert(part.begin(), part.end());
   return all;
 }
 
 std::vector<RankStats> job_statistics(const RankStats& mine, const JobState& state, const Comm& comm) {
   std::vector<RankStats> rows = state.previous_stats;
   if (rows.empty()) rows.resize(comm.size());
-  const auto parts = comm.all_gather(std::string(reinterpret_cast<const char*>(&mine), sizeof mine));
-  std::vector<RankStats> ranks(parts.size());
-  for (size_t r = 0; r < parts.size(); ++r) std::memcpy(&ranks[r], parts[r].data(), sizeof(RankStats));
+  const std::vector<RankStats> ranks = all_gather_message(comm, mine, "rank statistics");
   for (size_t r = 0; r < ranks.size(); ++r) {
     const RankStats& s = ranks[r];
     RankStats& row = rows[r % rows.size()];

@@ -103,10 +103,10 @@ std::vector<SlidePlan> plan_share(const Job& job, const std::vector<ManifestEntr
 
 // Gathers every rank's share and puts the plans back in manifest order.
 std::vector<SlidePlan> gather_plans(const std::vector<SlidePlan>& mine, size_t slides, const Comm& comm) {
-  const auto parts = comm.all_gather(serialise(mine));
+  auto parts = all_gather_message(comm, mine, "slide plans");
   std::vector<SlidePlan> plans(slides);
   for (size_t r = 0; r < parts.size(); ++r) {
-    auto planned = deserialise_plans(parts[r]);
+    auto planned = std::move(parts[r]);
     for (size_t k = 0; k < planned.size(); ++k) plans[r + k * parts.size()] = std::move(planned[k]);
   }
   number_tiles(plans);

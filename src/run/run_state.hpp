@@ -11,7 +11,7 @@
 
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/job/job.hpp"
-#include "wsi/schedule/comm.hpp"
+#include "wsi/comm/comm.hpp"
 #include "wsi/schedule/plan.hpp"
 
 namespace wsi::run {

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "schedule/mpi_comm.hpp"
+#include "comm/mpi_comm.hpp"
 #include "util/progress_log.hpp"
 #include "wsi/schedule/coordinator.hpp"
 #include "wsi/schedule/signals.hpp"

@@ -7,7 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "schedule/mpi_comm.hpp"
+#include "comm/mpi_comm.hpp"
 
 namespace wsi {
 namespace {

@@ -1,7 +1,6 @@
 // Planning, see include/wsi/schedule/plan.hpp.
 #include "wsi/schedule/plan.hpp"
 
-#include <cstring>
 
 #include <opencv2/imgproc.hpp>
 #include <stdexcept>
@@ -141,81 +140,41 @@ std::vector<WorkUnit> make_units(const std::vector<SlidePlan>& plans, int64_t un
 
 namespace {
 
-class Writer {
- public:
-  template <typename T>
-  void put(const T& value) {
-    out.append(reinterpret_cast<const char*>(&value), sizeof value);
-  }
-  void put(const std::string& s) {
-    put(static_cast<uint64_t>(s.size()));
-    out += s;
-  }
-  std::string out;
-};
-
-class Reader {
- public:
-  explicit Reader(const std::string& bytes) : in_(bytes) {}
-  template <typename T>
-  void get(T& value) {
-    need(sizeof value);
-    std::memcpy(&value, in_.data() + at_, sizeof value);
-    at_ += sizeof value;
-  }
-  void get(std::string& s) {
-    uint64_t size = 0;
-    get(size);
-    need(size);
-    s.assign(in_, at_, size);
-    at_ += size;
-  }
-  bool done() const { return at_ == in_.size(); }
-
- private:
-  void need(size_t n) const {
-    if (at_ + n > in_.size()) throw std::runtime_error("truncated slide plan message");
-  }
-  const std::string& in_;
-  size_t at_ = 0;
-};
-
+// Every field of a plan, for the message encoding (wsi/comm/message.hpp).
 template <typename Stream, typename Plan>
-void visit(Stream&& s, Plan& p) {
+void visit(Stream& s, Plan& p) {
   auto& r = p.row;
-  s(r.id), s(r.key), s(r.path), s(r.status), s(r.error), s(r.tile_start), s(r.tile_count), s(r.width), s(r.height);
-  s(r.mpp), s(r.objective_power), s(r.scale), s(r.resolution_width), s(r.resolution_height), s(p.mask_path);
-  s(p.maps.height), s(p.maps.width), s(p.maps.thumbnail_height), s(p.maps.thumbnail_width), s(p.maps.mask_height);
-  s(p.maps.mask_width);
+  s & r.id & r.key & r.path & r.status & r.error & r.tile_start & r.tile_count & r.width & r.height & r.mpp;
+  s & r.objective_power & r.scale & r.resolution_width & r.resolution_height & p.mask_path & p.maps & p.tiles;
 }
+
+struct Encoder {
+  MessageWriter& w;
+  template <typename T>
+  Encoder& operator&(const T& v) {
+    w << v;
+    return *this;
+  }
+};
+struct Decoder {
+  MessageReader& r;
+  template <typename T>
+  Decoder& operator&(T& v) {
+    r >> v;
+    return *this;
+  }
+};
 
 }  // namespace
 
-std::string serialise(const std::vector<SlidePlan>& plans) {
-  Writer w;
-  w.put(static_cast<uint64_t>(plans.size()));
-  for (const SlidePlan& plan : plans) {
-    visit([&](const auto& v) { w.put(v); }, plan);
-    w.put(static_cast<uint64_t>(plan.tiles.size()));
-    w.out.append(reinterpret_cast<const char*>(plan.tiles.data()), plan.tiles.size() * sizeof(TileBounds));
-  }
-  return w.out;
+void encode(MessageWriter& w, const SlidePlan& plan) {
+  Encoder e{w};
+  visit(e, plan);
 }
 
-std::vector<SlidePlan> deserialise_plans(const std::string& bytes) {
-  Reader r(bytes);
-  uint64_t count = 0;
-  r.get(count);
-  std::vector<SlidePlan> plans(count);
-  for (SlidePlan& plan : plans) {
-    visit([&](auto& v) { r.get(v); }, plan);
-    uint64_t tiles = 0;
-    r.get(tiles);
-    plan.tiles.resize(tiles);
-    for (TileBounds& t : plan.tiles) r.get(t);
-  }
-  if (!r.done()) throw std::runtime_error("slide plan message has trailing bytes");
-  return plans;
+void decode(MessageReader& r, SlidePlan& plan) {
+  Decoder d{r};
+  visit(d, plan);
 }
 
 }  // namespace wsi

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "wsi/grid/tile_grid.hpp"
-#include "wsi/schedule/comm.hpp"
+#include "wsi/comm/comm.hpp"
 
 namespace wsi {
 

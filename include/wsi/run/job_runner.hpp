@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "wsi/job/job.hpp"
-#include "wsi/schedule/comm.hpp"
+#include "wsi/comm/comm.hpp"
 
 namespace wsi {
 

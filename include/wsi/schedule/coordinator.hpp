@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "wsi/cohort/cohort_file.hpp"
-#include "wsi/schedule/comm.hpp"
+#include "wsi/comm/comm.hpp"
 
 namespace wsi {
 

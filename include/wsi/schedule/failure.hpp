@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "wsi/schedule/comm.hpp"
+#include "wsi/comm/comm.hpp"
 
 namespace wsi {
 

@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include "wsi/cohort/cohort_file.hpp"
+#include "wsi/comm/message.hpp"
 #include "wsi/job/job.hpp"
 #include "wsi/job/manifest.hpp"
 #include "wsi/slide/slide_reader.hpp"
@@ -43,8 +44,8 @@ int64_t number_tiles(std::vector<SlidePlan>& plans);
 // Each slide's tiles cut into contiguous ranges of at most unit_tiles.
 std::vector<WorkUnit> make_units(const std::vector<SlidePlan>& plans, int64_t unit_tiles);
 
-// Plans travel between ranks as bytes.
-std::string serialise(const std::vector<SlidePlan>& plans);
-std::vector<SlidePlan> deserialise_plans(const std::string& bytes);
+// Plans travel between ranks as typed messages.
+void encode(MessageWriter& w, const SlidePlan& plan);
+void decode(MessageReader& r, SlidePlan& plan);
 
 }  // namespace wsi

@@ -1,5 +1,5 @@
-// wsi::Comm over MPI, see include/wsi/schedule/comm.hpp.
-#include "schedule/mpi_comm.hpp"
+// wsi::Comm over MPI, see include/wsi/comm/comm.hpp.
+#include "comm/mpi_comm.hpp"
 
 #include <algorithm>
 #include <climits>

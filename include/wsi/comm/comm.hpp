@@ -1,5 +1,5 @@
 // A communicator as the rest of the code sees it (ADIOS2's helper::Comm idea): rank, size and
-// the few collectives the job needs. mpi.h stays in src/schedule/mpi_*.cpp and src/cohort/h5_*.cpp.
+// the few collectives the job needs. mpi.h stays in src/comm/, src/schedule/mpi_*.cpp and src/cohort/h5_*.cpp.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -8,7 +8,7 @@
 
 namespace wsi {
 
-struct CommHandle;  // defined in src/schedule/mpi_comm.hpp
+struct CommHandle;  // defined in src/comm/mpi_comm.hpp
 
 // Thread-safety: MPI is initialised with MPI_THREAD_MULTIPLE, but a Comm is used by one thread
 // at a time (the coordinator thread has its own duplicate).

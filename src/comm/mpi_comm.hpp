@@ -2,7 +2,7 @@
 #pragma once
 #include <mpi.h>
 
-#include "wsi/schedule/comm.hpp"
+#include "wsi/comm/comm.hpp"
 
 namespace wsi {
 

@@ -1,0 +1,70 @@
+// Typed messages between ranks (wsi/comm/message.hpp): round trips of what the ranks exchange,
+// and a hostile or damaged message refused without reading past its end or allocating its claims.
+#include <catch2/catch.hpp>
+
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "wsi/comm/message.hpp"
+#include "wsi/schedule/plan.hpp"
+
+namespace {
+
+wsi::SlidePlan sample_plan() {
+  wsi::SlidePlan plan;
+  plan.row.id = "slide \xc3\xa9";
+  plan.row.key = "slide__";
+  plan.row.path = "/data/a.svs";
+  plan.row.status = wsi::SlideStatus::failed;
+  plan.row.error = std::string("with a \0 inside", 15);
+  plan.row.tile_start = 7, plan.row.tile_count = 2, plan.row.width = 4000, plan.row.height = 3000;
+  plan.row.mpp = 0.2527, plan.row.objective_power = 20, plan.row.scale = 1.9786;
+  plan.row.resolution_width = 2021, plan.row.resolution_height = 1516;
+  plan.mask_path = "/tmp/mask.png";
+  plan.maps = {1, 2, 3, 4, 5, 6};
+  plan.tiles = {{0, 0, 224, 224}, {224, 0, 448, 224}};
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("messages: slide plans, failures and statistics round-trip", "[comm][message]") {
+  const std::vector<wsi::SlidePlan> plans = {sample_plan(), wsi::SlidePlan{}};
+  const auto back = wsi::decode_message<std::vector<wsi::SlidePlan>>(wsi::encode_message(plans), "plans");
+  REQUIRE(back.size() == 2);
+  const wsi::SlidePlan& p = back[0];
+  CHECK(p.row.id == plans[0].row.id);
+  CHECK(p.row.error == plans[0].row.error);
+  CHECK(p.row.status == wsi::SlideStatus::failed);
+  CHECK(p.row.scale == plans[0].row.scale);
+  CHECK(p.row.resolution_height == 1516);
+  CHECK(p.mask_path == "/tmp/mask.png");
+  CHECK(p.maps.mask_width == 6);
+  CHECK(p.tiles == plans[0].tiles);
+  CHECK(back[1].tiles.empty());
+
+  const std::map<int64_t, std::string> failures = {{3, "cannot open"}, {-1, ""}};
+  CHECK(wsi::decode_message<std::map<int64_t, std::string>>(wsi::encode_message(failures), "failures") == failures);
+  const wsi::RankStats stats{1, 2, 3, 4, 5, 6, 7, 8};
+  const auto stats_back = wsi::decode_message<wsi::RankStats>(wsi::encode_message(stats), "stats");
+  CHECK(stats_back.seconds_maps == 8);
+  CHECK(stats_back.tiles == 1);
+}
+
+TEST_CASE("messages: truncated, overlong or lying messages are refused", "[comm][message]") {
+  const std::string good = wsi::encode_message(std::vector<wsi::SlidePlan>{sample_plan()});
+  for (size_t cut : {size_t{0}, size_t{3}, size_t{8}, good.size() / 2, good.size() - 1})
+    CHECK_THROWS_WITH(wsi::decode_message<std::vector<wsi::SlidePlan>>(good.substr(0, cut), "slide plans"),
+                      "truncated message: slide plans");
+  CHECK_THROWS_WITH(wsi::decode_message<std::vector<wsi::SlidePlan>>(good + "x", "slide plans"),
+                    "message with trailing bytes: slide plans");
+  // A length that claims more than the message holds throws before anything is allocated.
+  wsi::MessageWriter w;
+  w << std::numeric_limits<uint64_t>::max();
+  const std::string lying = w.take();
+  CHECK_THROWS_WITH(wsi::decode_message<std::string>(lying, "text"), "truncated message: text");
+  CHECK_THROWS_WITH(wsi::decode_message<std::vector<wsi::TileBounds>>(lying, "tiles"), "truncated message: tiles");
+  CHECK_THROWS_WITH((wsi::decode_message<std::vector<std::string>>(lying, "names")), "truncated message: names");
+}
