@@ -1,5 +1,7 @@
-// The CLAM / TRIDENT features file of `wsi-mpi export --format clam` (see wsi/render/export.hpp):
-// plain serial HDF5, written to PATH.partial and renamed, so a killed export leaves no half file.
+// The CLAM / TRIDENT features file (see wsi/cohort/clam_file.hpp), written to PATH.partial and
+// renamed, so a killed export leaves no half file.
+#include "wsi/cohort/clam_file.hpp"
+
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -7,7 +9,6 @@
 #include "cohort/h5_layout.hpp"
 #include "util/exclusive_file.hpp"
 #include "cohort/h5_parallel.hpp"
-#include "wsi/render/export.hpp"
 
 namespace wsi {
 namespace {

@@ -15,10 +15,6 @@
 
 namespace wsi {
 
-bool has_maps(const MapShape& shape) {
-  return shape.height > 0 || shape.width > 0 || shape.mask_height > 0 || shape.mask_width > 0;
-}
-
 namespace {
 
 using h5::Handle;

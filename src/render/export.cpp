@@ -1,5 +1,5 @@
-// `wsi-mpi export`, see wsi/render/export.hpp. The HDF5 writing is in src/cohort/h5_clam.cpp,
-// the .pt tensor in src/model/torch_export.cpp.
+// `wsi-mpi export`, see wsi/render/export.hpp. The files are written by the cohort layer (CLAM
+// HDF5, wsi/cohort/clam_file.hpp) and the model layer (.pt tensor, wsi/model/tensor_file.hpp).
 #include "wsi/render/export.hpp"
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include "util/exclusive_file.hpp"
 #include "util/file_name.hpp"
 #include "util/json.hpp"
+#include "wsi/model/tensor_file.hpp"
 #include "wsi/render/overlay.hpp"
 
 namespace wsi {

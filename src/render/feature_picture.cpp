@@ -1,5 +1,5 @@
-// The feature picture of `wsi-mpi render`, see wsi/render/feature_picture.hpp. The PCA itself
-// (moments and eigh) is in src/model/torch_export.cpp; the rest is plain C++ and OpenCV.
+// The feature picture of `wsi-mpi render`, see wsi/render/feature_picture.hpp: the PCA of feature
+// moments and the picture, plain C++ and OpenCV.
 #include "wsi/render/feature_picture.hpp"
 
 #include <algorithm>
@@ -25,6 +25,54 @@ double percentile(std::vector<double>& sorted, double percent) {
 }
 
 }  // namespace
+
+void accumulate_feature_moments(FeatureMoments& m, const float* rows, int64_t n, int64_t dim) {
+  if (dim <= 0) throw std::invalid_argument("PCA: features have no columns");
+  if (m.dim == 0) {
+    m.dim = dim;
+    m.sum.assign(dim, 0.0);
+    m.gram.assign(static_cast<size_t>(dim * dim), 0.0);
+  } else if (m.dim != dim) {
+    throw std::invalid_argument("PCA: features of " + std::to_string(dim) + " columns after " +
+                                std::to_string(m.dim));
+  }
+  if (n <= 0) return;
+  cv::Mat x;
+  cv::Mat(static_cast<int>(n), static_cast<int>(dim), CV_32F, const_cast<float*>(rows)).convertTo(x, CV_64F);
+  cv::Mat sum(1, static_cast<int>(dim), CV_64F, m.sum.data()), gram(static_cast<int>(dim), static_cast<int>(dim),
+                                                                       CV_64F, m.gram.data());
+  cv::Mat column_sums;
+  cv::reduce(x, column_sums, 0, cv::REDUCE_SUM, CV_64F);
+  sum += column_sums;
+  cv::gemm(x, x, 1.0, gram, 1.0, gram, cv::GEMM_1_T);
+  m.count += n;
+}
+
+FeaturePca feature_pca(const FeatureMoments& m) {
+  if (m.count <= 0 || m.dim <= 0) throw std::invalid_argument("PCA: no feature rows");
+  const int d = static_cast<int>(m.dim);
+  const auto n = static_cast<double>(m.count);
+  const cv::Mat sum(1, d, CV_64F, const_cast<double*>(m.sum.data()));
+  const cv::Mat gram(d, d, CV_64F, const_cast<double*>(m.gram.data()));
+  const cv::Mat mean = sum / n;
+  cv::Mat covariance = (gram - n * mean.t() * mean) / std::max(n - 1.0, 1.0);
+  covariance = 0.5 * (covariance + covariance.t());  // exactly symmetric for the eigen solver
+  cv::Mat values, vectors;  // eigenvalues descending, eigenvector k in row k
+  cv::eigen(covariance, values, vectors);
+  FeaturePca pca;
+  pca.dim = d;
+  pca.mean.assign(mean.ptr<double>(), mean.ptr<double>() + d);
+  pca.components.assign(static_cast<size_t>(3) * d, 0.0);
+  for (int k = 0; k < std::min(3, d); ++k) {
+    const double* v = vectors.ptr<double>(k);
+    int biggest = 0;
+    for (int i = 1; i < d; ++i)
+      if (std::abs(v[i]) > std::abs(v[biggest])) biggest = i;
+    const double sign = v[biggest] < 0 ? -1.0 : 1.0;
+    for (int i = 0; i < d; ++i) pca.components[static_cast<size_t>(k) * d + i] = sign * v[i];
+  }
+  return pca;
+}
 
 std::vector<float> project_features(const FeaturePca& pca, const float* rows, int64_t n) {
   std::vector<float> scores(static_cast<size_t>(3 * std::max<int64_t>(n, 0)), 0.0f);

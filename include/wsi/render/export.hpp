@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "wsi/cohort/clam_file.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/grid/tile_grid.hpp"
 
@@ -34,25 +35,7 @@ struct Level0Box {
 };
 Level0Box level0_box(const TileBounds& tile, double scale);
 
-// The attributes of the CLAM/TRIDENT `coords` dataset.
-struct ClamAttributes {
-  int64_t patch_size = 0;         // patch side at the requested resolution (the model's input), px
-  int64_t patch_level = 0;        // 0: coords and patch_size_level0 are level-0 pixels
-  int64_t patch_size_level0 = 0;  // ceil(patch_size * scale): the level-0 side each patch covers
-  double level0_magnification = 0;  // /slides/objective_power
-  double target_magnification = 0;   // objective_power / scale: the magnification patches are read at
-  int64_t level0_width = 0, level0_height = 0;
-};
 ClamAttributes clam_attributes(const SlideRow& slide, int64_t patch_size);
-
-// Writes a CLAM features file (plain serial HDF5): `features` rows x cols float32, `coords`
-// rows x 2 int64 with ClamAttributes on it. Replaces an existing file. [src/cohort/h5_clam.cpp]
-void write_clam_h5(const std::string& path, const float* features, int64_t rows, int64_t cols,
-                   const std::vector<std::array<int64_t, 2>>& coords, const ClamAttributes& attributes);
-
-// Writes a rows x cols float32 tensor with torch::pickle_save, the format of Python's
-// torch.save (zip archive): torch.load(path) returns the tensor. [src/model/torch_export.cpp]
-void write_feature_tensor(const std::string& path, const float* features, int64_t rows, int64_t cols);
 
 // One slide's GeoJSON FeatureCollection (text): one Feature per tile, in tile order, a closed
 // Polygon over its Level0Box, properties objectType "detection", classification {name, color}

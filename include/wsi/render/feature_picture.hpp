@@ -4,7 +4,7 @@
 // has probabilities. The tutorial's DeepFeatureExtractor picture, at cohort scale.
 //
 // PCA: the covariance of the features (float64 moments, accumulated slide by slide, so memory is
-// D x D whatever the cohort) is diagonalised in LibTorch (eigh); component k is the eigenvector
+// D x D whatever the cohort) is diagonalised by OpenCV (cv::eigen); component k is the eigenvector
 // of the k-th largest eigenvalue, its sign chosen so that its largest-magnitude entry is positive
 // (the first such entry on a tie). Scores = (x - mean) . component. Each score is mapped to
 // 0..255 linearly between its 1st and 99th percentile (numpy's linear percentile over the
@@ -28,7 +28,7 @@ struct FeatureMoments {
   std::vector<double> sum;   // dim
   std::vector<double> gram;  // dim x dim, sum of x x^T
 };
-// Adds n rows of dim floats. The first call fixes dim; a different dim throws. [LibTorch]
+// Adds n rows of dim floats. The first call fixes dim; a different dim throws.
 void accumulate_feature_moments(FeatureMoments& moments, const float* rows, int64_t n, int64_t dim);
 
 struct FeaturePca {
@@ -36,7 +36,7 @@ struct FeaturePca {
   std::vector<double> mean;        // dim
   std::vector<double> components;  // 3 x dim, row k = component k (zeros where dim < k + 1)
 };
-// Throws std::invalid_argument for empty moments. [LibTorch]
+// Throws std::invalid_argument for empty moments.
 FeaturePca feature_pca(const FeatureMoments& moments);
 
 // n x 3 scores, row-major.

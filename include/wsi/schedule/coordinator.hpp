@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "wsi/cohort/cohort_file.hpp"
 #include "wsi/comm/comm.hpp"
+#include "wsi/grid/cohort_records.hpp"
 
 namespace wsi {
 

@@ -7,7 +7,8 @@
 
 #include <opencv2/core.hpp>
 
-#include "wsi/cohort/cohort_file.hpp"
+#include "wsi/grid/cohort_records.hpp"
+#include "wsi/grid/tile_grid.hpp"
 #include "wsi/comm/message.hpp"
 #include "wsi/job/job.hpp"
 #include "wsi/job/manifest.hpp"

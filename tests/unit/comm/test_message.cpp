@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "wsi/cohort/cohort_file.hpp"
 #include "wsi/comm/message.hpp"
 #include "wsi/schedule/plan.hpp"
 
