@@ -9,7 +9,6 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "wsi/render/export.hpp"
-#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 namespace {

@@ -11,7 +11,6 @@
 #include "cli/options.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/render/inspect.hpp"
-#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 namespace {

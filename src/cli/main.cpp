@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.hpp"
-#include "wsi/run/job_runner.hpp"
 
 namespace {
 
@@ -43,16 +42,16 @@ int main(int argc, char** argv) {
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;
-    return argc < 2 ? wsi::kExitUsage : wsi::kExitOk;
+    return argc < 2 ? wsi::cli::kExitUsage : wsi::cli::kExitOk;
   }
   if (!std::strcmp(argv[1], "--version")) {
     std::cout << "wsi-mpi " << WSI_MPI_VERSION << std::endl;
-    return wsi::kExitOk;
+    return wsi::cli::kExitOk;
   }
   const auto command = commands.find(argv[1]);
   if (command == commands.end()) {
     print_error(argv[1], "unknown command (see wsi-mpi --help)");
-    return wsi::kExitUsage;
+    return wsi::cli::kExitUsage;
   }
   return command->second(argc - 1, argv + 1);
 }

@@ -10,7 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.hpp"
-#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 

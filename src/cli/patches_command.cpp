@@ -19,7 +19,6 @@
 #include "wsi/batch/patch_batch.hpp"
 #include "wsi/patches/metrics.hpp"
 #include "wsi/patches/patch_dataset.hpp"
-#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 namespace {

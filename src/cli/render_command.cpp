@@ -18,7 +18,6 @@
 #include "wsi/render/feature_picture.hpp"
 #include "wsi/render/map_thumbnail.hpp"
 #include "wsi/render/overlay.hpp"
-#include "wsi/run/job_runner.hpp"
 
 namespace wsi::cli {
 namespace {

@@ -91,7 +91,21 @@ Job job_from(const po::variables_map& vm) {
 // Rank r of `world` as a message suffix.
 std::string on_rank(const Comm& world) { return " (rank " + std::to_string(world.rank()) + ")"; }
 
-int job_command(const std::string& command, int argc, char** argv, int (*stages)(const Job&, const Comm&)) {
+int exit_status(StepResult result) { return result == StepResult::refused ? kExitUsage : kExitJobFailed; }
+
+int exit_status(JobOutcome outcome) {
+  switch (outcome) {
+    case JobOutcome::complete: return kExitOk;
+    case JobOutcome::some_slides_failed: return kExitSomeSlidesFailed;
+    case JobOutcome::all_slides_failed: return kExitJobFailed;
+    case JobOutcome::stopped: return kExitResumable;
+  }
+  return kExitJobFailed;
+}
+
+using Stages = JobOutcome (*)(const Job&, const Comm&, const AbortJob&);
+
+int job_command(const std::string& command, int argc, char** argv, Stages stages) {
   const auto options = run_options(command);
   Job job;
   std::string bad_options;
@@ -114,8 +128,9 @@ int job_command(const std::string& command, int argc, char** argv, int (*stages)
   std::unique_ptr<FailureWatch> watch;
   try {
     // Every rank checks its own options (MPMD command lines may differ) before any other step.
-    agree_on(world, "options", bad_options.empty() ? kExitOk : kExitUsage, bad_options);
-    if (world.size() > 1) watch = std::make_unique<FailureWatch>(world);
+    agree_on(world, "options", bad_options.empty() ? StepResult::ok : StepResult::refused, bad_options);
+    const AbortJob abort_job = [] { MpiSession::abort(kExitJobFailed); };
+    if (world.size() > 1) watch = std::make_unique<FailureWatch>(world, abort_job);
     if (job.overwrite && std::getenv("SLURM_RESTART_COUNT") && std::atoi(std::getenv("SLURM_RESTART_COUNT")) > 0) {
       if (world.rank() == 0)
         spdlog::warn("--overwrite ignored: this is requeued Slurm run {} of the job, which resumes what the "
@@ -123,10 +138,10 @@ int job_command(const std::string& command, int argc, char** argv, int (*stages)
                      std::getenv("SLURM_RESTART_COUNT"));
       job.overwrite = false;
     }
-    return stages(job, world);
+    return exit_status(stages(job, world, abort_job));
   } catch (const JobStopped& e) {  // agreed by every rank: all leave cleanly
     print_error(command, e.what() + on_rank(world));
-    return e.status();
+    return exit_status(e.result());
   } catch (const std::exception& e) {
     const std::string message = e.what() + on_rank(world);
     print_error(command, message);

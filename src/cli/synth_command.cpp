@@ -10,7 +10,6 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "wsi/model/model.hpp"
-#include "wsi/run/job_runner.hpp"
 #include "wsi/synth/synth_slide.hpp"
 
 namespace wsi::cli {

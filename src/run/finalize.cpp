@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include "wsi/comm/message.hpp"
-#include "wsi/run/job_runner.hpp"
 
 namespace wsi::run {
 
@@ -38,7 +37,7 @@ std::vector<RankStats> job_statistics(const RankStats& mine, const JobState& sta
   return rows;
 }
 
-int finalize_slides(JobState& state, CohortFile& file, const Comm& comm, const Failures& failed) {
+JobOutcome finalize_slides(JobState& state, CohortFile& file, const Comm& comm, const Failures& failed) {
   int64_t done = 0, failures = 0;
   for (size_t s = 0; s < state.plans.size(); ++s) {
     SlideRow& row = state.plans[s].row;
@@ -52,8 +51,8 @@ int finalize_slides(JobState& state, CohortFile& file, const Comm& comm, const F
     (row.status == SlideStatus::done ? done : failures) += 1;
   }
   if (comm.rank() == 0) spdlog::info("{} slides done, {} failed", done, failures);
-  if (failures == 0) return kExitOk;
-  return done > 0 ? kExitSomeSlidesFailed : kExitJobFailed;
+  if (failures == 0) return JobOutcome::complete;
+  return done > 0 ? JobOutcome::some_slides_failed : JobOutcome::all_slides_failed;
 }
 
 }  // namespace wsi::run

@@ -3,6 +3,7 @@
 // the job's exit status. Private to src/run/.
 #pragma once
 #include "run/run_state.hpp"
+#include "wsi/run/job_runner.hpp"
 
 namespace wsi::run {
 
@@ -15,6 +16,6 @@ std::vector<RankStats> job_statistics(const RankStats& mine, const JobState& sta
 
 // Status rows of the slides that failed after planning (rank 0 writes them); returns the exit
 // status: 0 all done, 3 some failed, 1 none done.
-int finalize_slides(JobState& state, CohortFile& file, const Comm& comm, const Failures& failed);
+JobOutcome finalize_slides(JobState& state, CohortFile& file, const Comm& comm, const Failures& failed);
 
 }  // namespace wsi::run

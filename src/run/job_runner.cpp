@@ -56,14 +56,14 @@ std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads)
     options.local_rank = threads.local_rank;
     model = load_model(options);
   } catch (const std::exception& e) {
-    throw UsageError(std::string("--model: ") + e.what());
+    throw JobRefused(std::string("--model: ") + e.what());
   }
   const ModelDescription& d = model->description();
   if (job.wants_probabilities() && d.class_names.empty())
-    throw UsageError("--mode " + to_string(job.mode) + ": the model " + job.model.model +
+    throw JobRefused("--mode " + to_string(job.mode) + ": the model " + job.model.model +
                      " has no classes (give --classes, or use --mode features)");
   if (job.wants_features() && d.feature_size <= 0)
-    throw UsageError("--mode " + to_string(job.mode) + ": the model " + job.model.model + " gives no features");
+    throw JobRefused("--mode " + to_string(job.mode) + ": the model " + job.model.model + " gives no features");
   return model;
 }
 
@@ -75,22 +75,22 @@ Job planning_job(Job job) {
   return job;
 }
 
-// Runs `step`, turning its exception into an exit status and a message for agree_on().
+// Runs `step`, turning its exception into a result and a message for agree_on().
 template <class F>
-std::pair<int, std::string> outcome(F step) {
+std::pair<StepResult, std::string> outcome(F step) {
   try {
     step();
-    return {kExitOk, ""};
-  } catch (const UsageError& e) {
-    return {kExitUsage, e.what()};
+    return {StepResult::ok, ""};
+  } catch (const JobRefused& e) {
+    return {StepResult::refused, e.what()};
   } catch (const std::invalid_argument& e) {
-    return {kExitUsage, e.what()};
+    return {StepResult::refused, e.what()};
   } catch (const std::exception& e) {
-    return {kExitJobFailed, e.what()};
+    return {StepResult::failed, e.what()};
   }
 }
 
-int run_stages(const Job& job, const Comm& comm, bool plan_only) {
+JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const AbortJob& abort_job) {
   const auto start = Clock::now();
   install_stop_signals();
   // Start: every rank checks the job and loads its model, and the ranks agree before any of
@@ -131,7 +131,7 @@ int run_stages(const Job& job, const Comm& comm, bool plan_only) {
     if (comm.rank() == 0)
       spdlog::info("{} {}: run `wsi-mpi run` with the same job to compute it", job.output,
                    resume ? "was planned already" : "is planned");
-    return kExitOk;
+    return JobOutcome::complete;
   }
   std::vector<int64_t> todo;
   for (size_t u = 0; u < state.units.size(); ++u)
@@ -147,7 +147,8 @@ int run_stages(const Job& job, const Comm& comm, bool plan_only) {
   {
     std::unique_ptr<Coordinator> coordinator;
     if (comm.rank() == 0)
-      coordinator = std::make_unique<Coordinator>(coordination, state.units, todo, job.checkpoint_interval);
+      coordinator =
+          std::make_unique<Coordinator>(coordination, state.units, todo, job.checkpoint_interval, abort_job);
     Worker worker(job, *model, state, file, maps, threads, comm, coordination, stats);
     stopped = worker.run();
     if (coordinator) coordinator->finish();
@@ -163,8 +164,8 @@ int run_stages(const Job& job, const Comm& comm, bool plan_only) {
   stats.seconds_total = seconds_since(start);
   fail_point(comm.rank(), "finalize");
   const auto rows = job_statistics(stats, state, comm);
-  status = kExitResumable;
-  if (!stopped) status = finalize_slides(state, file, comm, gather_failures(mine, comm));
+  JobOutcome ended = JobOutcome::stopped;
+  if (!stopped) ended = finalize_slides(state, file, comm, gather_failures(mine, comm));
   if (comm.rank() == 0) {
     file.write_stats(rows);
     file.write_end_state(stopped ? EndState::incomplete : EndState::complete);
@@ -175,13 +176,17 @@ int run_stages(const Job& job, const Comm& comm, bool plan_only) {
   if (!stopped && comm.rank() == 0)
     spdlog::info("cohort file: {} ({:.1f} s; {:.1f} s after the last tile)", job.output, seconds_since(start),
                  seconds_since(last_tile));
-  return status;
+  return ended;
 }
 
 }  // namespace
 
-int run_job(const Job& job, const Comm& comm) { return run_stages(job, comm, false); }
+JobOutcome run_job(const Job& job, const Comm& comm, const AbortJob& abort_job) {
+  return run_stages(job, comm, false, abort_job);
+}
 
-int plan_job(const Job& job, const Comm& comm) { return run_stages(job, comm, true); }
+JobOutcome plan_job(const Job& job, const Comm& comm, const AbortJob& abort_job) {
+  return run_stages(job, comm, true, abort_job);
+}
 
 }  // namespace wsi

@@ -23,7 +23,7 @@ OutputLock::OutputLock(const std::string& output) {
     const ssize_t n = ::pread(fd_, holder, sizeof holder - 1, 0);
     ::close(fd_);
     fd_ = -1;
-    throw UsageError(output + " is being written by another job (" +
+    throw JobRefused(output + " is being written by another job (" +
                      (n > 0 ? std::string(holder, static_cast<size_t>(n)) : std::string("holder unknown")) +
                      ", lock " + path + "); wait for it to end, or write another output");
   }

@@ -8,7 +8,7 @@ namespace wsi::run {
 
 class OutputLock {
  public:
-  // Throws UsageError naming the host and pid of the job that holds it.
+  // Throws JobRefused naming the host and pid of the job that holds it.
   explicit OutputLock(const std::string& output);
   ~OutputLock();
   OutputLock(const OutputLock&) = delete;

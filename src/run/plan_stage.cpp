@@ -187,7 +187,7 @@ void check_file_size_limit(const std::string& output, uint64_t bytes, const Comm
   if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < bytes)
     message = "this rank may write files of at most " + std::to_string(limit.rlim_cur) + " bytes (ulimit -f), and " +
               output + " may grow to " + std::to_string(bytes) + " bytes: raise the limit";
-  agree_on(comm, "file size limit", message.empty() ? 0 : 1, message);
+  agree_on(comm, "file size limit", message.empty() ? StepResult::ok : StepResult::failed, message);
 }
 
 }  // namespace
@@ -230,13 +230,13 @@ JobState resume_state(const Job& job, const std::vector<ManifestEntry>& manifest
   try {
     summary = read_cohort_summary(job.output);
   } catch (const std::exception& e) {
-    throw UsageError(job.output + " exists but cannot be resumed (" + e.what() + "): give --overwrite to replace it");
+    throw JobRefused(job.output + " exists but cannot be resumed (" + e.what() + "): give --overwrite to replace it");
   }
   if (summary.fingerprint != fingerprint)
-    throw UsageError(job.output + " holds a different job (" + fingerprint_difference(summary.fingerprint, fingerprint) +
+    throw JobRefused(job.output + " holds a different job (" + fingerprint_difference(summary.fingerprint, fingerprint) +
                      "): give --overwrite to replace it");
   if (summary.slides.size() != manifest.size())
-    throw UsageError(job.output + " was planned for " + std::to_string(summary.slides.size()) + " slides, not " +
+    throw JobRefused(job.output + " was planned for " + std::to_string(summary.slides.size()) + " slides, not " +
                      std::to_string(manifest.size()));
   JobState state;
   state.resumed = true;

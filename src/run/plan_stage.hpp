@@ -23,7 +23,7 @@ JobState plan_and_create(const Job& job, const ModelDescription& model, const st
                          const std::string& fingerprint, const Comm& comm, WorkerPool& pool, RankStats& stats);
 
 // An existing file of the same job: its plan, done flags and statistics; no slide is opened.
-// Throws UsageError when the file holds another job or cannot be resumed.
+// Throws JobRefused when the file holds another job or cannot be resumed.
 JobState resume_state(const Job& job, const std::vector<ManifestEntry>& manifest, const std::string& fingerprint);
 
 }  // namespace wsi::run

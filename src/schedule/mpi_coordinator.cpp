@@ -76,7 +76,7 @@ struct Coordinator::State {
 };
 
 Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo,
-                         double checkpoint_interval)
+                         double checkpoint_interval, AbortJob abort_job)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.comm = comm;
@@ -90,12 +90,12 @@ Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vec
   }
   s.slides_to_do = static_cast<int64_t>(s.unfinished.size());
   s.progress.set_total(s.total_tiles);
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this, abort_job = std::move(abort_job)] {
     try {
       loop();
     } catch (const std::exception& e) {
       spdlog::critical("coordinator: {}", e.what());
-      MpiSession::abort(1);
+      abort_job();
     }
   });
 }

@@ -19,8 +19,8 @@ constexpr double kAbortGrace = 15.0;
 
 }  // namespace
 
-void agree_on(const Comm& comm, const std::string& what, int status, const std::string& message) {
-  const std::vector<int64_t> statuses = comm.all_gather_values({status});
+void agree_on(const Comm& comm, const std::string& what, StepResult result, const std::string& message) {
+  const std::vector<int64_t> statuses = comm.all_gather_values({static_cast<int64_t>(result)});
   int failed = -1;
   for (size_t r = 0; r < statuses.size(); ++r)
     if (statuses[r] != 0) {
@@ -29,18 +29,20 @@ void agree_on(const Comm& comm, const std::string& what, int status, const std::
     }
   if (failed < 0) return;
   const std::string text = comm.broadcast(comm.rank() == failed ? message : std::string(), failed);
-  const int code = static_cast<int>(statuses[failed]);
-  if (comm.rank() == failed) throw JobStopped(text, code);
-  throw JobStopped("stopped because rank " + std::to_string(failed) + " failed (" + what + "): " + text, code);
+  const auto kind = static_cast<StepResult>(statuses[failed]);
+  if (comm.rank() == failed) throw JobStopped(text, kind);
+  throw JobStopped("stopped because rank " + std::to_string(failed) + " failed (" + what + "): " + text, kind);
 }
 
 struct FailureWatch::State {
   Comm comm;
+  AbortJob abort_job;
   std::atomic<bool> quit{false};
-  explicit State(Comm c) : comm(std::move(c)) {}
+  State(Comm c, AbortJob abort) : comm(std::move(c)), abort_job(std::move(abort)) {}
 };
 
-FailureWatch::FailureWatch(const Comm& comm) : state_(std::make_shared<State>(comm.duplicate())) {
+FailureWatch::FailureWatch(const Comm& comm, AbortJob abort_job)
+    : state_(std::make_shared<State>(comm.duplicate(), std::move(abort_job))) {
   thread_ = std::thread([state = state_] {
     const MPI_Comm c = state->comm.handle().comm;
     while (!state->quit) {
@@ -60,7 +62,7 @@ FailureWatch::FailureWatch(const Comm& comm) : state_(std::make_shared<State>(co
       const auto heard = std::chrono::steady_clock::now();
       while (!state->quit && std::chrono::steady_clock::now() - heard < std::chrono::duration<double>(kAbortGrace))
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (!state->quit) MPI_Abort(MPI_COMM_WORLD, 1);
+      if (!state->quit) state->abort_job();
       return;
     }
   });

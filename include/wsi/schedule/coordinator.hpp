@@ -19,6 +19,7 @@
 
 #include "wsi/comm/comm.hpp"
 #include "wsi/grid/cohort_records.hpp"
+#include "wsi/schedule/failure.hpp"
 
 namespace wsi {
 
@@ -32,8 +33,10 @@ struct WorkEvent {
 
 class Coordinator {
  public:
-  // `todo`: indices into `units` still to compute, in the fixed unit order.
-  Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo, double checkpoint_interval);
+  // `todo`: indices into `units` still to compute, in the fixed unit order. `abort_job` ends the
+  // job when the coordinator itself fails (every rank waits on it).
+  Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo, double checkpoint_interval,
+              AbortJob abort_job);
   // Waits until every rank has said goodbye after the final epoch.
   void finish();
   // Without finish() (this rank failed): stops the thread at once, so that unwinding never hangs.

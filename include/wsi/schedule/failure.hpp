@@ -5,10 +5,12 @@
 //   so that they all leave cleanly, the failing rank with its own message, the others naming it.
 // - Anywhere else (planning, epochs, maps, finalize) the ranks may sit in different collectives:
 //   the failing rank tells every other rank through a FailureWatch, whose thread logs "the job
-//   stopped because rank N failed", and the CLI then aborts the MPI job.
+//   stopped because rank N failed", and the CLI then aborts the MPI job. Only the CLI aborts:
+//   code below it that must end the job calls the AbortJob it was given.
 #pragma once
 #include <atomic>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -18,25 +20,33 @@
 
 namespace wsi {
 
-// The job stopped at an agreed point; every rank exits with `status`, none needs an abort.
+// Ends every rank of the job at once (the CLI's MpiSession::abort).
+using AbortJob = std::function<void()>;
+
+// How a rank's part of a step went.
+enum class StepResult : int { ok = 0, refused = 1, failed = 2 };  // refused: the job as asked cannot run
+
+// The job stopped at an agreed point; every rank leaves cleanly, none needs an abort.
 class JobStopped : public std::runtime_error {
  public:
-  JobStopped(const std::string& message, int status) : std::runtime_error(message), status_(status) {}
-  int status() const { return status_; }
+  JobStopped(const std::string& message, StepResult result) : std::runtime_error(message), result_(result) {}
+  StepResult result() const { return result_; }
 
  private:
-  int status_;
+  StepResult result_;
 };
 
-// Collective. `status` 0 when this rank's part succeeded, else its exit status and `message`
-// why. When any rank failed, every rank throws JobStopped with the lowest failing rank's status:
-// that rank's own message on it, "stopped because rank N failed (<what>): <message>" elsewhere.
-void agree_on(const Comm& comm, const std::string& what, int status, const std::string& message);
+// Collective. `result` ok when this rank's part succeeded, else why not in `message`. When any
+// rank failed, every rank throws JobStopped with the lowest failing rank's result: that rank's
+// own message on it, "stopped because rank N failed (<what>): <message>" elsewhere.
+void agree_on(const Comm& comm, const std::string& what, StepResult result, const std::string& message);
 
 // Thread-safety: announce() from the thread that failed; the watch thread only logs.
 class FailureWatch {
  public:
-  explicit FailureWatch(const Comm& comm);  // collective (duplicates comm)
+  // Collective (duplicates comm). A rank that heard of a failure calls `abort_job` when the
+  // failing rank has not aborted the job after a grace period (it may have died first).
+  FailureWatch(const Comm& comm, AbortJob abort_job);
   ~FailureWatch();
   FailureWatch(const FailureWatch&) = delete;
   FailureWatch& operator=(const FailureWatch&) = delete;
