@@ -10,7 +10,6 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "slide/tiff_direct.hpp"
 #include "wsi/slide/region.hpp"
 
 namespace wsi {
@@ -81,25 +80,27 @@ std::vector<PlannedRead> plan_reads(const SlideProperties& slide, const Resoluti
 
 namespace {
 
-// A plan's region from the TIFF tiles when its level position is an integer and the level is
-// one the direct reader has; else from OpenSlide.
-cv::Mat read_region_for(const SlideReader& slide, const slide_detail::DirectTiffSlide* direct, const RegionRead& r) {
-  if (direct && direct->has_level(r.level)) {
+// A plan's region from the TIFF tiles when its level position is an integer and the slide reads
+// the level from its tiles; else from OpenSlide.
+cv::Mat read_region_for(const SlideReader& slide, const RegionRead& r) {
+  if (slide.reads_level_tiles(r.level)) {
     const double ds = slide.properties().levels[r.level].downsample;
     const LevelPosition px = level_position(r.x, ds), py = level_position(r.y, ds);
     if (px.fraction == 0.0 && py.fraction == 0.0)
-      return direct->read_level_region(r.level, static_cast<int64_t>(px.whole), static_cast<int64_t>(py.whole),
-                                       r.width, r.height);
+      return slide.read_level_region(r.level, static_cast<int64_t>(px.whole), static_cast<int64_t>(py.whole),
+                                     r.width, r.height);
   }
   return slide.read_region(r.x, r.y, r.level, r.width, r.height);
 }
 
-void read_plan(const SlideReader& slide, const slide_detail::DirectTiffSlide* direct, const BatchGeometry& g,
-               const TileBounds* tiles, const PlannedRead& plan, uint8_t* out) {
+}  // namespace
+
+void read_planned(const SlideReader& slide, const BatchGeometry& g, const TileBounds* tiles, const PlannedRead& plan,
+                  uint8_t* out) {
   const size_t patch_bytes = static_cast<size_t>(g.input_width) * g.input_height * 3;
   const SlideProperties& props = slide.properties();
   const RegionRead& big = plan.region;
-  cv::Mat region = read_region_for(slide, direct, big);
+  cv::Mat region = read_region_for(slide, big);
   const Level& level = props.levels[big.level];
   for (size_t j = 0; j < plan.tiles.size(); ++j) {
     const int i = plan.tiles[j];
@@ -115,27 +116,9 @@ void read_plan(const SlideReader& slide, const slide_detail::DirectTiffSlide* di
   }
 }
 
-}  // namespace
-
-void read_planned(const SlideReader& slide, const BatchGeometry& g, const TileBounds* tiles, const PlannedRead& plan,
-                  uint8_t* out) {
-  read_plan(slide, nullptr, g, tiles, plan, out);
-}
-
-std::shared_ptr<slide_detail::DirectTiffSlide> PatchBatchReader::direct_for(const SlideReader& slide) const {
-  std::lock_guard<std::mutex> lock(direct_mutex_);
-  if (direct_path_ != slide.path()) {
-    direct_.reset();
-    direct_ = slide_detail::DirectTiffSlide::open(slide);
-    direct_path_ = slide.path();
-  }
-  return direct_;
-}
-
 std::future<PatchBatch> PatchBatchReader::read(const SlideReader& slide, const BatchGeometry& geometry,
                                                const TileBounds* tiles, int count) const {
-  std::shared_ptr<slide_detail::DirectTiffSlide> direct = direct_for(slide);
-  return std::async(std::launch::async, [&slide, direct, geometry, tiles, count, readers = readers_,
+  return std::async(std::launch::async, [&slide, geometry, tiles, count, readers = readers_,
                                          allocate = allocate_] {
     PatchBatch batch;
     batch.count = count;
@@ -153,7 +136,7 @@ std::future<PatchBatch> PatchBatchReader::read(const SlideReader& slide, const B
     const auto work = [&] {
       for (int i = next++; i < n; i = next++) {
         try {
-          read_plan(slide, direct.get(), geometry, tiles, plans[i], batch.pixels.data());
+          read_planned(slide, geometry, tiles, plans[i], batch.pixels.data());
         } catch (...) {
           std::lock_guard<std::mutex> lock(error_mutex);
           if (!error) error = std::current_exception();

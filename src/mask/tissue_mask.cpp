@@ -8,7 +8,6 @@
 #include <cmath>
 #include <filesystem>
 
-#include "slide/tiff_direct.hpp"
 #include "wsi/slide/region.hpp"
 
 namespace wsi {
@@ -36,12 +35,10 @@ Resolution mask_resolution(const SlideProperties& slide) {
 
 namespace {
 
-// Level pixels per strip when a thumbnail is read in strips (16 MiB of RGBA) and the
-// decoded-tile cache behind them. Above kMaxRegionPixels (the most one read may ask for, about
+// Level pixels per strip when a thumbnail is read in strips (16 MiB of RGBA). Above kMaxRegionPixels (the most one read may ask for, about
 // 1 GiB of RGBA) strips are used even where they cannot start on whole level rows (the pixels
 // then differ slightly).
 constexpr int64_t kStripPixels = int64_t{1} << 22;
-constexpr size_t kStripTileCache = size_t{16} << 20;
 
 }  // namespace
 
@@ -59,13 +56,12 @@ cv::Mat read_thumbnail(const SlideReader& slide, const Resolution& resolution) {
     return read_bounds_at_baseline(slide, resolution, 0, 0, size.width, size.height);
   // Strips start on whole level rows when read from the TIFF tiles, or through OpenSlide at a
   // whole downsample; both give the one-piece read's pixels (outside the level: transparent).
-  const auto direct = slide_detail::DirectTiffSlide::open(slide, kStripTileCache);
-  const bool from_tiles = direct && direct->has_level(read.level);
+  const bool from_tiles = slide.reads_level_tiles(read.level);
   const double downsample = props.levels[read.level].downsample;
   if (!from_tiles && downsample != std::floor(downsample) && read.width * read.height <= kMaxRegionPixels)
     return read_bounds_at_baseline(slide, resolution, 0, 0, size.width, size.height);
   const auto rows = [&](int64_t first, int64_t count) {
-    if (from_tiles) return direct->read_level_region(read.level, 0, first, read.width, count);
+    if (from_tiles) return slide.read_level_region(read.level, 0, first, read.width, count);
     return slide.read_region(0, static_cast<int64_t>(first * downsample), read.level, read.width, count);
   };
   const cv::Size out(static_cast<int>(output.width), static_cast<int>(output.height));

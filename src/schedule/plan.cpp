@@ -78,7 +78,8 @@ SlidePlan plan_slide(const ManifestEntry& entry, const Job& job, PlannedImages* 
   SlidePlan plan = failed_plan(entry, "");
   plan.row.status = SlideStatus::pending;
   try {
-    const auto slide = open_slide(entry.path, {job.mpp_override});
+    // Planning reads the thumbnail level in strips: a strip's tiles are all the cache must hold.
+    const auto slide = open_slide(entry.path, {job.mpp_override, size_t{16} << 20});
     const SlideProperties& props = slide->properties();
     plan.row.width = props.size().width, plan.row.height = props.size().height;
     plan.row.mpp = props.mpp, plan.row.objective_power = props.objective_power;

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 
+#include "slide/tiff_tiles.hpp"
 #include "wsi/slide/slide_reader.hpp"
 
 namespace wsi {
@@ -28,6 +30,7 @@ class OpenSlideReader final : public SlideReader {
   OpenSlideReader(std::string path, OpenSlideHandle handle, const SlideOpenOptions& options)
       : path_(std::move(path)), handle_(std::move(handle)) {
     load_properties(options);
+    if (options.tile_cache_bytes > 0) tiles_ = TiffTiles::open(path_, properties_, options.tile_cache_bytes);
   }
 
   const std::string& path() const override { return path_; }
@@ -42,6 +45,16 @@ class OpenSlideReader final : public SlideReader {
     openslide_read_region(handle_.get(), reinterpret_cast<uint32_t*>(argb.data), x, y, level, w, h);
     check("reading a region");
     return unpremultiply(argb);
+  }
+
+  bool reads_level_tiles(int level) const override { return tiles_ && tiles_->has_level(level); }
+
+  cv::Mat read_level_region(int level, int64_t x, int64_t y, int64_t w, int64_t h) const override {
+    if (!reads_level_tiles(level))
+      throw std::logic_error(path_ + ": level " + std::to_string(level) + " cannot be read from its TIFF tiles");
+    if (w <= 0 || h <= 0 || w * h > kMaxRegionPixels)
+      throw SlideError(path_ + ": a region of " + std::to_string(w) + "x" + std::to_string(h) + " px cannot be read");
+    return tiles_->read_level_region(level, x, y, w, h);
   }
 
  private:
@@ -109,6 +122,7 @@ class OpenSlideReader final : public SlideReader {
   std::string path_;
   OpenSlideHandle handle_;
   SlideProperties properties_;
+  std::unique_ptr<TiffTiles> tiles_;  // null: no level is read from its tiles
 };
 
 }  // namespace

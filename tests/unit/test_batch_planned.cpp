@@ -23,6 +23,7 @@ struct Case {
   double mpp_override = 0;
   int expect_level = 0;
   bool expect_merges = true;
+  bool expect_tiles = true;  // the level is read from its TIFF tiles (not JPEG 2000)
 };
 
 // Every tile of the grid: planned reads (whole grid in one plan; and the batch reader, batch 8
@@ -30,8 +31,11 @@ struct Case {
 void check_slide(const Case& c) {
   INFO(c.path << " at " << to_string(c.resolution));
   const auto slide = open_slide(c.path, {c.mpp_override});
+  const auto openslide_only = open_slide(c.path, {c.mpp_override, 0});
   const BatchGeometry g{c.resolution, 224, 224};
   REQUIRE(optimal_read_level(slide->properties(), c.resolution).level == c.expect_level);
+  CHECK(slide->reads_level_tiles(c.expect_level) == c.expect_tiles);
+  CHECK_FALSE(openslide_only->reads_level_tiles(c.expect_level));
   const std::vector<TileBounds> tiles = patch_grid(size_at_resolution(slide->properties(), c.resolution), 224, 224);
   const int n = static_cast<int>(tiles.size());
   const size_t patch_bytes = 224 * 224 * 3;
@@ -44,11 +48,14 @@ void check_slide(const Case& c) {
   CHECK(covered == n);
   if (c.expect_merges) CHECK(plans.size() * 3 < tiles.size());
   WARN(c.path << ": " << n << " tiles in " << plans.size() << " reads");
-  std::vector<uint8_t> planned(patch_bytes * n, 7);
-  for (const auto& p : plans) read_planned(*slide, g, tiles.data(), p, planned.data());
-  for (int i = 0; i < n; ++i) {
-    INFO("tile " << i << " [" << tiles[i].x0 << ", " << tiles[i].y0 << ", " << tiles[i].x1 << ", " << tiles[i].y1 << ")");
-    REQUIRE(std::memcmp(planned.data() + patch_bytes * i, expected.data() + patch_bytes * i, patch_bytes) == 0);
+  for (const SlideReader* reader : {openslide_only.get(), slide.get()}) {  // OpenSlide, then TIFF tiles
+    std::vector<uint8_t> planned(patch_bytes * n, 7);
+    for (const auto& p : plans) read_planned(*reader, g, tiles.data(), p, planned.data());
+    for (int i = 0; i < n; ++i) {
+      INFO("tile " << i << " [" << tiles[i].x0 << ", " << tiles[i].y0 << ", " << tiles[i].x1 << ", " << tiles[i].y1
+                   << ")");
+      REQUIRE(std::memcmp(planned.data() + patch_bytes * i, expected.data() + patch_bytes * i, patch_bytes) == 0);
+    }
   }
 
   // The batch reader reads Aperio / generic TIFF levels at integer positions from the TIFF tiles.
@@ -100,7 +107,7 @@ TEST_CASE("planned reads give the per-tile patches: generic TIFF at level 2", "[
 }
 
 TEST_CASE("planned reads give the per-tile patches: TCGA at level 1 with mpp override", "[batch]") {
-  check_slide({shared_data("tcga-cr-7395-ts1/tcga-cr-7395-01a-01-ts1.svs"), {1.0, Units::mpp}, 0.5, 1, false});
+  check_slide({shared_data("tcga-cr-7395-ts1/tcga-cr-7395-01a-01-ts1.svs"), {1.0, Units::mpp}, 0.5, 1, false, false});
 }
 
 TEST_CASE("planned reads give the per-tile patches: synthetic slide at level 1, downsample 2", "[batch]") {

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -14,9 +13,6 @@
 
 namespace wsi {
 
-namespace slide_detail {
-class DirectTiffSlide;
-}
 
 struct BatchGeometry {
   Resolution resolution;
@@ -32,10 +28,8 @@ struct PatchBatch {
 
 // Thread-safety: read() may be called from one thread at a time; it uses `readers` threads
 // internally. The slide must outlive the returned future. Reads are planned (see plan_reads);
-// a level of an Aperio (not JPEG 2000) or generic TIFF slide at integer level positions is read
-// from its TIFF tiles directly, with the pixels OpenSlide 3.4.1 gives (see
-// src/slide/tiff_direct.hpp), through TIFF handles and a decoded-tile cache (64 MiB) kept while
-// the reader reads the same slide file; everything else goes through SlideReader::read_region.
+// a region at an integer position of a level the slide reads from its TIFF tiles
+// (SlideReader::reads_level_tiles) is read so, the rest through SlideReader::read_region.
 class PatchBatchReader {
  public:
   // `allocate` gives each batch's memory (Model::host_buffer: pinned when the model is on a GPU).
@@ -47,12 +41,8 @@ class PatchBatchReader {
   int readers() const { return readers_; }
 
  private:
-  std::shared_ptr<slide_detail::DirectTiffSlide> direct_for(const SlideReader& slide) const;
   int readers_;
   HostAllocator allocate_;
-  mutable std::mutex direct_mutex_;
-  mutable std::string direct_path_;
-  mutable std::shared_ptr<slide_detail::DirectTiffSlide> direct_;
 };
 
 // Planned reads: one SlideReader::read_region covers a run of neighbouring tiles (one grid row,
@@ -76,9 +66,8 @@ struct ReadPlanOptions {
 };
 std::vector<PlannedRead> plan_reads(const SlideProperties& slide, const Resolution& resolution,
                                     const TileBounds* tiles, int count, const ReadPlanOptions& options = {});
-// Performs one planned read through SlideReader::read_region (the reference path; the batch
-// reader may read TIFF tiles directly); the patch of tiles[plan.tiles[i]] goes to
-// out + patch_bytes * plan.tiles[i].
+// Performs one planned read (from the TIFF tiles where the slide can, see PatchBatchReader); the
+// patch of tiles[plan.tiles[i]] goes to out + patch_bytes * plan.tiles[i].
 void read_planned(const SlideReader& slide, const BatchGeometry& geometry, const TileBounds* tiles,
                   const PlannedRead& plan, uint8_t* out);
 

@@ -1,5 +1,5 @@
-// Direct tile reading for Aperio / generic TIFF levels, see src/slide/tiff_direct.hpp.
-#include "slide/tiff_direct.hpp"
+// Direct tile reading for Aperio / generic TIFF levels, see src/slide/tiff_tiles.hpp.
+#include "slide/tiff_tiles.hpp"
 
 #include <tiffio.h>
 
@@ -9,18 +9,25 @@
 #include <unordered_map>
 #include <vector>
 
-namespace wsi::slide_detail {
+namespace wsi {
 namespace {
 
 int quiet_handler(TIFF*, void*, const char*, const char*, va_list) { return 1; }
 
-TIFF* open_tiff(const std::string& path) {
-  TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
-  TIFFOpenOptionsSetErrorHandlerExtR(options, quiet_handler, nullptr);
-  TIFFOpenOptionsSetWarningHandlerExtR(options, quiet_handler, nullptr);
-  TIFF* tif = TIFFOpenExt(path.c_str(), "r", options);
-  TIFFOpenOptionsFree(options);
-  return tif;
+struct TiffCloser {
+  void operator()(TIFF* tif) const { TIFFClose(tif); }
+};
+using TiffHandle = std::unique_ptr<TIFF, TiffCloser>;
+
+struct TiffOptionsFree {
+  void operator()(TIFFOpenOptions* options) const { TIFFOpenOptionsFree(options); }
+};
+
+TiffHandle open_tiff(const std::string& path) {
+  const std::unique_ptr<TIFFOpenOptions, TiffOptionsFree> options(TIFFOpenOptionsAlloc());
+  TIFFOpenOptionsSetErrorHandlerExtR(options.get(), quiet_handler, nullptr);
+  TIFFOpenOptionsSetWarningHandlerExtR(options.get(), quiet_handler, nullptr);
+  return TiffHandle(TIFFOpenExt(path.c_str(), "r", options.get()));
 }
 
 struct LevelDir {
@@ -33,32 +40,32 @@ using Tile = std::vector<uint32_t>;  // RGBA bytes (libtiff's ABGR words, little
 
 }  // namespace
 
-struct DirectTiffSlide::State {
+struct TiffTiles::State {
   std::string path;
   std::vector<LevelDir> levels;
   std::mutex pool_mutex;
-  std::vector<TIFF*> pool;
+  std::vector<TiffHandle> pool;
   std::mutex cache_mutex;
   size_t cache_capacity = 0, cache_bytes = 0;
   std::list<uint64_t> order;  // most recent first
   std::unordered_map<uint64_t, std::pair<std::shared_ptr<const Tile>, std::list<uint64_t>::iterator>> cache;
 
-  TIFF* acquire() {
+  TiffHandle acquire() {
     {
       std::lock_guard<std::mutex> lock(pool_mutex);
       if (!pool.empty()) {
-        TIFF* t = pool.back();
+        TiffHandle t = std::move(pool.back());
         pool.pop_back();
         return t;
       }
     }
-    TIFF* t = open_tiff(path);
+    TiffHandle t = open_tiff(path);
     if (!t) throw SlideError(path + ": cannot open the TIFF for reading tiles");
     return t;
   }
-  void release(TIFF* t) {
+  void release(TiffHandle t) {
     std::lock_guard<std::mutex> lock(pool_mutex);
-    pool.push_back(t);
+    pool.push_back(std::move(t));
   }
 
   std::shared_ptr<const Tile> tile(int level, int64_t col, int64_t row) {
@@ -73,7 +80,8 @@ struct DirectTiffSlide::State {
     }
     const LevelDir& l = levels[level];
     auto data = std::make_shared<Tile>(size_t(l.tile_w * l.tile_h));
-    TIFF* tif = acquire();
+    TiffHandle handle = acquire();
+    TIFF* tif = handle.get();
     bool ok = false;
     char message[1024] = "";
     // As OpenSlide 3.4.1's tiff_read_region does it.
@@ -87,7 +95,7 @@ struct DirectTiffSlide::State {
         TIFFRGBAImageEnd(&img);
       }
     }
-    release(tif);
+    release(std::move(handle));
     if (!ok) throw SlideError(path + ": cannot decode tile " + std::to_string(col) + "," + std::to_string(row) +
                               " of level " + std::to_string(level) + (message[0] ? std::string(": ") + message : ""));
     std::lock_guard<std::mutex> lock(cache_mutex);
@@ -105,25 +113,22 @@ struct DirectTiffSlide::State {
   }
 };
 
-DirectTiffSlide::DirectTiffSlide(std::unique_ptr<State> state) : state_(std::move(state)) {}
+TiffTiles::TiffTiles(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-DirectTiffSlide::~DirectTiffSlide() {
-  for (TIFF* t : state_->pool) TIFFClose(t);
-}
+TiffTiles::~TiffTiles() = default;
 
-const std::string& DirectTiffSlide::path() const { return state_->path; }
-
-bool DirectTiffSlide::has_level(int level) const {
+bool TiffTiles::has_level(int level) const {
   return level >= 0 && level < static_cast<int>(state_->levels.size()) && state_->levels[level].ok;
 }
 
-std::shared_ptr<DirectTiffSlide> DirectTiffSlide::open(const SlideReader& slide, size_t cache_bytes) {
-  const SlideProperties& props = slide.properties();
+std::unique_ptr<TiffTiles> TiffTiles::open(const std::string& path, const SlideProperties& props,
+                                            size_t cache_bytes) {
   if (props.vendor != "aperio" && props.vendor != "generic-tiff") return nullptr;
-  TIFF* tif = open_tiff(slide.path());
-  if (!tif) return nullptr;
+  const TiffHandle handle = open_tiff(path);
+  if (!handle) return nullptr;
+  TIFF* tif = handle.get();
   auto state = std::make_unique<State>();
-  state->path = slide.path();
+  state->path = path;
   state->cache_capacity = cache_bytes;
   state->levels.resize(props.levels.size());
   std::vector<int> matches(props.levels.size(), 0);
@@ -166,14 +171,13 @@ std::shared_ptr<DirectTiffSlide> DirectTiffSlide::open(const SlideReader& slide,
       }
     }
   } while (++dir, TIFFReadDirectory(tif));
-  TIFFClose(tif);
   for (size_t level = 0; level < matches.size(); ++level)
     if (matches[level] != 1) state->levels[level].ok = false;  // not found, or ambiguous
   if (!any) return nullptr;
-  return std::shared_ptr<DirectTiffSlide>(new DirectTiffSlide(std::move(state)));
+  return std::unique_ptr<TiffTiles>(new TiffTiles(std::move(state)));
 }
 
-cv::Mat DirectTiffSlide::read_level_region(int level, int64_t x, int64_t y, int64_t w, int64_t h) const {
+cv::Mat TiffTiles::read_level_region(int level, int64_t x, int64_t y, int64_t w, int64_t h) const {
   const LevelDir& l = state_->levels.at(level);
   cv::Mat region(static_cast<int>(h), static_cast<int>(w), CV_8UC4, cv::Scalar::all(0));
   const int64_t x0 = std::max<int64_t>(x, 0), y0 = std::max<int64_t>(y, 0);
@@ -193,4 +197,4 @@ cv::Mat DirectTiffSlide::read_level_region(int level, int64_t x, int64_t y, int6
   return region;
 }
 
-}  // namespace wsi::slide_detail
+}  // namespace wsi
