@@ -3,25 +3,21 @@
 
 #include <stdexcept>
 
+#include "util/enum_names.hpp"
 #include "util/json.hpp"
 
 namespace wsi {
 
-JobMode parse_job_mode(const std::string& text) {
-  if (text == "classify") return JobMode::classify;
-  if (text == "features") return JobMode::features;
-  if (text == "both") return JobMode::both;
-  throw std::invalid_argument("--mode: unknown mode '" + text + "' (expected classify, features or both)");
-}
+namespace {
 
-std::string to_string(JobMode mode) {
-  switch (mode) {
-    case JobMode::classify: return "classify";
-    case JobMode::features: return "features";
-    case JobMode::both: return "both";
-  }
-  return "?";
-}
+constexpr EnumName<JobMode> kJobModeNames[] = {
+    {JobMode::classify, "classify"}, {JobMode::features, "features"}, {JobMode::both, "both"}};
+
+}  // namespace
+
+JobMode parse_job_mode(const std::string& text) { return parse_enum(kJobModeNames, text, "--mode: unknown mode"); }
+
+std::string to_string(JobMode mode) { return enum_name(kJobModeNames, mode); }
 
 void validate(const Job& job) {
   const auto fail = [](const std::string& message) { throw std::invalid_argument(message); };

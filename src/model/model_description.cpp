@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "model/model_internal.hpp"
+#include "util/enum_names.hpp"
 #include "util/json.hpp"
 
 namespace wsi {
@@ -18,6 +19,14 @@ const std::vector<std::string> kArchitectures = {"resnet18",  "resnet34",       
                                                  "resnet101", "resnext50_32x4d", "wide_resnet50_2"};
 const std::string kKatherSuffix = "-kather100k";
 
+constexpr EnumName<ModelOutput> kModelOutputNames[] = {{ModelOutput::probabilities, "probabilities"},
+                                                       {ModelOutput::logits, "logits"},
+                                                       {ModelOutput::features, "features"}};
+// The short names first (written back); PyTorch's dtype names are accepted too.
+constexpr EnumName<Precision> kPrecisionNames[] = {
+    {Precision::fp32, "fp32"},     {Precision::bf16, "bf16"},         {Precision::fp16, "fp16"},
+    {Precision::fp32, "float32"},  {Precision::bf16, "bfloat16"},     {Precision::fp16, "float16"},
+    {Precision::fp16, "half"}};
 
 // The member `key` as T, or std::invalid_argument naming the source and the key.
 template <typename T>
@@ -64,36 +73,14 @@ void check_std(const std::array<double, 3>& std, const std::string& source) {
 }  // namespace
 
 ModelOutput parse_model_output(const std::string& text) {
-  if (text == "probabilities") return ModelOutput::probabilities;
-  if (text == "logits") return ModelOutput::logits;
-  if (text == "features") return ModelOutput::features;
-  throw std::invalid_argument("unknown model output '" + text + "' (expected probabilities, logits or features)");
+  return parse_enum(kModelOutputNames, text, "unknown model output");
 }
 
-std::string to_string(ModelOutput output) {
-  switch (output) {
-    case ModelOutput::probabilities: return "probabilities";
-    case ModelOutput::logits: return "logits";
-    case ModelOutput::features: return "features";
-  }
-  return "probabilities";
-}
+std::string to_string(ModelOutput output) { return enum_name(kModelOutputNames, output); }
 
-Precision parse_precision(const std::string& text) {
-  if (text == "fp32" || text == "float32") return Precision::fp32;
-  if (text == "bf16" || text == "bfloat16") return Precision::bf16;
-  if (text == "fp16" || text == "float16" || text == "half") return Precision::fp16;
-  throw std::invalid_argument("unknown precision '" + text + "' (expected fp32, bf16 or fp16)");
-}
+Precision parse_precision(const std::string& text) { return parse_enum(kPrecisionNames, text, "unknown precision"); }
 
-std::string to_string(Precision precision) {
-  switch (precision) {
-    case Precision::fp32: return "fp32";
-    case Precision::bf16: return "bf16";
-    case Precision::fp16: return "fp16";
-  }
-  return "fp32";
-}
+std::string to_string(Precision precision) { return enum_name(kPrecisionNames, precision); }
 
 const std::vector<std::string>& kather100k_classes() {
   static const std::vector<std::string> classes = {"BACK", "NORM", "DEB", "TUM", "ADI",

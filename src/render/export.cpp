@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/enum_names.hpp"
 #include "util/exclusive_file.hpp"
 #include "util/file_name.hpp"
 #include "util/json.hpp"
@@ -64,9 +65,8 @@ std::string slide_file_name(const SlideRow& slide, const char* suffix) {
 }
 
 ExportFormat parse_export_format(const std::string& text) {
-  if (text == "clam") return ExportFormat::clam;
-  if (text == "geojson") return ExportFormat::geojson;
-  throw std::invalid_argument("--format: unknown format '" + text + "' (expected clam or geojson)");
+  static constexpr EnumName<ExportFormat> kNames[] = {{ExportFormat::clam, "clam"}, {ExportFormat::geojson, "geojson"}};
+  return parse_enum(kNames, text, "--format: unknown format");
 }
 
 Level0Box level0_box(const TileBounds& tile, double scale) {

@@ -5,28 +5,16 @@
 #include <cstdio>
 #include <sstream>
 
+#include "util/enum_names.hpp"
 #include "util/json.hpp"
 
 namespace wsi {
 namespace {
 
-const char* status_name(SlideStatus status) {
-  switch (status) {
-    case SlideStatus::pending: return "pending";
-    case SlideStatus::done: return "done";
-    case SlideStatus::failed: return "failed";
-  }
-  return "unknown";
-}
-
-const char* end_state_name(EndState state) {
-  switch (state) {
-    case EndState::running: return "running";
-    case EndState::complete: return "complete";
-    case EndState::incomplete: return "incomplete";
-  }
-  return "unknown";
-}
+constexpr EnumName<SlideStatus> kStatusNames[] = {
+    {SlideStatus::pending, "pending"}, {SlideStatus::done, "done"}, {SlideStatus::failed, "failed"}};
+constexpr EnumName<EndState> kEndStateNames[] = {
+    {EndState::running, "running"}, {EndState::complete, "complete"}, {EndState::incomplete, "incomplete"}};
 
 std::string format_number(double value, const char* format = "%g") {
   char text[32];
@@ -72,7 +60,7 @@ CohortInspection inspect_cohort(const CohortSummary& s, const std::string& path,
   out.software_version = s.software_version;
   read_job(s.job_json, out);
   out.class_names = s.class_names;
-  out.end_state = end_state_name(s.end_state);
+  out.end_state = enum_name(kEndStateNames, s.end_state);
   out.tiles_total = s.tile_count;
   out.ranks = static_cast<int>(s.stats.size());
   for (const RankStats& r : s.stats) out.seconds_total = std::max(out.seconds_total, r.seconds_total);
@@ -81,7 +69,7 @@ CohortInspection inspect_cohort(const CohortSummary& s, const std::string& path,
     SlideInspection slide;
     slide.id = row.id;
     slide.key = row.key;
-    slide.status = status_name(row.status);
+    slide.status = enum_name(kStatusNames, row.status);
     if (row.status == SlideStatus::failed) slide.error = row.error;
     slide.tile_count = row.tile_count;
     if (row.status == SlideStatus::done) {
