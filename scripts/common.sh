@@ -10,6 +10,7 @@ PACKAGES=(
   libtorch-dev libopenslide-dev openslide-tools libhdf5-openmpi-dev hdf5-tools
   openmpi-bin libopenmpi-dev libboost-program-options-dev libspdlog-dev catch2
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libtiff-dev libtiff-tools
+  nlohmann-json3-dev libssl-dev
   # reference computations in tests (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-h5py python3-openslide python3-numpy python3-opencv python3-skimage
   # the real single-node Slurm test

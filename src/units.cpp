@@ -5,25 +5,20 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "util/enum_names.hpp"
+
 namespace wsi {
 
-Units parse_units(const std::string& text) {
-  if (text == "mpp") return Units::mpp;
-  if (text == "power") return Units::power;
-  if (text == "level") return Units::level;
-  if (text == "baseline") return Units::baseline;
-  throw std::invalid_argument("unknown resolution units '" + text + "' (expected mpp, power, level or baseline)");
-}
+namespace {
 
-std::string to_string(Units units) {
-  switch (units) {
-    case Units::mpp: return "mpp";
-    case Units::power: return "power";
-    case Units::level: return "level";
-    case Units::baseline: return "baseline";
-  }
-  return "?";
-}
+constexpr EnumName<Units> kUnitNames[] = {
+    {Units::mpp, "mpp"}, {Units::power, "power"}, {Units::level, "level"}, {Units::baseline, "baseline"}};
+
+}  // namespace
+
+Units parse_units(const std::string& text) { return parse_enum(kUnitNames, text, "unknown resolution units"); }
+
+std::string to_string(Units units) { return enum_name(kUnitNames, units); }
 
 std::string to_string(const Resolution& resolution) {
   char text[64];

@@ -34,11 +34,12 @@ std::string live_progress(const std::string& path) {
   const std::string progress = path + ".progress.json";
   if (!std::filesystem::is_regular_file(progress)) return "";
   try {
-    const boost::property_tree::ptree tree = parse_json_file(progress);
-    const long age = static_cast<long>(std::time(nullptr)) - tree.get<long>("updated_unix");
-    return "progress file: " + tree.get<std::string>("state") + ", units " + tree.get<std::string>("units_done") +
-           "/" + tree.get<std::string>("units_total") + ", tiles " + tree.get<std::string>("tiles_done") + "/" +
-           tree.get<std::string>("tiles_total") + ", updated " + std::to_string(age) + " s ago (" + progress + ")\n";
+    const Json tree = parse_json_file(progress);
+    const auto count = [&tree](const char* key) { return std::to_string(tree.at(key).get<int64_t>()); };
+    const long age = static_cast<long>(std::time(nullptr)) - tree.at("updated_unix").get<long>();
+    return "progress file: " + tree.at("state").get<std::string>() + ", units " + count("units_done") + "/" +
+           count("units_total") + ", tiles " + count("tiles_done") + "/" + count("tiles_total") + ", updated " +
+           std::to_string(age) + " s ago (" + progress + ")\n";
   } catch (const std::exception&) {
     return "";
   }

@@ -16,6 +16,7 @@
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
+#include "util/csv.hpp"
 #include "wsi/batch/patch_batch.hpp"
 #include "wsi/patches/metrics.hpp"
 #include "wsi/patches/patch_dataset.hpp"

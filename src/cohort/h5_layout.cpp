@@ -5,6 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <opencv2/core/cvdef.h>
+
 #include "wsi/cohort/cohort_file.hpp"
 
 namespace wsi::h5 {
@@ -29,29 +31,7 @@ Handle float16_type() {
   return type;
 }
 
-uint16_t float_to_half(float value) {
-  uint32_t bits = 0;
-  std::memcpy(&bits, &value, sizeof bits);
-  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
-  const uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude >= 0x7f800000u)  // inf or NaN (NaN stays a quiet NaN)
-    return sign | (magnitude > 0x7f800000u ? 0x7e00u : 0x7c00u);
-  if (magnitude >= 0x47800000u) return sign | 0x7c00u;  // >= 65536: inf
-  const uint32_t exponent = magnitude >> 23;
-  if (exponent < 113) {  // below 2^-14: a half subnormal (or zero)
-    if (exponent < 102) return sign;  // below 2^-25: rounds to zero
-    const uint32_t full = (magnitude & 0x7fffffu) | 0x800000u;
-    const uint32_t shift = 126 - exponent;  // 14..24
-    uint32_t half = full >> shift;
-    const uint32_t rest = full & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rest > halfway || (rest == halfway && (half & 1u))) ++half;
-    return sign | static_cast<uint16_t>(half);
-  }
-  uint32_t half = ((exponent - 112) << 10) | ((magnitude & 0x7fffffu) >> 13);
-  const uint32_t rest = magnitude & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // a carry may reach inf: right
-  return sign | static_cast<uint16_t>(half);
-}
+uint16_t float_to_half(float value) { return cv::float16_t(value).bits(); }
 
 size_t string_width(const std::vector<std::string>& values) {
   size_t longest = 0;

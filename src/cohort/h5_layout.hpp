@@ -57,7 +57,7 @@ inline constexpr size_t kErrorBytes = 512;  // /slides/error: fixed 512 bytes, n
 Handle string_type(size_t size);
 // IEEE binary16 built the way h5py builds it (h5py reads it as numpy float16).
 Handle float16_type();
-// Round-to-nearest-even float32 -> binary16 bits (what numpy's astype(float16) gives).
+// Round-to-nearest-even float32 -> binary16 bits (what numpy's astype(float16) gives), by OpenCV.
 uint16_t float_to_half(float value);
 
 // ---- strings ----

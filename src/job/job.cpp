@@ -3,25 +3,21 @@
 
 #include <stdexcept>
 
+#include "util/enum_names.hpp"
 #include "util/json.hpp"
 
 namespace wsi {
 
-JobMode parse_job_mode(const std::string& text) {
-  if (text == "classify") return JobMode::classify;
-  if (text == "features") return JobMode::features;
-  if (text == "both") return JobMode::both;
-  throw std::invalid_argument("--mode: unknown mode '" + text + "' (expected classify, features or both)");
-}
+namespace {
 
-std::string to_string(JobMode mode) {
-  switch (mode) {
-    case JobMode::classify: return "classify";
-    case JobMode::features: return "features";
-    case JobMode::both: return "both";
-  }
-  return "?";
-}
+constexpr EnumName<JobMode> kJobModeNames[] = {
+    {JobMode::classify, "classify"}, {JobMode::features, "features"}, {JobMode::both, "both"}};
+
+}  // namespace
+
+JobMode parse_job_mode(const std::string& text) { return parse_enum(kJobModeNames, text, "--mode: unknown mode"); }
+
+std::string to_string(JobMode mode) { return enum_name(kJobModeNames, mode); }
 
 void validate(const Job& job) {
   const auto fail = [](const std::string& message) { throw std::invalid_argument(message); };
@@ -48,45 +44,40 @@ void validate(const Job& job) {
 
 namespace {
 
-std::string resolution_json(const Resolution& r) {
-  return JsonObject().add("value", r.value).add("units", to_string(r.units)).str();
-}
+Json resolution_json(const Resolution& r) { return {{"value", r.value}, {"units", to_string(r.units)}}; }
 
 }  // namespace
 
 std::string to_json(const Job& job) {
-  JsonObject model;
-  model.add("model", job.model.model)
-      .add("weights", job.model.weights)
-      .add("classes", job.model.classes)
-      .add("output", job.model.output)
-      .add("mean", job.model.mean)
-      .add("std", job.model.std)
-      .add("device", job.model.device)
-      .add("precision", to_string(job.model.precision))
-      .add("channels_last", job.model.channels_last < 0 ? "auto" : job.model.channels_last ? "on" : "off")
-      .add("threads", job.model.threads);
-  return JsonObject()
-      .add("slides", job.slides)
-      .add("output", job.output)
-      .add("mode", to_string(job.mode))
-      .add_raw("model", model.str())
-      .add_raw("resolution", resolution_json(job.resolution))
-      .add("patch", job.patch)
-      .add("stride", job.stride)
-      .add("tissue_mask", to_string(job.tissue_mask))
-      .add_raw("overview", resolution_json(job.overview))
-      .add_raw("thumbnail", job.keep_thumbnail ? resolution_json(job.thumbnail) : "null")
-      .add("mpp_override", job.mpp_override)
-      .add("unit_tiles", job.unit_tiles)
-      .add("checkpoint_interval", job.checkpoint_interval)
-      .add("batch_size", job.batch_size)
-      .add("readers", job.readers)
-      .add("cpu_workers", job.cpu_workers)
-      .add("feature_dtype", job.features_float16 ? "float16" : "float32")
-      .add("retry_failed", job.retry_failed)
-      .add("software_version", WSI_MPI_VERSION)
-      .str();
+  const Json model = {{"model", job.model.model},
+                      {"weights", job.model.weights},
+                      {"classes", job.model.classes},
+                      {"output", job.model.output},
+                      {"mean", job.model.mean},
+                      {"std", job.model.std},
+                      {"device", job.model.device},
+                      {"precision", to_string(job.model.precision)},
+                      {"channels_last", job.model.channels_last < 0 ? "auto" : job.model.channels_last ? "on" : "off"},
+                      {"threads", job.model.threads}};
+  return json_text({{"slides", job.slides},
+                    {"output", job.output},
+                    {"mode", to_string(job.mode)},
+                    {"model", model},
+                    {"resolution", resolution_json(job.resolution)},
+                    {"patch", job.patch},
+                    {"stride", job.stride},
+                    {"tissue_mask", to_string(job.tissue_mask)},
+                    {"overview", resolution_json(job.overview)},
+                    {"thumbnail", job.keep_thumbnail ? resolution_json(job.thumbnail) : Json(nullptr)},
+                    {"mpp_override", job.mpp_override},
+                    {"unit_tiles", job.unit_tiles},
+                    {"checkpoint_interval", job.checkpoint_interval},
+                    {"batch_size", job.batch_size},
+                    {"readers", job.readers},
+                    {"cpu_workers", job.cpu_workers},
+                    {"feature_dtype", job.features_float16 ? "float16" : "float32"},
+                    {"retry_failed", job.retry_failed},
+                    {"software_version", WSI_MPI_VERSION}});
 }
 
 std::string fingerprint(const Job& job, const std::vector<std::string>& content_hashes) {

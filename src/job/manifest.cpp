@@ -1,38 +1,18 @@
 // Manifest reading, see include/wsi/job/manifest.hpp.
 #include "wsi/job/manifest.hpp"
 
-#include "util/file_name.hpp"
-
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <stdexcept>
+
+#include "util/csv.hpp"
+#include "util/file_name.hpp"
 
 namespace wsi {
 namespace {
 
 namespace fs = std::filesystem;
-
-// One CSV line: comma separated, double quotes allowed around a field ("" inside for a quote).
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') fields.back() += '"', ++i;
-    else if (c == '"') quoted = !quoted;
-    else if (c == ',' && !quoted) fields.emplace_back();
-    else if (c != '\r') fields.back() += c;
-  }
-  return fields;
-}
-
-std::string trim(const std::string& s) {
-  const auto begin = s.find_first_not_of(" \t");
-  if (begin == std::string::npos) return "";
-  return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
-}
 
 std::string resolve(const fs::path& base, const std::string& path) {
   if (path.empty()) return "";
@@ -51,28 +31,19 @@ void assign_keys(std::vector<ManifestEntry>& entries) {
 }
 
 std::vector<ManifestEntry> read_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("--slides: cannot read the manifest " + path);
-  std::string line;
-  if (!std::getline(in, line)) throw std::invalid_argument("--slides: the manifest " + path + " is empty");
-  const auto header = split_csv(line);
-  std::map<std::string, size_t> column;
-  for (size_t i = 0; i < header.size(); ++i) column[trim(header[i])] = i;
-  if (!column.count("slide_id") || !column.count("path"))
+  CsvReader csv(path);
+  std::vector<std::string> fields;
+  if (!csv.next(fields)) throw std::invalid_argument("--slides: the manifest " + path + " is empty");
+  const CsvHeader header(fields);
+  if (header.column("slide_id") < 0 || header.column("path") < 0)
     throw std::invalid_argument("--slides: the manifest " + path + " needs a header with slide_id,path[,mask]");
   const fs::path base = fs::absolute(path).parent_path();
   std::vector<ManifestEntry> entries;
-  for (int number = 2; std::getline(in, line); ++number) {
-    if (trim(line).empty()) continue;
-    const auto fields = split_csv(line);
-    const auto field = [&](const char* name) {
-      const auto it = column.find(name);
-      return (it != column.end() && it->second < fields.size()) ? trim(fields[it->second]) : std::string();
-    };
-    ManifestEntry entry{field("slide_id"), resolve(base, field("path")), resolve(base, field("mask")), ""};
+  while (csv.next(fields)) {
+    ManifestEntry entry{header.field(fields, "slide_id"), resolve(base, header.field(fields, "path")),
+                        resolve(base, header.field(fields, "mask")), ""};
     if (entry.id.empty() || entry.path.empty())
-      throw std::invalid_argument("--slides: line " + std::to_string(number) + " of " + path +
-                                  " has no slide_id or path");
+      throw std::invalid_argument("--slides: " + csv.where() + " has no slide_id or path");
     entries.push_back(entry);
   }
   if (entries.empty()) throw std::invalid_argument("--slides: the manifest " + path + " lists no slides");

@@ -8,25 +8,26 @@
 #include <cmath>
 #include <filesystem>
 
+#include "util/enum_names.hpp"
 #include "wsi/slide/region.hpp"
 
 namespace wsi {
 
+namespace {
+
+// "auto" is the name written back: Otsu is what auto means today.
+constexpr EnumName<MaskMethod> kMaskMethodNames[] = {{MaskMethod::otsu, "auto"},
+                                                      {MaskMethod::morphological, "morphological"},
+                                                      {MaskMethod::none, "none"},
+                                                      {MaskMethod::otsu, "otsu"}};
+
+}  // namespace
+
 MaskMethod parse_mask_method(const std::string& text) {
-  if (text == "auto" || text == "otsu") return MaskMethod::otsu;
-  if (text == "morphological") return MaskMethod::morphological;
-  if (text == "none") return MaskMethod::none;
-  throw std::invalid_argument("unknown tissue mask '" + text + "' (expected auto, morphological or none)");
+  return parse_enum(kMaskMethodNames, text, "unknown tissue mask");
 }
 
-std::string to_string(MaskMethod method) {
-  switch (method) {
-    case MaskMethod::otsu: return "auto";
-    case MaskMethod::morphological: return "morphological";
-    case MaskMethod::none: return "none";
-  }
-  return "?";
-}
+std::string to_string(MaskMethod method) { return enum_name(kMaskMethodNames, method); }
 
 Resolution mask_resolution(const SlideProperties& slide) {
   if (slide.objective_power > 0) return {1.25, Units::power};

@@ -4,13 +4,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <iomanip>
-#include <sstream>
 #include <stdexcept>
-
-#include <boost/property_tree/ptree.hpp>
+#include <type_traits>
 
 #include "model/model_internal.hpp"
+#include "util/enum_names.hpp"
 #include "util/json.hpp"
 
 namespace wsi {
@@ -21,72 +19,48 @@ const std::vector<std::string> kArchitectures = {"resnet18",  "resnet34",       
                                                  "resnet101", "resnext50_32x4d", "wide_resnet50_2"};
 const std::string kKatherSuffix = "-kather100k";
 
-std::string json_string(const std::string& text) {
-  std::ostringstream out;
-  out << '"';
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out << "\\\""; break;
-      case '\\': out << "\\\\"; break;
-      case '\n': out << "\\n"; break;
-      case '\t': out << "\\t"; break;
-      case '\r': out << "\\r"; break;
-      default:
-        if (c < 0x20) {
-          out << "\\u" << std::hex << std::setw(4) << std::setfill('0') << int(c) << std::dec;
-        } else {
-          out << c;
-        }
-    }
-  }
-  out << '"';
-  return out.str();
+constexpr EnumName<ModelOutput> kModelOutputNames[] = {{ModelOutput::probabilities, "probabilities"},
+                                                       {ModelOutput::logits, "logits"},
+                                                       {ModelOutput::features, "features"}};
+// The short names first (written back); PyTorch's dtype names are accepted too.
+constexpr EnumName<Precision> kPrecisionNames[] = {
+    {Precision::fp32, "fp32"},     {Precision::bf16, "bf16"},         {Precision::fp16, "fp16"},
+    {Precision::fp32, "float32"},  {Precision::bf16, "bfloat16"},     {Precision::fp16, "float16"},
+    {Precision::fp16, "half"}};
+
+// The member `key` as T, or std::invalid_argument naming the source and the key.
+template <typename T>
+T read_value(const Json& root, const std::string& key, const std::string& source, const char* expected) {
+  const Json& node = root.at(key);
+  const bool fits = std::is_same_v<T, std::string> ? node.is_string()
+                    : std::is_integral_v<T>        ? node.is_number_integer()
+                                                   : node.is_number();
+  if (!fits) throw std::invalid_argument(source + ": \"" + key + "\" must be " + expected);
+  return node.get<T>();
 }
 
-std::string json_number(double value) {
-  std::ostringstream out;
-  out << std::setprecision(17) << value;
-  return out.str();
+std::vector<double> read_numbers(const Json& root, const std::string& key, const std::string& source) {
+  const Json& node = root.at(key);
+  const bool numbers = node.is_array() && std::all_of(node.begin(), node.end(), [](const Json& v) { return v.is_number(); });
+  if (!numbers) throw std::invalid_argument(source + ": \"" + key + "\" must be a list of numbers");
+  return node.get<std::vector<double>>();
 }
 
-using boost::property_tree::ptree;
-
-std::vector<double> read_numbers(const ptree& node, const std::string& key, const std::string& source) {
-  std::vector<double> values;
-  for (const auto& item : node) {
-    try {
-      values.push_back(item.second.get_value<double>());
-    } catch (const std::exception&) {
-      throw std::invalid_argument(source + ": \"" + key + "\" must be a list of numbers");
-    }
-  }
-  return values;
-}
-
-std::array<double, 3> read_triple(const ptree& root, const std::string& key, const std::string& source) {
-  auto values = read_numbers(root.get_child(key), key, source);
+std::array<double, 3> read_triple(const Json& root, const std::string& key, const std::string& source) {
+  auto values = read_numbers(root, key, source);
   if (values.size() != 3) throw std::invalid_argument(source + ": \"" + key + "\" needs 3 numbers (R,G,B)");
   return {values[0], values[1], values[2]};
 }
 
-template <typename T>
-T read_value(const ptree& root, const std::string& key, const std::string& source) {
-  try {
-    return root.get<T>(key);
-  } catch (const std::exception&) {
-    throw std::invalid_argument(source + ": bad value for \"" + key + "\"");
-  }
-}
-
-void read_input_size(const ptree& root, ModelDescription& d, const std::string& source) {
-  if (auto size = root.get_child_optional("input_size")) {
-    auto values = read_numbers(*size, "input_size", source);
+void read_input_size(const Json& root, ModelDescription& d, const std::string& source) {
+  if (root.contains("input_size")) {
+    auto values = read_numbers(root, "input_size", source);
     if (values.size() != 2) throw std::invalid_argument(source + ": \"input_size\" needs [width, height]");
     d.input_width = static_cast<int>(values[0]);
     d.input_height = static_cast<int>(values[1]);
   }
-  if (root.count("input_width")) d.input_width = read_value<int>(root, "input_width", source);
-  if (root.count("input_height")) d.input_height = read_value<int>(root, "input_height", source);
+  if (root.contains("input_width")) d.input_width = read_value<int>(root, "input_width", source, "an integer");
+  if (root.contains("input_height")) d.input_height = read_value<int>(root, "input_height", source, "an integer");
   if (d.input_width <= 0 || d.input_height <= 0) throw std::invalid_argument(source + ": input size must be positive");
 }
 
@@ -99,36 +73,14 @@ void check_std(const std::array<double, 3>& std, const std::string& source) {
 }  // namespace
 
 ModelOutput parse_model_output(const std::string& text) {
-  if (text == "probabilities") return ModelOutput::probabilities;
-  if (text == "logits") return ModelOutput::logits;
-  if (text == "features") return ModelOutput::features;
-  throw std::invalid_argument("unknown model output '" + text + "' (expected probabilities, logits or features)");
+  return parse_enum(kModelOutputNames, text, "unknown model output");
 }
 
-std::string to_string(ModelOutput output) {
-  switch (output) {
-    case ModelOutput::probabilities: return "probabilities";
-    case ModelOutput::logits: return "logits";
-    case ModelOutput::features: return "features";
-  }
-  return "probabilities";
-}
+std::string to_string(ModelOutput output) { return enum_name(kModelOutputNames, output); }
 
-Precision parse_precision(const std::string& text) {
-  if (text == "fp32" || text == "float32") return Precision::fp32;
-  if (text == "bf16" || text == "bfloat16") return Precision::bf16;
-  if (text == "fp16" || text == "float16" || text == "half") return Precision::fp16;
-  throw std::invalid_argument("unknown precision '" + text + "' (expected fp32, bf16 or fp16)");
-}
+Precision parse_precision(const std::string& text) { return parse_enum(kPrecisionNames, text, "unknown precision"); }
 
-std::string to_string(Precision precision) {
-  switch (precision) {
-    case Precision::fp32: return "fp32";
-    case Precision::bf16: return "bf16";
-    case Precision::fp16: return "fp16";
-  }
-  return "fp32";
-}
+std::string to_string(Precision precision) { return enum_name(kPrecisionNames, precision); }
 
 const std::vector<std::string>& kather100k_classes() {
   static const std::vector<std::string> classes = {"BACK", "NORM", "DEB", "TUM", "ADI",
@@ -149,37 +101,37 @@ bool is_builtin_model(const std::string& name) {
 }
 
 std::string to_json(const ModelDescription& d) {
-  std::ostringstream out;
-  out << "{\"class_names\": [";
-  for (size_t i = 0; i < d.class_names.size(); ++i) out << (i ? ", " : "") << json_string(d.class_names[i]);
-  out << "], \"feature_size\": " << d.feature_size << ", \"output\": " << json_string(to_string(d.output))
-      << ", \"input_size\": [" << d.input_width << ", " << d.input_height << "], \"scale\": " << json_number(d.scale);
-  for (const auto& [key, values] : {std::pair{"mean", d.mean}, std::pair{"std", d.std}}) {
-    out << ", \"" << key << "\": [" << json_number(values[0]) << ", " << json_number(values[1]) << ", "
-        << json_number(values[2]) << "]";
-  }
-  out << "}";
-  return out.str();
+  return json_text({{"class_names", d.class_names},
+                    {"feature_size", d.feature_size},
+                    {"output", to_string(d.output)},
+                    {"input_size", {d.input_width, d.input_height}},
+                    {"scale", d.scale},
+                    {"mean", d.mean},
+                    {"std", d.std}});
 }
 
 ModelDescription parse_model_description(const std::string& json, const std::string& source) {
-  const ptree root = parse_json(json, source);
+  const Json root = parse_json(json, source);
+  if (!root.is_object()) throw std::invalid_argument(source + ": not a JSON object");
   ModelDescription d;
-  if (auto names = root.get_child_optional("class_names")) {
-    for (const auto& item : *names) d.class_names.push_back(item.second.get_value<std::string>());
+  if (root.contains("class_names")) {
+    const Json& names = root.at("class_names");
+    if (!names.is_array() || !std::all_of(names.begin(), names.end(), [](const Json& v) { return v.is_string(); }))
+      throw std::invalid_argument(source + ": \"class_names\" must be a list of strings");
+    d.class_names = names.get<std::vector<std::string>>();
   }
-  if (root.count("feature_size")) d.feature_size = read_value<int>(root, "feature_size", source);
-  if (root.count("output")) {
+  if (root.contains("feature_size")) d.feature_size = read_value<int>(root, "feature_size", source, "an integer");
+  if (root.contains("output")) {
     try {
-      d.output = parse_model_output(root.get<std::string>("output"));
+      d.output = parse_model_output(read_value<std::string>(root, "output", source, "a string"));
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(source + ": " + e.what());
     }
   }
   read_input_size(root, d, source);
-  if (root.count("scale")) d.scale = read_value<double>(root, "scale", source);
-  if (root.count("mean")) d.mean = read_triple(root, "mean", source);
-  if (root.count("std")) d.std = read_triple(root, "std", source);
+  if (root.contains("scale")) d.scale = read_value<double>(root, "scale", source, "a number");
+  if (root.contains("mean")) d.mean = read_triple(root, "mean", source);
+  if (root.contains("std")) d.std = read_triple(root, "std", source);
   check_std(d.std, source);
   return d;
 }

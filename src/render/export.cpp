@@ -3,8 +3,9 @@
 #include "wsi/render/export.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/enum_names.hpp"
 #include "util/exclusive_file.hpp"
 #include "util/file_name.hpp"
 #include "util/json.hpp"
@@ -25,10 +27,27 @@ namespace fs = std::filesystem;
 
 int64_t ceil_times(int64_t v, double scale) { return static_cast<int64_t>(std::ceil(static_cast<double>(v) * scale)); }
 
-std::string number(double v) {
+// The shortest decimal that reads back as the same float32: JSON's double prints it unchanged.
+double shortest(float v) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.9g", v);  // float32 round-trips
-  return text;
+  const auto end = std::to_chars(text, text + sizeof text, v).ptr;
+  return std::strtod(std::string(text, end).c_str(), nullptr);
+}
+
+Json tile_feature(const Level0Box& b, const float* p, const std::vector<std::string>& class_names, int64_t row) {
+  const size_t best = static_cast<size_t>(std::max_element(p, p + class_names.size()) - p);
+  const int64_t x1 = b.x + b.width, y1 = b.y + b.height;
+  const Rgb colour = class_colour(best);
+  Json probabilities = Json::object();
+  for (size_t c = 0; c < class_names.size(); ++c) probabilities[class_names[c]] = shortest(p[c]);
+  const Json ring = {{b.x, b.y}, {x1, b.y}, {x1, y1}, {b.x, y1}, {b.x, b.y}};
+  return {{"type", "Feature"},
+          {"geometry", {{"type", "Polygon"}, {"coordinates", Json::array({ring})}}},
+          {"properties",
+           {{"objectType", "detection"},
+            {"classification", {{"name", class_names[best]}, {"color", {int(colour.r), int(colour.g), int(colour.b)}}}},
+            {"probabilities", probabilities},
+            {"tile", row}}}};
 }
 
 // Writes `text` to path.partial (made exclusively: a planted link is not followed), then renames
@@ -47,9 +66,8 @@ std::string slide_file_name(const SlideRow& slide, const char* suffix) {
 }
 
 ExportFormat parse_export_format(const std::string& text) {
-  if (text == "clam") return ExportFormat::clam;
-  if (text == "geojson") return ExportFormat::geojson;
-  throw std::invalid_argument("--format: unknown format '" + text + "' (expected clam or geojson)");
+  static constexpr EnumName<ExportFormat> kNames[] = {{ExportFormat::clam, "clam"}, {ExportFormat::geojson, "geojson"}};
+  return parse_enum(kNames, text, "--format: unknown format");
 }
 
 Level0Box level0_box(const TileBounds& tile, double scale) {
@@ -73,25 +91,14 @@ std::string slide_geojson(const SlideRow& slide, const std::vector<TileBounds>& 
                           const std::vector<std::string>& class_names, int64_t first_row) {
   const size_t classes = class_names.size();
   if (classes == 0) throw std::invalid_argument("GeoJSON export needs class probabilities");
-  std::vector<std::string> quoted;
-  for (const auto& name : class_names) quoted.push_back(json_quote(name));
+  // Written feature by feature: a slide of 10^5 tiles is never one JSON tree in memory.
   std::ostringstream out;
-  out << "{\"type\":\"FeatureCollection\",\"slide_id\":" << json_quote(slide.id)
-      << ",\"class_names\":" << json_array(quoted) << ",\"features\":[";
+  out << R"({"type":"FeatureCollection","slide_id":)" << json_text(slide.id)
+      << R"(,"class_names":)" << json_text(class_names) << R"(,"features":[)";
   for (size_t t = 0; t < tiles.size(); ++t) {
-    const float* p = probabilities + t * classes;
-    const size_t best = static_cast<size_t>(std::max_element(p, p + classes) - p);
-    const Level0Box b = level0_box(tiles[t], slide.scale);
-    const int64_t x1 = b.x + b.width, y1 = b.y + b.height;
-    const Rgb colour = class_colour(best);
-    if (t) out << ',';
-    out << "\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[" << b.x << ',' << b.y
-        << "],[" << x1 << ',' << b.y << "],[" << x1 << ',' << y1 << "],[" << b.x << ',' << y1 << "],[" << b.x << ','
-        << b.y << "]]]},\"properties\":{\"objectType\":\"detection\",\"classification\":{\"name\":" << quoted[best]
-        << ",\"color\":[" << int(colour.r) << ',' << int(colour.g) << ',' << int(colour.b)
-        << "]},\"probabilities\":{";
-    for (size_t c = 0; c < classes; ++c) out << (c ? "," : "") << quoted[c] << ':' << number(p[c]);
-    out << "},\"tile\":" << first_row + static_cast<int64_t>(t) << "}}";
+    const Json feature = tile_feature(level0_box(tiles[t], slide.scale), probabilities + t * classes, class_names,
+                                      first_row + static_cast<int64_t>(t));
+    out << (t ? "," : "") << "\n" << json_text(feature);
   }
   out << "\n]}\n";
   return out.str();

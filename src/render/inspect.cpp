@@ -5,32 +5,16 @@
 #include <cstdio>
 #include <sstream>
 
-#include <boost/property_tree/ptree.hpp>
-
+#include "util/enum_names.hpp"
 #include "util/json.hpp"
 
 namespace wsi {
 namespace {
 
-using boost::property_tree::ptree;
-
-const char* status_name(SlideStatus status) {
-  switch (status) {
-    case SlideStatus::pending: return "pending";
-    case SlideStatus::done: return "done";
-    case SlideStatus::failed: return "failed";
-  }
-  return "unknown";
-}
-
-const char* end_state_name(EndState state) {
-  switch (state) {
-    case EndState::running: return "running";
-    case EndState::complete: return "complete";
-    case EndState::incomplete: return "incomplete";
-  }
-  return "unknown";
-}
+constexpr EnumName<SlideStatus> kStatusNames[] = {
+    {SlideStatus::pending, "pending"}, {SlideStatus::done, "done"}, {SlideStatus::failed, "failed"}};
+constexpr EnumName<EndState> kEndStateNames[] = {
+    {EndState::running, "running"}, {EndState::complete, "complete"}, {EndState::incomplete, "incomplete"}};
 
 std::string format_number(double value, const char* format = "%g") {
   char text[32];
@@ -38,23 +22,34 @@ std::string format_number(double value, const char* format = "%g") {
   return text;
 }
 
+// The member `key` of `node` if it is a string, else "unknown".
+std::string text_or_unknown(const Json& node, const char* key) {
+  const auto it = node.find(key);
+  return it != node.end() && it->is_string() ? it->get<std::string>() : "unknown";
+}
+
 // mode, model and resolution from /job/config; "unknown" for what is missing or unreadable.
 void read_job(const std::string& json, CohortInspection& out) {
   out.mode = out.model = out.resolution = "unknown";
-  ptree root;
+  Json root;
   try {
     root = parse_json(json, "/job/config");
   } catch (const std::exception&) {
     return;
   }
-  out.mode = root.get<std::string>("mode", "unknown");
-  out.model = root.get<std::string>("model.model", "unknown");
-  const auto value = root.get_optional<double>("resolution.value");
-  const auto units = root.get_optional<std::string>("resolution.units");
-  if (value && units) out.resolution = format_number(*value) + " " + *units;
+  out.mode = text_or_unknown(root, "mode");
+  const auto model = root.find("model");
+  if (model != root.end()) out.model = text_or_unknown(*model, "model");
+  const auto resolution = root.find("resolution");
+  if (resolution == root.end()) return;
+  const auto value = resolution->find("value");
+  const std::string units = text_or_unknown(*resolution, "units");
+  if (value != resolution->end() && value->is_number() && units != "unknown")
+    out.resolution = format_number(value->get<double>()) + " " + units;
 }
 
-std::string json_fraction(double value) { return format_number(value, "%.6g"); }
+// Six significant digits, as the text form shows them.
+double json_fraction(double value) { return std::stod(format_number(value, "%.6g")); }
 
 }  // namespace
 
@@ -65,7 +60,7 @@ CohortInspection inspect_cohort(const CohortSummary& s, const std::string& path,
   out.software_version = s.software_version;
   read_job(s.job_json, out);
   out.class_names = s.class_names;
-  out.end_state = end_state_name(s.end_state);
+  out.end_state = enum_name(kEndStateNames, s.end_state);
   out.tiles_total = s.tile_count;
   out.ranks = static_cast<int>(s.stats.size());
   for (const RankStats& r : s.stats) out.seconds_total = std::max(out.seconds_total, r.seconds_total);
@@ -74,7 +69,7 @@ CohortInspection inspect_cohort(const CohortSummary& s, const std::string& path,
     SlideInspection slide;
     slide.id = row.id;
     slide.key = row.key;
-    slide.status = status_name(row.status);
+    slide.status = enum_name(kStatusNames, row.status);
     if (row.status == SlideStatus::failed) slide.error = row.error;
     slide.tile_count = row.tile_count;
     if (row.status == SlideStatus::done) {
@@ -154,45 +149,39 @@ std::string inspection_text(const CohortInspection& c) {
 }
 
 std::string inspection_json(const CohortInspection& c) {
-  std::vector<std::string> slides;
+  Json slides = Json::array();
   for (const SlideInspection& s : c.slides) {
-    std::vector<std::string> top;
+    Json top = Json::array();
     for (const ClassShare& share : s.top_classes)
-      top.push_back(JsonObject().add("class", share.name).add_raw("fraction", json_fraction(share.fraction)).str());
-    JsonObject slide;
-    slide.add("id", s.id)
-        .add("key", s.key)
-        .add("status", s.status)
-        .add("error", s.error)
-        .add("tile_count", s.tile_count)
-        .add("units_done", s.units_done)
-        .add("units_total", s.units_total)
-        .add_raw("top_classes", json_array(top));
-    slides.push_back(slide.str());
+      top.push_back({{"class", share.name}, {"fraction", json_fraction(share.fraction)}});
+    slides.push_back({{"id", s.id},
+                      {"key", s.key},
+                      {"status", s.status},
+                      {"error", s.error},
+                      {"tile_count", s.tile_count},
+                      {"units_done", s.units_done},
+                      {"units_total", s.units_total},
+                      {"top_classes", top}});
   }
-  JsonObject totals;
-  totals.add("slides", static_cast<int64_t>(c.slides.size()))
-      .add("slides_done", c.slides_done)
-      .add("slides_failed", c.slides_failed)
-      .add("slides_pending", c.slides_pending)
-      .add("units_done", c.units_done)
-      .add("units_total", c.units_total)
-      .add("tiles_done", c.tiles_done)
-      .add("tiles_total", c.tiles_total);
-  JsonObject job;
-  job.add("mode", c.mode).add("model", c.model).add("resolution", c.resolution).add("class_names", c.class_names);
-  return JsonObject()
-      .add("path", c.path)
-      .add("format_version", c.format_version)
-      .add("software_version", c.software_version)
-      .add_raw("job", job.str())
-      .add("end_state", c.end_state)
-      .add("resumable", c.resumable)
-      .add_raw("totals", totals.str())
-      .add_raw("slides", json_array(slides))
-      .add("ranks", c.ranks)
-      .add("seconds_total", c.seconds_total)
-      .str();
+  const Json totals = {{"slides", static_cast<int64_t>(c.slides.size())},
+                       {"slides_done", c.slides_done},
+                       {"slides_failed", c.slides_failed},
+                       {"slides_pending", c.slides_pending},
+                       {"units_done", c.units_done},
+                       {"units_total", c.units_total},
+                       {"tiles_done", c.tiles_done},
+                       {"tiles_total", c.tiles_total}};
+  const Json job = {{"mode", c.mode}, {"model", c.model}, {"resolution", c.resolution}, {"class_names", c.class_names}};
+  return json_text({{"path", c.path},
+                    {"format_version", c.format_version},
+                    {"software_version", c.software_version},
+                    {"job", job},
+                    {"end_state", c.end_state},
+                    {"resumable", c.resumable},
+                    {"totals", totals},
+                    {"slides", slides},
+                    {"ranks", c.ranks},
+                    {"seconds_total", c.seconds_total}});
 }
 
 }  // namespace wsi

@@ -44,19 +44,17 @@ void write_progress_file(const std::string& output, const JobState& state, int64
     tiles += state.units[u].tile_count;
     if (state.done[u]) ++units_done, tiles_done += state.units[u].tile_count;
   }
-  const std::string json = JsonObject()
-                               .add("state", status)
-                               .add("units_done", units_done)
-                               .add("units_total", static_cast<int64_t>(state.units.size()))
-                               .add("tiles_done", tiles_done)
-                               .add("tiles_total", tiles)
-                               .add("slides_done", slides_done)
-                               .add("slides_total", static_cast<int64_t>(state.plans.size()))
-                               .add("updated_unix", static_cast<int64_t>(std::time(nullptr)))
-                               .str();
+  const Json progress = {{"state", status},
+                         {"units_done", units_done},
+                         {"units_total", static_cast<int64_t>(state.units.size())},
+                         {"tiles_done", tiles_done},
+                         {"tiles_total", tiles},
+                         {"slides_done", slides_done},
+                         {"slides_total", static_cast<int64_t>(state.plans.size())},
+                         {"updated_unix", static_cast<int64_t>(std::time(nullptr))}};
   const std::string path = output + ".progress.json";
   try {  // atomic: a reader sees the old file or the new one
-    write_file_atomically(path + ".tmp", path, json + "\n");
+    write_file_atomically(path + ".tmp", path, json_text(progress) + "\n");
   } catch (const std::exception& e) {
     spdlog::warn("progress file not updated: {}", e.what());  // a view of the job, not its state
   }

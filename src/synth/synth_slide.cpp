@@ -13,8 +13,9 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <stdexcept>
+
+#include "util/csv.hpp"
 
 namespace wsi {
 
@@ -465,57 +466,39 @@ void write_layout_csv(const std::string& path, const SynthLayout& layout) {
 }
 
 SynthLayout read_layout_csv(const std::string& path, int64_t width, int64_t height) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("layout CSV " + path + ": cannot open");
+  CsvReader csv(path);
   SynthLayout layout;
   layout.width = width;
   layout.height = height;
-  std::string line;
-  int line_no = 0;
   const auto& classes = synth_classes();
-  auto bad = [&](const std::string& why) {
-    throw std::runtime_error("layout CSV " + path + " line " + std::to_string(line_no) + ": " + why);
-  };
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line_no == 1) {
-      if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
-      if (line != "class,name,x0,y0,x1,y1") bad("expected header class,name,x0,y0,x1,y1");
-      continue;
+  std::vector<std::string> fields;
+  if (!csv.next(fields)) throw std::invalid_argument(path + ": empty layout CSV");
+  if (fields != std::vector<std::string>{"class", "name", "x0", "y0", "x1", "y1"})
+    csv.fail("expected the header class,name,x0,y0,x1,y1");
+  const auto to_int = [&csv](const std::string& text, const char* what) -> int64_t {
+    size_t used = 0;
+    try {
+      const int64_t v = std::stoll(text, &used);
+      if (used == text.size()) return v;
+    } catch (const std::exception&) {
     }
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    std::vector<std::string> fields;
-    std::stringstream ss(line);
-    std::string field;
-    while (std::getline(ss, field, ',')) fields.push_back(field);
-    if (!line.empty() && line.back() == ',') fields.push_back("");
-    if (fields.size() != 6) bad("expected 6 fields");
-    auto to_int = [&](const std::string& text, const char* what) -> int64_t {
-      size_t used = 0;
-      int64_t v = 0;
-      try {
-        v = std::stoll(text, &used);
-      } catch (const std::exception&) {
-        bad(std::string("bad ") + what + " '" + text + "'");
-      }
-      if (used != text.size()) bad(std::string("bad ") + what + " '" + text + "'");
-      return v;
-    };
+    csv.fail(std::string("bad ") + what + " '" + text + "'");
+  };
+  while (csv.next(fields)) {
+    if (fields.size() != 6) csv.fail("expected 6 fields");
     SynthRegion r;
     const int64_t cls = to_int(fields[0], "class");
-    if (cls < 0 || cls >= static_cast<int64_t>(classes.size())) bad("class " + fields[0] + " out of range");
+    if (cls < 0 || cls >= static_cast<int64_t>(classes.size())) csv.fail("class " + fields[0] + " out of range");
     r.class_index = static_cast<int>(cls);
     if (fields[1] != classes[r.class_index].name)
-      bad("class " + fields[0] + " is '" + classes[r.class_index].name + "', not '" + fields[1] + "'");
+      csv.fail("class " + fields[0] + " is '" + classes[r.class_index].name + "', not '" + fields[1] + "'");
     r.x0 = to_int(fields[2], "x0");
     r.y0 = to_int(fields[3], "y0");
     r.x1 = to_int(fields[4], "x1");
     r.y1 = to_int(fields[5], "y1");
-    if (r.x1 <= r.x0 || r.y1 <= r.y0) bad("empty box");
+    if (r.x1 <= r.x0 || r.y1 <= r.y0) csv.fail("empty box");
     layout.regions.push_back(r);
   }
-  if (line_no == 0) throw std::runtime_error("layout CSV " + path + ": empty file");
   return layout;
 }
 

@@ -1,85 +1,39 @@
-// SHA-256, see sha256.hpp.
+// SHA-256 through OpenSSL, see sha256.hpp.
 #include "util/sha256.hpp"
 
-#include <array>
-#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
 
+#include <openssl/evp.h>
+
 namespace wsi {
-namespace {
 
-constexpr std::array<uint32_t, 64> kRound = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
-    0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
-    0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-    0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
-
-uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-class Sha256 {
- public:
-  void update(const unsigned char* data, size_t size) {
-    for (size_t i = 0; i < size; ++i) {
-      block_[fill_++] = data[i];
-      if (fill_ == 64) compress(), fill_ = 0;
-    }
-    bits_ += static_cast<uint64_t>(size) * 8;
-  }
-
-  std::string hex() {
-    const uint64_t bits = bits_;
-    const unsigned char one = 0x80, zero = 0;
-    update(&one, 1);
-    while (fill_ != 56) update(&zero, 1);
-    for (int i = 7; i >= 0; --i) block_[fill_++] = static_cast<unsigned char>(bits >> (8 * i));
-    compress();
-    std::string out;
-    char byte[9];
-    for (uint32_t word : state_) std::snprintf(byte, sizeof byte, "%08x", word), out += byte;
-    return out;
-  }
-
- private:
-  void compress() {
-    uint32_t w[64];
-    for (int i = 0; i < 16; ++i)
-      w[i] = (uint32_t{block_[4 * i]} << 24) | (uint32_t{block_[4 * i + 1]} << 16) | (uint32_t{block_[4 * i + 2]} << 8) |
-             block_[4 * i + 3];
-    for (int i = 16; i < 64; ++i) {
-      const uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-      const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4], f = state_[5], g = state_[6],
-             h = state_[7];
-    for (int i = 0; i < 64; ++i) {
-      const uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kRound[i] + w[i];
-      const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-    }
-    const uint32_t add[8] = {a, b, c, d, e, f, g, h};
-    for (int i = 0; i < 8; ++i) state_[i] += add[i];
-  }
-
-  std::array<uint32_t, 8> state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  unsigned char block_[64] = {};
-  size_t fill_ = 0;
-  uint64_t bits_ = 0;
+struct Sha256::Context {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  ~Context() { EVP_MD_CTX_free(md); }
 };
 
-}  // namespace
+Sha256::Sha256() : context_(std::make_unique<Context>()) {
+  if (!context_->md || EVP_DigestInit_ex(context_->md, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256: OpenSSL cannot start a digest");
+}
 
-std::string sha256_hex(const std::string& bytes) {
-  Sha256 hash;
-  hash.update(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  return hash.hex();
+Sha256::~Sha256() = default;
+
+void Sha256::update(const void* data, size_t size) {
+  if (EVP_DigestUpdate(context_->md, data, size) != 1) throw std::runtime_error("SHA-256: OpenSSL digest update failed");
+}
+
+std::string Sha256::hex() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(context_->md, digest, &size) != 1)
+    throw std::runtime_error("SHA-256: OpenSSL digest final failed");
+  std::string out;
+  char byte[3];
+  for (unsigned int i = 0; i < size; ++i) std::snprintf(byte, sizeof byte, "%02x", digest[i]), out += byte;
+  return out;
 }
 
 std::string sha256_file_hex(const std::string& path) {
@@ -87,8 +41,8 @@ std::string sha256_file_hex(const std::string& path) {
   if (!in) throw std::runtime_error(path + ": cannot be read to compute its SHA-256");
   Sha256 hash;
   char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0)
-    hash.update(reinterpret_cast<const unsigned char*>(buffer), static_cast<size_t>(in.gcount()));
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) hash.update(buffer, static_cast<size_t>(in.gcount()));
+  if (in.bad()) throw std::runtime_error(path + ": read error while computing its SHA-256");
   return hash.hex();
 }
 

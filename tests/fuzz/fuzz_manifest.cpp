@@ -1,4 +1,4 @@
-// libFuzzer target: the manifest reader (src/job/manifest.cpp).
+// libFuzzer target: the manifest reader (src/job/manifest.cpp over src/util/csv.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <exception>

@@ -6,7 +6,6 @@
 // against what is left and throws on a truncated or overlong message instead of reading past it.
 #pragma once
 #include <cstdint>
-#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -40,8 +39,7 @@ class MessageReader {
   // `count` items of `size` bytes; throws (before the caller allocates) when fewer are left.
   void get_raw(void* data, uint64_t count, size_t size) {
     check_left(count, size);
-    if (count > 0) std::memcpy(data, bytes_.data() + at_, count * size);
-    at_ += count * size;
+    at_ += bytes_.copy(static_cast<char*>(data), count * size, at_);
   }
   // Whether `count` items of `size` bytes are left: a length is checked before it is trusted.
   void check_left(uint64_t count, size_t size) const {

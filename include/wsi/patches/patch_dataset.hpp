@@ -35,8 +35,4 @@ std::vector<LabelledPatch> read_patch_dataset(const std::string& input);
 // expanded). Throws std::runtime_error naming the file when it cannot be decoded.
 cv::Mat read_patch_rgb(const std::string& path);
 
-// One CSV line's fields (RFC 4180 quoting), and a field quoted when it needs to be.
-std::vector<std::string> split_csv_line(const std::string& line);
-std::string csv_field(const std::string& text);
-
 }  // namespace wsi
