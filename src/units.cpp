@@ -126,9 +126,29 @@ Size size_at_resolution(const SlideProperties& slide, const Resolution& resoluti
   return output;
 }
 
+double mpp_at_power(double power) { return 10.0 / power; }
+
+Size size_from_scale(Size level0, double scale) {
+  return {std::llround(static_cast<double>(level0.width) / scale),
+          std::llround(static_cast<double>(level0.height) / scale)};
+}
+
+double magnification_at_scale(double objective_power, double scale) {
+  return scale > 0 ? objective_power / scale : 0.0;
+}
+
+int64_t level0_length(int64_t length, double scale) {
+  return static_cast<int64_t>(std::ceil(static_cast<double>(length) * scale));
+}
+
+Level0Box level0_box(int64_t x0, int64_t y0, int64_t x1, int64_t y1, double scale) {
+  return {level0_length(x0, scale), level0_length(y0, scale), level0_length(x1 - x0, scale),
+          level0_length(y1 - y0, scale)};
+}
+
 double common_objective_power(double mpp) {
   static const double powers[] = {1, 1.25, 2, 2.5, 4, 5, 10, 20, 40, 60, 90, 100};
-  const double power = 10.0 / mpp;
+  const double power = 10.0 / mpp;  // the inverse of mpp_at_power
   double best = powers[0];
   for (double p : powers)
     if (std::abs(power - p) < std::abs(power - best)) best = p;

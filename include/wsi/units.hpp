@@ -82,5 +82,24 @@ Size size_at_resolution(const SlideProperties& slide, const Resolution& resoluti
 // TIAToolbox's fallback objective power for a slide with mpp but none: the common power
 // (1, 1.25, 2, 2.5, 4, 5, 10, 20, 40, 60, 90, 100) nearest to 10 / mpp.
 double common_objective_power(double mpp);
+// Microns per pixel at an objective power, by the same convention: 10 / power.
+double mpp_at_power(double power);
+
+// What a cohort file keeps of a slide's resolution is its level-0 size and scale s (level-0 px
+// per requested px). From those:
+// - the size at the requested resolution, round(level-0 size / s); TIAToolbox's own value
+//   (rounded at the read level) differs by at most a pixel;
+Size size_from_scale(Size level0, double scale);
+// - the magnification tiles are read at, objective power / s (0 when s is unknown);
+double magnification_at_scale(double objective_power, double scale);
+// - a tile's level-0 box, from its bounds at the requested resolution, in float64:
+//   x = ceil(x0 * s), y = ceil(y0 * s), size = ceil(patch * s) with patch = x1 - x0. This is
+//   TIAToolbox's read_bounds rule for the level-0 box it reads (ceil(x0 / (1 / s))), so the box
+//   is the area the tile's pixels came from.
+struct Level0Box {
+  int64_t x = 0, y = 0, width = 0, height = 0;
+};
+Level0Box level0_box(int64_t x0, int64_t y0, int64_t x1, int64_t y1, double scale);
+int64_t level0_length(int64_t length, double scale);  // ceil(length * s)
 
 }  // namespace wsi

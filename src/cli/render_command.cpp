@@ -46,14 +46,6 @@ po::options_description render_options() {
   return o;
 }
 
-// The slide's size at the requested resolution, from what the file keeps (level-0 size and
-// scale); TIAToolbox's own value (rounded at the read level) differs by at most a pixel, far
-// below an overview pixel.
-Size slide_at_resolution(const SlideRow& slide) {
-  return {std::llround(static_cast<double>(slide.width) / slide.scale),
-          std::llround(static_cast<double>(slide.height) / slide.scale)};
-}
-
 int render(const po::variables_map& vm) {
   if (!vm.count("file")) throw UsageError("no cohort file given (wsi-mpi render FILE.h5 --output DIR)");
   if (!vm.count("output")) throw UsageError("--output is required");
@@ -158,7 +150,7 @@ int render(const po::variables_map& vm) {
           colours = scores_to_rgb(scores, score_range(scores));
         }
       }
-      const cv::Mat painted = paint_tile_colours(tiles, colours.data(), slide_at_resolution(slide),
+      const cv::Mat painted = paint_tile_colours(tiles, colours.data(), size_from_scale({slide.width, slide.height}, slide.scale),
                                                  Size{maps.shape.width, maps.shape.height}, thumbnail.data());
       const cv::Mat blend =
           has_classes ? blend_prediction(maps.prediction.data(), thumbnail.data(), width, height, options.alpha)

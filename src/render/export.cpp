@@ -25,8 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int64_t ceil_times(int64_t v, double scale) { return static_cast<int64_t>(std::ceil(static_cast<double>(v) * scale)); }
-
 // The shortest decimal that reads back as the same float32: JSON's double prints it unchanged.
 double shortest(float v) {
   char text[32];
@@ -70,18 +68,13 @@ ExportFormat parse_export_format(const std::string& text) {
   return parse_enum(kNames, text, "--format: unknown format");
 }
 
-Level0Box level0_box(const TileBounds& tile, double scale) {
-  return {ceil_times(tile.x0, scale), ceil_times(tile.y0, scale), ceil_times(int64_t(tile.x1) - tile.x0, scale),
-          ceil_times(int64_t(tile.y1) - tile.y0, scale)};
-}
-
 ClamAttributes clam_attributes(const SlideRow& slide, int64_t patch_size) {
   ClamAttributes a;
   a.patch_size = patch_size;
   a.patch_level = 0;
-  a.patch_size_level0 = ceil_times(patch_size, slide.scale);
+  a.patch_size_level0 = level0_length(patch_size, slide.scale);
   a.level0_magnification = slide.objective_power;
-  a.target_magnification = slide.scale > 0 ? slide.objective_power / slide.scale : 0.0;
+  a.target_magnification = magnification_at_scale(slide.objective_power, slide.scale);
   a.level0_width = slide.width;
   a.level0_height = slide.height;
   return a;
@@ -96,7 +89,7 @@ std::string slide_geojson(const SlideRow& slide, const std::vector<TileBounds>& 
   out << R"({"type":"FeatureCollection","slide_id":)" << json_text(slide.id)
       << R"(,"class_names":)" << json_text(class_names) << R"(,"features":[)";
   for (size_t t = 0; t < tiles.size(); ++t) {
-    const Json feature = tile_feature(level0_box(tiles[t], slide.scale), probabilities + t * classes, class_names,
+    const Json feature = tile_feature(level0_box(tiles[t].x0, tiles[t].y0, tiles[t].x1, tiles[t].y1, slide.scale), probabilities + t * classes, class_names,
                                       first_row + static_cast<int64_t>(t));
     out << (t ? "," : "") << "\n" << json_text(feature);
   }
@@ -153,7 +146,7 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
       std::vector<std::array<int64_t, 2>> coords;
       coords.reserve(tiles.size());
       for (const TileBounds& t : tiles) {
-        const Level0Box b = level0_box(t, slide.scale);
+        const Level0Box b = level0_box(t.x0, t.y0, t.x1, t.y1, slide.scale);
         coords.push_back({b.x, b.y});
       }
       const int64_t patch = tiles.empty() ? 0 : int64_t(tiles[0].x1) - tiles[0].x0;

@@ -44,7 +44,7 @@ cv::Mat slide_tissue_mask(const SlideReader& slide, const std::string& mask_path
   }
   const Resolution at = mask_resolution(props);
   mask_thumbnail = read_thumbnail(slide, at);
-  const double mask_mpp = at.units == Units::power ? 10.0 / at.value : 0.0;
+  const double mask_mpp = at.units == Units::power ? mpp_at_power(at.value) : 0.0;
   return tissue_mask(mask_thumbnail, job.tissue_mask, mask_mpp);
 }
 

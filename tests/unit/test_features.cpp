@@ -113,12 +113,12 @@ TEST_CASE("tiles are painted on the boxes merge_predictions uses", "[features]")
 
 TEST_CASE("export geometry: level-0 boxes are ceil(bounds x scale)", "[features][export]") {
   const TileBounds tile{672, 224, 896, 448};
-  const Level0Box b = level0_box(tile, 1.002004008016032);
+  const Level0Box b = level0_box(tile.x0, tile.y0, tile.x1, tile.y1, 1.002004008016032);
   CHECK(b.x == 674);  // ceil(673.347)
   CHECK(b.y == 225);  // ceil(224.449)
   CHECK(b.width == 225);
   CHECK(b.height == 225);
-  const Level0Box twice = level0_box(tile, 2.0);
+  const Level0Box twice = level0_box(tile.x0, tile.y0, tile.x1, tile.y1, 2.0);
   CHECK(twice.x == 1344);
   CHECK(twice.width == 448);
   SlideRow slide;

@@ -25,16 +25,6 @@ std::string slide_file_name(const SlideRow& slide, const char* suffix);
 enum class ExportFormat { clam, geojson };
 ExportFormat parse_export_format(const std::string& text);  // throws std::invalid_argument
 
-// Level-0 geometry of a tile, from its bounds at the requested resolution and the slide's
-// /slides/scale s (level-0 px per requested px), in float64:
-//   x = ceil(x0 * s), y = ceil(y0 * s), size = ceil(patch * s) with patch = x1 - x0.
-// This is TIAToolbox's read_bounds rule for the level-0 box it reads (ceil(x0 / (1 / s))), so
-// the box is the area the tile's pixels came from.
-struct Level0Box {
-  int64_t x = 0, y = 0, width = 0, height = 0;
-};
-Level0Box level0_box(const TileBounds& tile, double scale);
-
 ClamAttributes clam_attributes(const SlideRow& slide, int64_t patch_size);
 
 // One slide's GeoJSON FeatureCollection (text): one Feature per tile, in tile order, a closed
