@@ -90,72 +90,54 @@ std::pair<StepResult, std::string> outcome(F step) {
   }
 }
 
-JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const AbortJob& abort_job) {
-  const auto start = Clock::now();
-  install_stop_signals();
-  // Start: every rank checks the job and loads its model, and the ranks agree before any of
-  // them takes a collective step (a rank whose model does not load must not leave the others
-  // waiting). Whether the output exists is rank 0's view (file systems may differ).
+// What every rank has once the job's start is agreed.
+struct Started {
   std::vector<ManifestEntry> manifest;
   ThreadPlan threads;
   std::unique_ptr<Model> model;
   std::string fingerprint;
-  std::optional<OutputLock> lock;
+  std::optional<OutputLock> lock;  // rank 0
+  bool resume = false;
+};
+
+// Every rank checks the job and loads its model, and the ranks agree before any of them takes a
+// collective step (a rank whose model does not load must not leave the others waiting). Whether
+// the output exists is rank 0's view (file systems may differ). (Filled in place: the output
+// lock does not move.)
+void start_job(const Job& job, const Comm& comm, bool plan_only, Started& s) {
   auto [status, message] = outcome([&] {
     validate(job);
-    manifest = read_manifest(job.slides);
-    threads = plan_threads(job, comm);
-    model = load_job_model(plan_only ? planning_job(job) : job, threads);
-    fingerprint = job_fingerprint(job);
-    if (comm.rank() == 0) lock.emplace(job.output);
+    s.manifest = read_manifest(job.slides);
+    s.threads = plan_threads(job, comm);
+    s.model = load_job_model(plan_only ? planning_job(job) : job, s.threads);
+    s.fingerprint = job_fingerprint(job);
+    if (comm.rank() == 0) s.lock.emplace(job.output);
     fail_point(comm.rank(), "start");
   });
   agree_on(comm, "start", status, message);
-  const bool resume =
+  s.resume =
       comm.broadcast(comm.rank() == 0 && std::filesystem::exists(job.output) && !job.overwrite ? "1" : "0", 0) == "1";
   if (comm.rank() == 0)
     spdlog::info("{} slides, {} ranks, {} inference threads, {} readers and {} CPU workers per rank, batches of {}{}",
-                 manifest.size(), comm.size(), threads.threads, threads.readers, threads.cpu_workers,
-                 batch_size_for(job, *model), resume ? ", resuming " + job.output : "");
+                 s.manifest.size(), comm.size(), s.threads.threads, s.threads.readers, s.threads.cpu_workers,
+                 batch_size_for(job, *s.model), s.resume ? ", resuming " + job.output : "");
+}
 
-  WorkerPool pool(threads.cpu_workers);
-  RankStats stats;
-  JobState state;
-  if (resume) {
-    std::tie(status, message) = outcome([&] { state = resume_state(job, manifest, fingerprint); });
-    agree_on(comm, "resume", status, message);
-  } else {
-    state = plan_and_create(job, model->description(), manifest, fingerprint, comm, pool, stats);
-  }
-  if (plan_only) {
-    if (comm.rank() == 0)
-      spdlog::info("{} {}: run `wsi-mpi run` with the same job to compute it", job.output,
-                   resume ? "was planned already" : "is planned");
-    return JobOutcome::complete;
-  }
+// The units not done of slides still pending, in unit order.
+std::vector<int64_t> units_to_do(const JobState& state) {
   std::vector<int64_t> todo;
   for (size_t u = 0; u < state.units.size(); ++u)
     if (!state.done[u] && state.plans[state.units[u].slide].row.status == SlideStatus::pending)
       todo.push_back(static_cast<int64_t>(u));
-  if (resume && comm.rank() == 0) spdlog::info("{} of {} units left to compute", todo.size(), state.units.size());
+  return todo;
+}
 
-  CohortFile file = CohortFile::open(job.output, comm);
-  const Comm coordination = comm.duplicate();
-  MapMaker maps(job, state, file, comm, pool);
-  bool stopped = false;
-  Failures mine;
-  {
-    std::unique_ptr<Coordinator> coordinator;
-    if (comm.rank() == 0)
-      coordinator =
-          std::make_unique<Coordinator>(coordination, state.units, todo, job.checkpoint_interval, abort_job);
-    Worker worker(job, *model, state, file, maps, threads, comm, coordination, stats);
-    stopped = worker.run();
-    if (coordinator) coordinator->finish();
-    mine = worker.failures();
-  }
+// After the last epoch: the maps and statuses of the slides it completed (at most a few seconds
+// of tiles), the statistics, each slide's end, the end state and the progress file.
+JobOutcome finish_job(const Job& job, JobState& state, CohortFile& file, MapMaker& maps, RankStats& stats,
+                      const Failures& mine, bool stopped, const Comm& comm, Clock::time_point start) {
   const auto last_tile = Clock::now();
-  if (!stopped) {  // the slides completed by the final epoch: at most a few seconds of tiles
+  if (!stopped) {
     maps.write_ready(true);
     file.flush();
     maps.commit_status();
@@ -177,6 +159,49 @@ JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const Ab
     spdlog::info("cohort file: {} ({:.1f} s; {:.1f} s after the last tile)", job.output, seconds_since(start),
                  seconds_since(last_tile));
   return ended;
+}
+
+JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const AbortJob& abort_job) {
+  const auto start = Clock::now();
+  install_stop_signals();
+  Started started;
+  start_job(job, comm, plan_only, started);
+  WorkerPool pool(started.threads.cpu_workers);
+  RankStats stats;
+  JobState state;
+  if (started.resume) {
+    auto [status, message] = outcome([&] { state = resume_state(job, started.manifest, started.fingerprint); });
+    agree_on(comm, "resume", status, message);
+  } else {
+    state = plan_and_create(job, started.model->description(), started.manifest, started.fingerprint, comm, pool,
+                            stats);
+  }
+  if (plan_only) {
+    if (comm.rank() == 0)
+      spdlog::info("{} {}: run `wsi-mpi run` with the same job to compute it", job.output,
+                   started.resume ? "was planned already" : "is planned");
+    return JobOutcome::complete;
+  }
+  const std::vector<int64_t> todo = units_to_do(state);
+  if (started.resume && comm.rank() == 0)
+    spdlog::info("{} of {} units left to compute", todo.size(), state.units.size());
+
+  CohortFile file = CohortFile::open(job.output, comm);
+  const Comm coordination = comm.duplicate();
+  MapMaker maps(job, state, file, comm, pool);
+  bool stopped = false;
+  Failures mine;
+  {
+    std::unique_ptr<Coordinator> coordinator;
+    if (comm.rank() == 0)
+      coordinator =
+          std::make_unique<Coordinator>(coordination, state.units, todo, job.checkpoint_interval, abort_job);
+    Worker worker(job, *started.model, state, file, maps, started.threads, comm, coordination, stats);
+    stopped = worker.run();
+    if (coordinator) coordinator->finish();
+    mine = worker.failures();
+  }
+  return finish_job(job, state, file, maps, stats, mine, stopped, comm, start);
 }
 
 }  // namespace

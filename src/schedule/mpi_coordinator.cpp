@@ -73,6 +73,67 @@ struct Coordinator::State {
   bool maps_wanted = false;    // a slide's last unit finished, or a rank merged maps: epoch within kMapsLatency
   Clock::time_point last_epoch = Clock::now();
   ProgressLog progress{"inference", "tiles", 0, 5.0};
+
+  void broadcast_epoch(bool final, bool stop) {
+    for (int r = 0; r < comm.size(); ++r) send(comm, r, kTagEpoch, {final ? 1 : 0, stop ? 1 : 0});
+    epoch_acks_pending = comm.size();
+    final_sent = final_sent || final;
+  }
+
+  void finish_unit_of(int rank) {
+    const int64_t u = current[rank];
+    if (u < 0) return;
+    finished_tiles += units[u].tile_count;
+    if (--unfinished[units[u].slide] == 0) ++slides_finished, maps_wanted = true;
+    current[rank] = -1;
+  }
+
+  // A unit of the slide the rank has open, else of the first slide with units left; -1: none.
+  int64_t next_unit(int64_t open_slide) {
+    auto it = pending.find(open_slide);
+    if (it == pending.end()) it = pending.begin();
+    if (it == pending.end()) return -1;
+    const int64_t u = it->second.front();
+    it->second.pop_front();
+    if (it->second.empty()) pending.erase(it);
+    return u;
+  }
+
+  void handle(int tag, int rank, const std::vector<int64_t>& values) {
+    if (tag == kTagRequest) {
+      finish_unit_of(rank);
+      const int64_t u = final_sent ? -1 : next_unit(values.at(0));
+      current[rank] = u;
+      if (u < 0) idle.insert(rank);
+      send(comm, rank, kTagReply, {u});
+    } else if (tag == kTagFailed) {
+      pending.erase(values.at(0));
+    } else if (tag == kTagSignal && !final_sent) {
+      spdlog::warn("stop requested (signal on rank {}): checkpointing, then exit 75", rank);
+      broadcast_epoch(true, true);
+    } else if (tag == kTagBye) {
+      gone.insert(rank);
+    } else if (tag == kTagEpochDone && --epoch_acks_pending == 0) {
+      last_epoch = Clock::now();  // the interval runs from the end of the last epoch
+    } else if (tag == kTagEpochWanted) {
+      epoch_wanted = true;
+    } else if (tag == kTagMapsWanted) {
+      maps_wanted = true;
+    }
+  }
+
+  // The final epoch (a signal, or every rank idle), or the next one when it is due.
+  void start_epoch_if_due() {
+    if (final_sent) return;
+    if (stop_requested()) return broadcast_epoch(true, true);
+    if (static_cast<int>(idle.size()) == comm.size()) return broadcast_epoch(true, false);
+    const double since_epoch = std::chrono::duration<double>(Clock::now() - last_epoch).count();
+    const bool maps_due = maps_wanted && since_epoch >= std::min(interval, kMapsLatency);
+    if (epoch_acks_pending == 0 && (since_epoch >= interval || epoch_wanted || maps_due)) {
+      epoch_wanted = maps_wanted = false;
+      broadcast_epoch(false, false);
+    }
+  }
 };
 
 Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo,
@@ -111,65 +172,15 @@ Coordinator::~Coordinator() {
 
 void Coordinator::loop() {
   State& s = *state_;
-  const int ranks = s.comm.size();
-  const auto broadcast_epoch = [&](bool final, bool stop) {
-    for (int r = 0; r < ranks; ++r) send(s.comm, r, kTagEpoch, {final ? 1 : 0, stop ? 1 : 0});
-    s.epoch_acks_pending = ranks;
-    s.final_sent = s.final_sent || final;
-  };
-  const auto finish_unit_of = [&](int rank) {
-    const int64_t u = s.current[rank];
-    if (u < 0) return;
-    s.finished_tiles += s.units[u].tile_count;
-    if (--s.unfinished[s.units[u].slide] == 0) ++s.slides_finished, s.maps_wanted = true;
-    s.current[rank] = -1;
-  };
-  const auto next_unit = [&](int64_t open_slide) -> int64_t {
-    auto it = s.pending.find(open_slide);
-    if (it == s.pending.end()) it = s.pending.begin();
-    if (it == s.pending.end()) return -1;
-    const int64_t u = it->second.front();
-    it->second.pop_front();
-    if (it->second.empty()) s.pending.erase(it);
-    return u;
-  };
-  while (static_cast<int>(s.gone.size()) < ranks && !quit_) {
+  while (static_cast<int>(s.gone.size()) < s.comm.size() && !quit_) {
     bool busy = false;
     // Tag by tag: on rank 0 the replies and epochs addressed to its own channel wait here too.
     for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone, kTagEpochWanted, kTagMapsWanted})
       while (auto status = probe(s.comm, MPI_ANY_SOURCE, tag)) {
         busy = true;
-        const int rank = status->MPI_SOURCE;
-        const auto values = receive(s.comm, *status);
-        if (tag == kTagRequest) {
-          finish_unit_of(rank);
-          const int64_t u = s.final_sent ? -1 : next_unit(values.at(0));
-          s.current[rank] = u;
-          if (u < 0) s.idle.insert(rank);
-          send(s.comm, rank, kTagReply, {u});
-        } else if (tag == kTagFailed) {
-          s.pending.erase(values.at(0));
-        } else if (tag == kTagSignal && !s.final_sent) {
-          spdlog::warn("stop requested (signal on rank {}): checkpointing, then exit 75", rank);
-          broadcast_epoch(true, true);
-        } else if (tag == kTagBye) {
-          s.gone.insert(rank);
-        } else if (tag == kTagEpochDone && --s.epoch_acks_pending == 0) {
-          s.last_epoch = Clock::now();  // the interval runs from the end of the last epoch
-        } else if (tag == kTagEpochWanted) {
-          s.epoch_wanted = true;
-        } else if (tag == kTagMapsWanted) {
-          s.maps_wanted = true;
-        }
+        s.handle(tag, status->MPI_SOURCE, receive(s.comm, *status));
       }
-    if (!s.final_sent && stop_requested()) broadcast_epoch(true, true);
-    if (!s.final_sent && static_cast<int>(s.idle.size()) == ranks) broadcast_epoch(true, false);
-    const double since_epoch = std::chrono::duration<double>(Clock::now() - s.last_epoch).count();
-    const bool maps_due = s.maps_wanted && since_epoch >= std::min(s.interval, kMapsLatency);
-    if (!s.final_sent && s.epoch_acks_pending == 0 && (since_epoch >= s.interval || s.epoch_wanted || maps_due)) {
-      s.epoch_wanted = s.maps_wanted = false;
-      broadcast_epoch(false, false);
-    }
+    s.start_epoch_if_due();
     if (!s.final_sent)
       s.progress.update(s.finished_tiles, false,
                         ", " + std::to_string(s.slides_finished) + "/" + std::to_string(s.slides_to_do) + " slides");
