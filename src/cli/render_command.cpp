@@ -46,6 +46,100 @@ po::options_description render_options() {
   return o;
 }
 
+// The slide --slide names (by id, else key), or every done slide.
+std::vector<size_t> selected_slides(const CohortSummary& summary, const po::variables_map& vm,
+                                    const std::string& path) {
+  std::vector<size_t> slides;
+  if (!vm.count("slide")) {
+    for (size_t i = 0; i < summary.slides.size(); ++i)
+      if (summary.slides[i].status == SlideStatus::done) slides.push_back(i);
+    if (slides.empty()) throw std::runtime_error("cohort file '" + path + "' has no done slides to render");
+    return slides;
+  }
+  const std::string wanted = vm["slide"].as<std::string>();
+  auto it = std::find_if(summary.slides.begin(), summary.slides.end(), [&](const SlideRow& s) { return s.id == wanted; });
+  if (it == summary.slides.end())
+    it = std::find_if(summary.slides.begin(), summary.slides.end(), [&](const SlideRow& s) { return s.key == wanted; });
+  if (it == summary.slides.end()) throw UsageError("cohort file '" + path + "' has no slide '" + wanted + "'");
+  if (it->status != SlideStatus::done)
+    throw std::runtime_error("slide '" + wanted + "' is not done (status " +
+                             (it->status == SlideStatus::failed ? "failed: " + it->error : std::string("pending")) +
+                             "): it has no prediction map yet");
+  return {static_cast<size_t>(it - summary.slides.begin())};
+}
+
+// --pca cohort: one basis and one colour scale over every done slide (moments first, then the
+// scores for the percentiles: two reads of the features, memory D x D + 3 floats per tile).
+struct CohortColours {
+  std::optional<FeaturePca> pca;  // none: each slide its own
+  ScoreRange range;
+};
+
+CohortColours cohort_colours(const std::string& path, const CohortSummary& summary) {
+  CohortColours c;
+  FeatureMoments moments;
+  for (const SlideRow& s : summary.slides)
+    if (s.status == SlideStatus::done && s.tile_count > 0) {
+      const auto f = read_tile_features(path, s.tile_start, s.tile_count);
+      accumulate_feature_moments(moments, f.data(), s.tile_count, summary.feature_size);
+    }
+  if (moments.count == 0) return c;
+  c.pca = feature_pca(moments);
+  std::vector<float> scores;
+  for (const SlideRow& s : summary.slides)
+    if (s.status == SlideStatus::done && s.tile_count > 0) {
+      const auto f = read_tile_features(path, s.tile_start, s.tile_count);
+      const auto part = project_features(*c.pca, f.data(), s.tile_count);
+      scores.insert(scores.end(), part.begin(), part.end());
+    }
+  c.range = score_range(scores);
+  return c;
+}
+
+// Each tile's RGB from its features: the cohort's basis and scale, or the slide's own.
+std::vector<uint8_t> tile_colours(const std::vector<float>& features, const SlideRow& slide, int64_t feature_size,
+                                  const CohortColours& cohort) {
+  if (slide.tile_count == 0) return {};
+  if (cohort.pca) return scores_to_rgb(project_features(*cohort.pca, features.data(), slide.tile_count), cohort.range);
+  FeatureMoments moments;
+  accumulate_feature_moments(moments, features.data(), slide.tile_count, feature_size);
+  const std::vector<float> scores = project_features(feature_pca(moments), features.data(), slide.tile_count);
+  return scores_to_rgb(scores, score_range(scores));
+}
+
+void write_png(const fs::path& out, const cv::Mat& picture) {
+  if (!cv::imwrite(out.string(), picture)) throw std::runtime_error("cannot write '" + out.string() + "'");
+  std::cout << out.string() << std::endl;
+}
+
+// <key>.overlay.png when the file has classes, <key>.features.png when it has features.
+void render_slide(const std::string& path, const CohortSummary& summary, const SlideRow& slide,
+                  const CohortColours& cohort, OverlayOptions options, const fs::path& dir) {
+  const bool has_classes = !summary.class_names.empty() && summary.has_probabilities;
+  const SlideMaps maps = read_slide_maps(path, slide.key);
+  const size_t pixels = static_cast<size_t>(maps.shape.height) * static_cast<size_t>(maps.shape.width);
+  if (pixels == 0 || maps.prediction.size() != pixels)
+    throw std::runtime_error("slide '" + slide.id + "' has no usable prediction map in '" + path + "'");
+  const std::vector<uint8_t> thumbnail = thumbnail_at_map_size(maps, slide);
+  options.title = slide.id;
+  const int width = static_cast<int>(maps.shape.width), height = static_cast<int>(maps.shape.height);
+  if (has_classes)
+    write_png(dir / slide_file_name(slide, ".overlay.png"),
+              render_overlay(maps.prediction.data(), thumbnail.data(), width, height, summary.class_names,
+                             slide.class_fractions, options));
+  if (summary.feature_size <= 0) return;
+  const auto features = read_tile_features(path, slide.tile_start, slide.tile_count);
+  const auto tiles = read_tile_bounds(path, slide.tile_start, slide.tile_count);
+  const std::vector<uint8_t> colours = tile_colours(features, slide, summary.feature_size, cohort);
+  const cv::Mat painted = paint_tile_colours(tiles, colours.data(), size_from_scale({slide.width, slide.height}, slide.scale),
+                                             Size{maps.shape.width, maps.shape.height}, thumbnail.data());
+  const cv::Mat blend = has_classes
+                            ? blend_prediction(maps.prediction.data(), thumbnail.data(), width, height, options.alpha)
+                            : cv::Mat();
+  write_png(dir / slide_file_name(slide, ".features.png"),
+            render_feature_picture(painted, blend, options.min_map_long_side));
+}
+
 int render(const po::variables_map& vm) {
   if (!vm.count("file")) throw UsageError("no cohort file given (wsi-mpi render FILE.h5 --output DIR)");
   if (!vm.count("output")) throw UsageError("--output is required");
@@ -67,100 +161,14 @@ int render(const po::variables_map& vm) {
     throw UsageError(e.what());  // not a cohort file, or not one this version reads
   }
   // A features-only job may still list its model's classes: maps need the probabilities.
-  const bool has_classes = !summary.class_names.empty() && summary.has_probabilities;
-  const bool has_features = summary.feature_size > 0;
-  if (!has_classes && !has_features)
+  if ((summary.class_names.empty() || !summary.has_probabilities) && summary.feature_size <= 0)
     throw std::runtime_error("cohort file '" + path + "' has neither classes nor features: nothing to render");
-
-  std::vector<size_t> slides;
-  if (vm.count("slide")) {
-    const std::string wanted = vm["slide"].as<std::string>();
-    auto it = std::find_if(summary.slides.begin(), summary.slides.end(),
-                           [&](const SlideRow& s) { return s.id == wanted; });
-    if (it == summary.slides.end())
-      it = std::find_if(summary.slides.begin(), summary.slides.end(),
-                        [&](const SlideRow& s) { return s.key == wanted; });
-    if (it == summary.slides.end()) throw UsageError("cohort file '" + path + "' has no slide '" + wanted + "'");
-    if (it->status != SlideStatus::done)
-      throw std::runtime_error("slide '" + wanted + "' is not done (status " +
-                               (it->status == SlideStatus::failed ? "failed: " + it->error : std::string("pending")) +
-                               "): it has no prediction map yet");
-    slides.push_back(static_cast<size_t>(it - summary.slides.begin()));
-  } else {
-    for (size_t i = 0; i < summary.slides.size(); ++i)
-      if (summary.slides[i].status == SlideStatus::done) slides.push_back(i);
-    if (slides.empty()) throw std::runtime_error("cohort file '" + path + "' has no done slides to render");
-  }
-
-  // --pca cohort: one basis and one colour scale over every done slide (moments first, then the
-  // scores for the percentiles: two reads of the features, memory D x D + 3 floats per tile).
-  std::optional<FeaturePca> cohort_pca;
-  ScoreRange cohort_range;
-  if (has_features && pca_mode == "cohort") {
-    FeatureMoments moments;
-    for (const SlideRow& s : summary.slides)
-      if (s.status == SlideStatus::done && s.tile_count > 0) {
-        const auto f = read_tile_features(path, s.tile_start, s.tile_count);
-        accumulate_feature_moments(moments, f.data(), s.tile_count, summary.feature_size);
-      }
-    if (moments.count > 0) {
-      cohort_pca = feature_pca(moments);
-      std::vector<float> scores;
-      for (const SlideRow& s : summary.slides)
-        if (s.status == SlideStatus::done && s.tile_count > 0) {
-          const auto f = read_tile_features(path, s.tile_start, s.tile_count);
-          const auto part = project_features(*cohort_pca, f.data(), s.tile_count);
-          scores.insert(scores.end(), part.begin(), part.end());
-        }
-      cohort_range = score_range(scores);
-    }
-  }
-
+  const std::vector<size_t> slides = selected_slides(summary, vm, path);
+  const CohortColours cohort =
+      summary.feature_size > 0 && pca_mode == "cohort" ? cohort_colours(path, summary) : CohortColours{};
   const fs::path dir = vm["output"].as<std::string>();
   fs::create_directories(dir);
-  for (size_t i : slides) {
-    const SlideRow& slide = summary.slides[i];
-    const SlideMaps maps = read_slide_maps(path, slide.key);
-    const size_t pixels = static_cast<size_t>(maps.shape.height) * static_cast<size_t>(maps.shape.width);
-    if (pixels == 0 || maps.prediction.size() != pixels)
-      throw std::runtime_error("slide '" + slide.id + "' has no usable prediction map in '" + path + "'");
-    const std::vector<uint8_t> thumbnail = thumbnail_at_map_size(maps, slide);
-    options.title = slide.id;
-    const int width = static_cast<int>(maps.shape.width), height = static_cast<int>(maps.shape.height);
-    if (has_classes) {
-      const cv::Mat picture = render_overlay(maps.prediction.data(), thumbnail.data(), width, height,
-                                             summary.class_names, slide.class_fractions, options);
-      const fs::path out = dir / slide_file_name(slide, ".overlay.png");
-      if (!cv::imwrite(out.string(), picture)) throw std::runtime_error("cannot write '" + out.string() + "'");
-      std::cout << out.string() << std::endl;
-    }
-    if (has_features) {
-      const auto features = read_tile_features(path, slide.tile_start, slide.tile_count);
-      const auto tiles = read_tile_bounds(path, slide.tile_start, slide.tile_count);
-      std::vector<uint8_t> colours;
-      if (slide.tile_count > 0) {
-        std::vector<float> scores;
-        if (cohort_pca) {
-          scores = project_features(*cohort_pca, features.data(), slide.tile_count);
-          colours = scores_to_rgb(scores, cohort_range);
-        } else {
-          FeatureMoments moments;
-          accumulate_feature_moments(moments, features.data(), slide.tile_count, summary.feature_size);
-          scores = project_features(feature_pca(moments), features.data(), slide.tile_count);
-          colours = scores_to_rgb(scores, score_range(scores));
-        }
-      }
-      const cv::Mat painted = paint_tile_colours(tiles, colours.data(), size_from_scale({slide.width, slide.height}, slide.scale),
-                                                 Size{maps.shape.width, maps.shape.height}, thumbnail.data());
-      const cv::Mat blend =
-          has_classes ? blend_prediction(maps.prediction.data(), thumbnail.data(), width, height, options.alpha)
-                      : cv::Mat();
-      const cv::Mat picture = render_feature_picture(painted, blend, options.min_map_long_side);
-      const fs::path out = dir / slide_file_name(slide, ".features.png");
-      if (!cv::imwrite(out.string(), picture)) throw std::runtime_error("cannot write '" + out.string() + "'");
-      std::cout << out.string() << std::endl;
-    }
-  }
+  for (size_t i : slides) render_slide(path, summary, summary.slides[i], cohort, options, dir);
   spdlog::info("rendered {} slide(s) into {}", slides.size(), dir.string());
   return kExitOk;
 }
