@@ -173,6 +173,62 @@ void write_outputs(const std::string& dir, const std::vector<LabelledPatch>& pat
   spdlog::info("wrote {} and {}", predictions_path, confusion_path);
 }
 
+// The patches' probabilities, reading the next batch while the model works on this one.
+// Returns the indices classified (unreadable images are skipped) and their probabilities.
+struct Predictions {
+  std::vector<size_t> done;
+  std::vector<float> probabilities;  // done.size() x classes
+};
+
+Predictions predict_all(const std::vector<LabelledPatch>& patches, Model& model, Reader& reader, size_t batch) {
+  const size_t n_classes = model.description().class_names.size();
+  Predictions out;
+  std::future<Batch> next = std::async(std::launch::async, [&] { return reader.read(0, std::min(batch, patches.size())); });
+  for (size_t first = 0; first < patches.size(); first += batch) {
+    Batch current = next.get();
+    const size_t following = first + batch;
+    if (following < patches.size())
+      next = std::async(std::launch::async,
+                        [&, following] { return reader.read(following, std::min(batch, patches.size() - following)); });
+    if (current.index.empty()) continue;
+    const BatchResult result = model.run(current.pixels.data(), static_cast<int>(current.index.size()), true, false);
+    if (result.probabilities.size() != current.index.size() * n_classes)
+      throw std::runtime_error("the model gave " + std::to_string(result.probabilities.size()) + " values for " +
+                               std::to_string(current.index.size()) + " patches of " + std::to_string(n_classes) +
+                               " classes");
+    out.done.insert(out.done.end(), current.index.begin(), current.index.end());
+    out.probabilities.insert(out.probabilities.end(), result.probabilities.begin(), result.probabilities.end());
+  }
+  return out;
+}
+
+// Scores: labels that are model classes; others are named once. `predicted` receives the argmax.
+ConfusionMatrix score(const std::vector<LabelledPatch>& patches, const std::vector<std::string>& classes,
+                      const Predictions& p, std::vector<int>& predicted) {
+  const size_t n_classes = classes.size();
+  std::map<std::string, int> class_index;
+  for (size_t c = 0; c < n_classes; ++c) class_index.emplace(classes[c], static_cast<int>(c));
+  std::vector<int> truth(p.done.size(), -1);
+  predicted.assign(p.done.size(), 0);
+  std::map<std::string, int64_t> foreign;
+  int64_t unlabelled = 0;
+  for (size_t k = 0; k < p.done.size(); ++k) {
+    predicted[k] = argmax(p.probabilities.data() + k * n_classes, static_cast<int>(n_classes));
+    const std::string& label = patches[p.done[k]].label;
+    const auto found = class_index.find(label);
+    if (label.empty()) ++unlabelled;
+    else if (found == class_index.end()) ++foreign[label];
+    else truth[k] = found->second;
+  }
+  if (!foreign.empty()) {
+    std::string names;
+    for (const auto& [label, count] : foreign) names += (names.empty() ? "" : ", ") + label + " (" + std::to_string(count) + ")";
+    spdlog::warn("labels that are not among the model's classes, predicted but left out of the accuracy: {}", names);
+  }
+  if (unlabelled > 0) spdlog::info("{} unlabelled patches predicted, not scored", unlabelled);
+  return confusion_matrix(classes, truth, predicted);
+}
+
 int classify(const Settings& s) {
   std::vector<LabelledPatch> patches;
   try {
@@ -186,69 +242,27 @@ int classify(const Settings& s) {
   }
   auto model = load_classifier(s.model);
   const ModelDescription& d = model->description();
-  const auto& classes = d.class_names;
-  const size_t n_classes = classes.size();
   spdlog::info("{} patches from {}; model {} ({} classes, input {}x{}), batches of {}, {} threads", patches.size(),
-               s.input, s.model.model, n_classes, d.input_width, d.input_height, s.batch_size, s.model.threads);
-
-  // Read the next batch while the model works on this one.
+               s.input, s.model.model, d.class_names.size(), d.input_width, d.input_height, s.batch_size,
+               s.model.threads);
   Reader reader(patches, d.input_width, d.input_height);
-  std::vector<size_t> done;
-  std::vector<float> probabilities;
-  const size_t batch = static_cast<size_t>(s.batch_size);
-  std::future<Batch> next = std::async(std::launch::async, [&] { return reader.read(0, std::min(batch, patches.size())); });
-  for (size_t first = 0; first < patches.size(); first += batch) {
-    Batch current = next.get();
-    const size_t following = first + batch;
-    if (following < patches.size())
-      next = std::async(std::launch::async,
-                        [&, following] { return reader.read(following, std::min(batch, patches.size() - following)); });
-    if (current.index.empty()) continue;
-    const BatchResult result = model->run(current.pixels.data(), static_cast<int>(current.index.size()), true, false);
-    if (result.probabilities.size() != current.index.size() * n_classes)
-      throw std::runtime_error("the model gave " + std::to_string(result.probabilities.size()) + " values for " +
-                               std::to_string(current.index.size()) + " patches of " + std::to_string(n_classes) +
-                               " classes");
-    done.insert(done.end(), current.index.begin(), current.index.end());
-    probabilities.insert(probabilities.end(), result.probabilities.begin(), result.probabilities.end());
-  }
+  const Predictions p = predict_all(patches, *model, reader, static_cast<size_t>(s.batch_size));
   if (reader.resized() > 0) spdlog::info("{} patches resized to {}x{}", reader.resized(), d.input_width, d.input_height);
   if (reader.unreadable() > 0)
     spdlog::warn("{} of {} images could not be read and were skipped", reader.unreadable(), patches.size());
-  if (done.empty()) {
+  if (p.done.empty()) {
     print_error("patches", "no image could be classified (" + std::to_string(patches.size()) + " unreadable)");
     return kExitJobFailed;
   }
-
-  // Scores: labels that are model classes; others are named once.
-  std::map<std::string, int> class_index;
-  for (size_t c = 0; c < n_classes; ++c) class_index.emplace(classes[c], static_cast<int>(c));
-  std::vector<int> truth(done.size(), -1), predicted(done.size());
-  std::map<std::string, int64_t> foreign;
-  int64_t unlabelled = 0;
-  for (size_t k = 0; k < done.size(); ++k) {
-    predicted[k] = argmax(probabilities.data() + k * n_classes, static_cast<int>(n_classes));
-    const std::string& label = patches[done[k]].label;
-    const auto found = class_index.find(label);
-    if (label.empty()) ++unlabelled;
-    else if (found == class_index.end()) ++foreign[label];
-    else truth[k] = found->second;
-  }
-  if (!foreign.empty()) {
-    std::string names;
-    for (const auto& [label, count] : foreign) names += (names.empty() ? "" : ", ") + label + " (" + std::to_string(count) + ")";
-    spdlog::warn("labels that are not among the model's classes, predicted but left out of the accuracy: {}", names);
-  }
-  if (unlabelled > 0) spdlog::info("{} unlabelled patches predicted, not scored", unlabelled);
-  const ConfusionMatrix matrix = confusion_matrix(classes, truth, predicted);
-
-  std::cout << "patches: " << done.size() << " classified, " << matrix.total << " scored";
+  std::vector<int> predicted;
+  const ConfusionMatrix matrix = score(patches, d.class_names, p, predicted);
+  std::cout << "patches: " << p.done.size() << " classified, " << matrix.total << " scored";
   if (reader.unreadable() > 0) std::cout << ", " << reader.unreadable() << " unreadable (skipped)";
   std::cout << "\naccuracy: " << number(matrix.accuracy(), "%.6f") << " (" << matrix.correct << " of "
             << matrix.total << ")\n"
             << "confusion matrix (rows: true class, columns: predicted; each row divided by its count):\n"
             << format_confusion(matrix) << std::flush;
-  if (!s.output.empty()) write_outputs(s.output, patches, done, probabilities, predicted, matrix);
+  if (!s.output.empty()) write_outputs(s.output, patches, p.done, p.probabilities, predicted, matrix);
   return kExitOk;
 }
 
