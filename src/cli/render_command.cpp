@@ -57,15 +57,14 @@ std::vector<size_t> selected_slides(const CohortSummary& summary, const po::vari
     return slides;
   }
   const std::string wanted = vm["slide"].as<std::string>();
-  auto it = std::find_if(summary.slides.begin(), summary.slides.end(), [&](const SlideRow& s) { return s.id == wanted; });
-  if (it == summary.slides.end())
-    it = std::find_if(summary.slides.begin(), summary.slides.end(), [&](const SlideRow& s) { return s.key == wanted; });
-  if (it == summary.slides.end()) throw UsageError("cohort file '" + path + "' has no slide '" + wanted + "'");
-  if (it->status != SlideStatus::done)
+  const auto found = find_slide(summary, wanted);
+  if (!found) throw UsageError("cohort file '" + path + "' has no slide '" + wanted + "'");
+  const SlideRow& slide = summary.slides[*found];
+  if (slide.status != SlideStatus::done)
     throw std::runtime_error("slide '" + wanted + "' is not done (status " +
-                             (it->status == SlideStatus::failed ? "failed: " + it->error : std::string("pending")) +
+                             (slide.status == SlideStatus::failed ? "failed: " + slide.error : std::string("pending")) +
                              "): it has no prediction map yet");
-  return {static_cast<size_t>(it - summary.slides.begin())};
+  return {*found};
 }
 
 // --pca cohort: one basis and one colour scale over every done slide (moments first, then the

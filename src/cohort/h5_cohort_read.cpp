@@ -208,6 +208,13 @@ void check_consistent(const Reader& r, const CohortSummary& s) {
 
 }  // namespace
 
+std::optional<size_t> find_slide(const CohortSummary& summary, const std::string& id_or_key) {
+  for (auto field : {&SlideRow::id, &SlideRow::key})
+    for (size_t i = 0; i < summary.slides.size(); ++i)
+      if (summary.slides[i].*field == id_or_key) return i;
+  return std::nullopt;
+}
+
 CohortSummary read_cohort_summary(const std::string& path) {
   Reader r(path);
   CohortSummary s;

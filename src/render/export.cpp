@@ -97,39 +97,61 @@ std::string slide_geojson(const SlideRow& slide, const std::vector<TileBounds>& 
   return out.str();
 }
 
+namespace {
+
+// The slide options.slide names (by id, else key), or every done slide (the others are logged).
+std::vector<size_t> slides_to_export(const CohortSummary& summary, const ExportOptions& options,
+                                     const std::string& path) {
+  std::vector<size_t> slides;
+  if (!options.slide.empty()) {
+    const auto found = find_slide(summary, options.slide);
+    if (!found) throw std::invalid_argument("cohort file '" + path + "' has no slide '" + options.slide + "'");
+    const SlideRow& slide = summary.slides[*found];
+    if (slide.status != SlideStatus::done)
+      throw std::invalid_argument("slide '" + options.slide + "' is not done (" +
+                                  (slide.status == SlideStatus::failed ? "failed: " + slide.error : "pending") + ")");
+    return {*found};
+  }
+  for (size_t i = 0; i < summary.slides.size(); ++i) {
+    if (summary.slides[i].status == SlideStatus::done)
+      slides.push_back(i);
+    else
+      spdlog::info("slide '{}' is not done: not exported", summary.slides[i].id);
+  }
+  if (slides.empty()) throw std::runtime_error("cohort file '" + path + "' has no done slides to export");
+  return slides;
+}
+
+// DIR/h5_files/<key>.h5 and DIR/pt_files/<key>.pt; returns both paths.
+std::vector<std::string> export_clam(const std::string& path, const CohortSummary& summary, const SlideRow& slide,
+                                     const std::vector<TileBounds>& tiles, const fs::path& dir) {
+  const std::vector<float> features = read_tile_features(path, slide.tile_start, slide.tile_count);
+  std::vector<std::array<int64_t, 2>> coords;
+  coords.reserve(tiles.size());
+  for (const TileBounds& t : tiles) {
+    const Level0Box b = level0_box(t.x0, t.y0, t.x1, t.y1, slide.scale);
+    coords.push_back({b.x, b.y});
+  }
+  const int64_t patch = tiles.empty() ? 0 : int64_t(tiles[0].x1) - tiles[0].x0;
+  const fs::path h5 = dir / "h5_files" / slide_file_name(slide, ".h5");
+  const fs::path pt = dir / "pt_files" / slide_file_name(slide, ".pt");
+  write_clam_h5(h5.string(), features.data(), slide.tile_count, summary.feature_size, coords,
+                clam_attributes(slide, patch));
+  write_feature_tensor(pt.string(), features.data(), slide.tile_count, summary.feature_size);
+  return {h5.string(), pt.string()};
+}
+
+}  // namespace
+
 std::vector<std::string> export_cohort(const std::string& path, const ExportOptions& options) {
   const CohortSummary summary = read_cohort_summary(path);
-  const bool has_features = summary.feature_size > 0;
-  if (options.format == ExportFormat::clam && !has_features)
+  if (options.format == ExportFormat::clam && summary.feature_size <= 0)
     throw std::invalid_argument("cohort file '" + path +
                                 "' has no tile features (run with --mode features or both) for --format clam");
   if (options.format == ExportFormat::geojson && !summary.has_probabilities)
     throw std::invalid_argument("cohort file '" + path +
                                 "' has no class probabilities (a features-only job) for --format geojson");
-
-  std::vector<size_t> slides;
-  if (!options.slide.empty()) {
-    auto it = std::find_if(summary.slides.begin(), summary.slides.end(),
-                           [&](const SlideRow& s) { return s.id == options.slide; });
-    if (it == summary.slides.end())
-      it = std::find_if(summary.slides.begin(), summary.slides.end(),
-                        [&](const SlideRow& s) { return s.key == options.slide; });
-    if (it == summary.slides.end())
-      throw std::invalid_argument("cohort file '" + path + "' has no slide '" + options.slide + "'");
-    if (it->status != SlideStatus::done)
-      throw std::invalid_argument("slide '" + options.slide + "' is not done (" +
-                                  (it->status == SlideStatus::failed ? "failed: " + it->error : "pending") + ")");
-    slides.push_back(static_cast<size_t>(it - summary.slides.begin()));
-  } else {
-    for (size_t i = 0; i < summary.slides.size(); ++i) {
-      if (summary.slides[i].status == SlideStatus::done)
-        slides.push_back(i);
-      else
-        spdlog::info("slide '{}' is not done: not exported", summary.slides[i].id);
-    }
-    if (slides.empty()) throw std::runtime_error("cohort file '" + path + "' has no done slides to export");
-  }
-
+  const std::vector<size_t> slides = slides_to_export(summary, options, path);
   const fs::path dir = options.output;
   if (options.format == ExportFormat::clam) {
     fs::create_directories(dir / "h5_files");
@@ -142,21 +164,7 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
     const SlideRow& slide = summary.slides[i];
     const std::vector<TileBounds> tiles = read_tile_bounds(path, slide.tile_start, slide.tile_count);
     if (options.format == ExportFormat::clam) {
-      const std::vector<float> features = read_tile_features(path, slide.tile_start, slide.tile_count);
-      std::vector<std::array<int64_t, 2>> coords;
-      coords.reserve(tiles.size());
-      for (const TileBounds& t : tiles) {
-        const Level0Box b = level0_box(t.x0, t.y0, t.x1, t.y1, slide.scale);
-        coords.push_back({b.x, b.y});
-      }
-      const int64_t patch = tiles.empty() ? 0 : int64_t(tiles[0].x1) - tiles[0].x0;
-      const fs::path h5 = dir / "h5_files" / slide_file_name(slide, ".h5");
-      const fs::path pt = dir / "pt_files" / slide_file_name(slide, ".pt");
-      write_clam_h5(h5.string(), features.data(), slide.tile_count, summary.feature_size, coords,
-                    clam_attributes(slide, patch));
-      write_feature_tensor(pt.string(), features.data(), slide.tile_count, summary.feature_size);
-      written.push_back(h5.string());
-      written.push_back(pt.string());
+      for (const std::string& file : export_clam(path, summary, slide, tiles, dir)) written.push_back(file);
     } else {
       const std::vector<float> probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
       const fs::path out = dir / slide_file_name(slide, ".geojson");

@@ -140,6 +140,8 @@ struct CohortSummary {
   bool features_float16 = false;     // /tiles/features stored as float16
 };
 CohortSummary read_cohort_summary(const std::string& path);
+// The index of the slide whose id is `id_or_key`, else whose key is; none when neither.
+std::optional<size_t> find_slide(const CohortSummary& summary, const std::string& id_or_key);
 
 // One slide's maps and tiles, read serially.
 struct SlideMaps {
