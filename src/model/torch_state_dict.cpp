@@ -1,8 +1,9 @@
-// A small unpickler for state_dict files written by torch.save (zip format, PyTorch >= 1.6).
-// It knows the opcodes of pickle protocol 2 that torch.save emits for a dict/OrderedDict of
-// tensors, persistent storage ids ('storage', torch.XStorage, key, location, numel), and the
-// rebuild functions torch uses for tensors and parameters.
+// state_dict files written by torch.save (zip format, PyTorch >= 1.6): the archive, torch's
+// persistent storage ids ('storage', torch.XStorage, key, location, numel) and the rebuild
+// functions torch uses for tensors and parameters, over the pickle machine of pickle_machine.hpp.
 #include "model/torch_state_dict.hpp"
+
+#include "model/pickle_machine.hpp"
 
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
@@ -17,29 +18,6 @@
 
 namespace wsi::model_detail {
 namespace {
-
-struct Value;
-using ValuePtr = std::shared_ptr<Value>;
-
-struct Value {
-  enum class Kind { none, boolean, integer, real, string, tuple, list, dict, global, storage, tensor };
-  Kind kind = Kind::none;
-  int64_t integer = 0;
-  double real = 0.0;
-  std::string text;  // string contents, or "module.name" of a global
-  std::vector<ValuePtr> items;
-  std::vector<std::pair<ValuePtr, ValuePtr>> entries;
-  at::Tensor tensor;  // storage (1-D) or tensor
-  int depth = 0;      // nesting below this value
-};
-
-constexpr int kMaxDepth = 100;
-
-ValuePtr make(Value::Kind kind) {
-  auto v = std::make_shared<Value>();
-  v->kind = kind;
-  return v;
-}
 
 at::ScalarType storage_dtype(const std::string& global) {
   static const std::map<std::string, at::ScalarType> types = {
@@ -84,226 +62,14 @@ std::vector<int64_t> int_list(const ValuePtr& v, const char* what) {
   return out;
 }
 
-class Unpickler {
+// Torch's storages (by persistent id, shared between tensors by key) and rebuild functions.
+class TorchObjects final : public PickleObjects {
  public:
-  Unpickler(const RecordReader& records, const char* data, size_t size)
-      : records_(records), data_(data), size_(size) {}
-
-  ValuePtr parse() {
-    while (true) {
-      uint8_t op = read<uint8_t>();
-      if (op == '.') break;
-      step(op);
-    }
-    if (stack_.size() != 1) throw std::runtime_error("malformed pickle (stack size " + std::to_string(stack_.size()) + ")");
-    return stack_.back();
-  }
-
- private:
-  template <typename T>
-  T read() {
-    need(sizeof(T));
-    T value;
-    std::memcpy(&value, data_ + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return value;
-  }
-  void need(size_t n) {  // n may be any length the file declares: compare without wrapping
-    if (n > size_ - pos_) throw std::runtime_error("truncated pickle (a length points past its end)");
-  }
-  std::string read_bytes(size_t n) {
-    need(n);
-    std::string s(data_ + pos_, n);
-    pos_ += n;
-    return s;
-  }
-  std::string read_line() {
-    size_t end = pos_;
-    while (end < size_ && data_[end] != '\n') ++end;
-    if (end >= size_) throw std::runtime_error("truncated pickle");
-    std::string s(data_ + pos_, end - pos_);
-    pos_ = end + 1;
-    return s;
-  }
-  ValuePtr pop() {
-    if (stack_.empty()) throw std::runtime_error("malformed pickle (empty stack)");
-    auto v = stack_.back();
-    stack_.pop_back();
-    return v;
-  }
-  std::vector<ValuePtr> pop_to_mark() {
-    if (marks_.empty()) throw std::runtime_error("malformed pickle (no mark)");
-    size_t mark = marks_.back();
-    marks_.pop_back();
-    std::vector<ValuePtr> items(stack_.begin() + long(mark), stack_.end());
-    stack_.resize(mark);
-    return items;
-  }
-  ValuePtr& top() {
-    if (stack_.empty()) throw std::runtime_error("malformed pickle (empty stack)");
-    return stack_.back();
-  }
-  void push_string(std::string s) {
-    auto v = make(Value::Kind::string);
-    v->text = std::move(s);
-    stack_.push_back(v);
-  }
-  void push_int(int64_t i) {
-    auto v = make(Value::Kind::integer);
-    v->integer = i;
-    stack_.push_back(v);
-  }
-  void push_tuple(std::vector<ValuePtr> items) {
-    auto v = make(Value::Kind::tuple);
-    v->items = std::move(items);
-    for (const auto& item : v->items) deepen(*v, *item);
-    stack_.push_back(v);
-  }
-  // Nesting is bounded: a value is destroyed recursively, so a file nesting a million tuples
-  // would otherwise overflow the stack (a state_dict nests three levels).
-  static void deepen(Value& container, const Value& item) {
-    container.depth = std::max(container.depth, item.depth + 1);
-    if (container.depth > kMaxDepth)
-      throw std::runtime_error("malformed pickle (values nested deeper than " + std::to_string(kMaxDepth) + ")");
-  }
-  void memo_get(uint32_t index) {
-    auto it = memo_.find(index);
-    if (it == memo_.end()) throw std::runtime_error("malformed pickle (memo " + std::to_string(index) + ")");
-    stack_.push_back(it->second);
-  }
-
-  void step(uint8_t op) {
-    switch (op) {
-      case 0x80: read<uint8_t>(); break;   // PROTO
-      case 0x95: read<uint64_t>(); break;  // FRAME
-      case '}': stack_.push_back(make(Value::Kind::dict)); break;
-      case ']': stack_.push_back(make(Value::Kind::list)); break;
-      case ')': push_tuple({}); break;
-      case '(': marks_.push_back(stack_.size()); break;
-      case 'N': stack_.push_back(make(Value::Kind::none)); break;
-      case 0x88: case 0x89: {  // NEWTRUE / NEWFALSE
-        auto v = make(Value::Kind::boolean);
-        v->integer = op == 0x88;
-        stack_.push_back(v);
-        break;
-      }
-      case 'X': push_string(read_bytes(read<uint32_t>())); break;         // BINUNICODE
-      case 0x8c: push_string(read_bytes(read<uint8_t>())); break;        // SHORT_BINUNICODE
-      case 0x8d: push_string(read_bytes(read<uint64_t>())); break;       // BINUNICODE8
-      case 'B': push_string(read_bytes(read<uint32_t>())); break;         // BINBYTES
-      case 'C': push_string(read_bytes(read<uint8_t>())); break;          // SHORT_BINBYTES
-      case 'q': memo_[read<uint8_t>()] = top(); break;                    // BINPUT
-      case 'r': memo_[read<uint32_t>()] = top(); break;                   // LONG_BINPUT
-      case 0x94: memo_[uint32_t(memo_.size())] = top(); break;            // MEMOIZE
-      case 'h': memo_get(read<uint8_t>()); break;                         // BINGET
-      case 'j': memo_get(read<uint32_t>()); break;                        // LONG_BINGET
-      case 'J': push_int(read<int32_t>()); break;                         // BININT
-      case 'K': push_int(read<uint8_t>()); break;                         // BININT1
-      case 'M': push_int(read<uint16_t>()); break;                        // BININT2
-      case 0x8a: long1(); break;                                          // LONG1
-      case 'G': binfloat(); break;                                        // BINFLOAT
-      case 't': push_tuple(pop_to_mark()); break;                         // TUPLE
-      case 0x85: case 0x86: case 0x87: {                                  // TUPLE1/2/3
-        size_t n = op - 0x84;
-        if (stack_.size() < n) throw std::runtime_error("malformed pickle (tuple)");
-        std::vector<ValuePtr> items(stack_.end() - long(n), stack_.end());
-        stack_.resize(stack_.size() - n);
-        push_tuple(std::move(items));
-        break;
-      }
-      case 'c': {  // GLOBAL
-        auto v = make(Value::Kind::global);
-        std::string module = read_line();
-        v->text = module + "." + read_line();
-        stack_.push_back(v);
-        break;
-      }
-      case 0x93: {  // STACK_GLOBAL
-        auto name = pop();
-        auto module = pop();
-        auto v = make(Value::Kind::global);
-        v->text = module->text + "." + name->text;
-        stack_.push_back(v);
-        break;
-      }
-      case 'Q': stack_.push_back(persistent_load(pop())); break;  // BINPERSID
-      case 'R': case 0x81: {                                      // REDUCE / NEWOBJ
-        auto args = pop();
-        auto callable = pop();
-        stack_.push_back(call(callable, args));
-        break;
-      }
-      case 'b': pop(); break;  // BUILD: state of an OrderedDict (_metadata) or tensor: ignored
-      case 's': {              // SETITEM
-        auto value = pop();
-        auto key = pop();
-        auto dict = dict_target();
-        deepen(*dict, *key), deepen(*dict, *value);
-        dict->entries.emplace_back(key, value);
-        break;
-      }
-      case 'u': {  // SETITEMS
-        auto items = pop_to_mark();
-        if (items.size() % 2) throw std::runtime_error("malformed pickle (setitems)");
-        auto dict = dict_target();
-        for (size_t i = 0; i < items.size(); i += 2) {
-          deepen(*dict, *items[i]), deepen(*dict, *items[i + 1]);
-          dict->entries.emplace_back(items[i], items[i + 1]);
-        }
-        break;
-      }
-      case 'a': {  // APPEND
-        auto value = pop();
-        deepen(*top(), *value);
-        top()->items.push_back(value);
-        break;
-      }
-      case 'e': {  // APPENDS
-        auto items = pop_to_mark();
-        for (const auto& item : items) deepen(*top(), *item);
-        auto& list = top()->items;
-        list.insert(list.end(), items.begin(), items.end());
-        break;
-      }
-      case '0': pop(); break;            // POP
-      case '1': pop_to_mark(); break;    // POP_MARK
-      case '2': stack_.push_back(top()); break;  // DUP
-      default: {
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "0x%02x", op);
-        throw std::runtime_error(std::string("unsupported pickle opcode ") + hex + " at byte " + std::to_string(pos_ - 1));
-      }
-    }
-  }
-
-  ValuePtr dict_target() {
-    auto& d = top();
-    if (d->kind != Value::Kind::dict) throw std::runtime_error("malformed pickle (setitem on a non-dict)");
-    return d;
-  }
-
-  void long1() {
-    uint8_t n = read<uint8_t>();
-    if (n > 8) throw std::runtime_error("integer too large in pickle");
-    std::string bytes = read_bytes(n);
-    uint64_t value = 0;
-    for (int i = n - 1; i >= 0; --i) value = (value << 8) | uint8_t(bytes[size_t(i)]);
-    if (n > 0 && n < 8 && (uint8_t(bytes[n - 1]) & 0x80)) value |= ~uint64_t(0) << (8 * n);  // sign-extend
-    push_int(int64_t(value));
-  }
-
-  void binfloat() {
-    std::string bytes = read_bytes(8);
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) bits = (bits << 8) | uint8_t(bytes[size_t(i)]);  // big-endian
-    auto v = make(Value::Kind::real);
-    std::memcpy(&v->real, &bits, sizeof bits);
-    stack_.push_back(v);
-  }
+  explicit TorchObjects(const RecordReader& records) : records_(records) {}
 
   // ('storage', torch.FloatStorage, key, location, numel): location (e.g. cuda:0) is ignored,
   // every storage is read to the CPU. Storages are shared between tensors by key.
-  ValuePtr persistent_load(const ValuePtr& pid) {
+  ValuePtr persistent_load(const ValuePtr& pid) override {
     if (pid->kind != Value::Kind::tuple || pid->items.size() < 5 || pid->items[0]->text != "storage")
       throw std::runtime_error("unsupported persistent id in pickle");
     const std::string& type = pid->items[1]->text;
@@ -330,7 +96,10 @@ class Unpickler {
     return v;
   }
 
-  ValuePtr call(const ValuePtr& callable, const ValuePtr& args, int depth = 0) {
+  ValuePtr call(const ValuePtr& callable, const ValuePtr& args) override { return call(callable, args, 0); }
+
+ private:
+  ValuePtr call(const ValuePtr& callable, const ValuePtr& args, int depth) {
     if (callable->kind != Value::Kind::global) throw std::runtime_error("malformed pickle (call of a non-global)");
     if (depth > 4) throw std::runtime_error("malformed pickle (rebuild calls nested too deep)");
     const std::string& name = callable->text;
@@ -364,12 +133,6 @@ class Unpickler {
   }
 
   const RecordReader& records_;
-  const char* data_;
-  size_t size_;
-  size_t pos_ = 0;
-  std::vector<ValuePtr> stack_;
-  std::vector<size_t> marks_;
-  std::unordered_map<uint32_t, ValuePtr> memo_;
   std::unordered_map<std::string, ValuePtr> storages_;
 };
 
@@ -414,8 +177,8 @@ StateDict to_state_dict(const ValuePtr& root) {
 }  // namespace
 
 StateDict state_dict_from_pickle(const char* data, size_t size, const RecordReader& records) {
-  Unpickler unpickler(records, data, size);
-  return to_state_dict(unpickler.parse());
+  TorchObjects objects(records);
+  return to_state_dict(unpickle(data, size, objects));
 }
 
 StateDict load_state_dict(const std::string& path) {
