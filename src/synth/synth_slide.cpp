@@ -1,5 +1,5 @@
-// Synthetic Aperio-style slides: a seeded layout of elliptical tissue regions on white, written
-// as a tiled, pyramidal, JPEG-compressed TIFF with libtiff. Every level is generated on its own
+// Synthetic Aperio-style slides: a layout of elliptical tissue regions (synth_layout.cpp) on
+// white, written as a tiled, pyramidal, JPEG-compressed TIFF with libtiff. Every level is generated on its own
 // by evaluating one content function at that level's pixel centres (level-0 coordinates), one
 // tile at a time, so memory stays at one tile whatever the slide size.
 #include "wsi/synth/synth_slide.hpp"
@@ -11,53 +11,12 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <stdexcept>
 
-#include "util/csv.hpp"
 
 namespace wsi {
 
-const std::vector<SynthClass>& synth_classes() {
-  // H&E-like mean colours, far apart in RGB; the palest (mucin) is still well below the white
-  // background in grey (about 175), so an Otsu threshold separates every class from the glass.
-  static const std::vector<SynthClass> classes = {
-      {"tumour", {{150, 62, 150}}},       // dense dark purple nuclei
-      {"stroma", {{228, 128, 168}}},      // eosin pink
-      {"lymphocytes", {{58, 48, 128}}},   // dark blue-violet
-      {"mucin", {{176, 166, 208}}},       // pale blue-lilac
-  };
-  return classes;
-}
-
-int SynthLayout::class_at(double x, double y) const {
-  for (const auto& r : regions) {
-    const double rx = 0.5 * static_cast<double>(r.x1 - r.x0);
-    const double ry = 0.5 * static_cast<double>(r.y1 - r.y0);
-    if (rx <= 0 || ry <= 0) continue;
-    const double dx = (x - 0.5 * static_cast<double>(r.x0 + r.x1)) / rx;
-    const double dy = (y - 0.5 * static_cast<double>(r.y0 + r.y1)) / ry;
-    if (dx * dx + dy * dy <= 1.0) return r.class_index;
-  }
-  return -1;
-}
-
 namespace {
-
-// ---- random numbers that do not depend on the standard library's distributions ----------------
-
-// Uniform integer in [lo, hi] from one raw 32-bit mt19937 output (multiply-shift).
-int64_t uniform_int(std::mt19937& rng, int64_t lo, int64_t hi) {
-  if (hi <= lo) return lo;
-  const uint64_t span = static_cast<uint64_t>(hi - lo) + 1;
-  const uint64_t r = static_cast<uint32_t>(rng());
-  if (span > 0xffffffffull) {  // never needed for slide sizes, but stay correct
-    const uint64_t r2 = (r << 32) | static_cast<uint32_t>(rng());
-    return lo + static_cast<int64_t>(r2 % span);
-  }
-  return lo + static_cast<int64_t>((r * span) >> 32);
-}
 
 // ---- content: cheap integer hashing, value noise, no trigonometry ----------------------------
 
@@ -108,8 +67,38 @@ class TileRenderer {
   // Fills `out` (tile x tile x 3, row-major RGB) for the tile whose top-left level pixel is (tx, ty).
   void render(int64_t tx, int64_t ty, uint8_t* out) {
     const int T = tile_;
-    // Per column: level-0 integer coordinate for hashing, and lattice cell + fraction per octave.
     int64_t li_min[2];
+    prepare_columns(tx, li_min);
+    // Regions whose vertical extent meets this tile.
+    const double tile_y0 = ty * d_, tile_y1 = (ty + T) * d_;
+    const double tile_x0 = tx * d_, tile_x1 = (tx + T) * d_;
+    active_.clear();
+    for (const auto& r : layout_.regions) {
+      if (r.y1 < tile_y0 || r.y0 > tile_y1 || r.x1 < tile_x0 || r.x0 > tile_x1) continue;
+      active_.push_back(&r);
+    }
+    for (int rr = 0; rr < T; ++rr) {
+      uint8_t* row = out + static_cast<size_t>(rr) * T * 3;
+      const double Y = (ty + rr + 0.5) * d_;
+      const uint32_t iy = static_cast<uint32_t>(static_cast<int64_t>(std::floor(Y)));
+      background_row(row, iy);
+      bool lattice_ready = false;
+      for (const SynthRegion* r : active_) {
+        int64_t c0 = 0, c1 = -1;
+        if (!span_in_row(*r, Y, tx, c0, c1)) continue;
+        if (!lattice_ready) {
+          prepare_lattice_row(Y, li_min);
+          lattice_ready = true;
+        }
+        tissue_span(row, static_cast<int>(c0), static_cast<int>(c1), iy, colours_[r->class_index]);
+      }
+    }
+  }
+
+ private:
+  // Per column: level-0 integer coordinate for hashing, and lattice cell + fraction per octave.
+  void prepare_columns(int64_t tx, int64_t* li_min) {
+    const int T = tile_;
     for (int o = 0; o < 2; ++o) {
       const double S = kOctaves[o].spacing;
       li_min[o] = static_cast<int64_t>(std::floor((tx + 0.5) * d_ / S));
@@ -127,61 +116,44 @@ class TileRenderer {
       dcol_[o].resize(ncols_[o]);
     }
     for (int c = 0; c < T; ++c) ix_[c] = static_cast<uint32_t>(static_cast<int64_t>(std::floor((tx + c + 0.5) * d_)));
+  }
 
-    // Regions whose vertical extent meets this tile.
-    const double tile_y0 = ty * d_, tile_y1 = (ty + T) * d_;
-    const double tile_x0 = tx * d_, tile_x1 = (tx + T) * d_;
-    active_.clear();
-    for (const auto& r : layout_.regions) {
-      if (r.y1 < tile_y0 || r.y0 > tile_y1 || r.x1 < tile_x0 || r.x0 > tile_x1) continue;
-      active_.push_back(&r);
-    }
-
-    for (int rr = 0; rr < T; ++rr) {
-      uint8_t* row = out + static_cast<size_t>(rr) * T * 3;
-      const double Y = (ty + rr + 0.5) * d_;
-      const uint32_t iy = static_cast<uint32_t>(static_cast<int64_t>(std::floor(Y)));
-      // Background: near-white glass with slight noise (about 241..250).
-      const uint32_t ybg = iy * 0xd8163841u;
-      for (int c = 0; c < T; ++c) {
-        uint32_t h = ix_[c] * 0x8da6b343u ^ ybg ^ seed_bg_;
-        h ^= h >> 16;
-        h *= 0x7feb352du;
-        h ^= h >> 15;
-        uint8_t* p = row + c * 3;
-        p[0] = static_cast<uint8_t>(242 + (h & 7));
-        p[1] = static_cast<uint8_t>(241 + ((h >> 3) & 7));
-        p[2] = static_cast<uint8_t>(243 + ((h >> 6) & 7));
-      }
-      bool lattice_ready = false;
-      for (const SynthRegion* r : active_) {
-        const double rx = 0.5 * static_cast<double>(r->x1 - r->x0);
-        const double ry = 0.5 * static_cast<double>(r->y1 - r->y0);
-        if (rx <= 0 || ry <= 0) continue;
-        const double dy = (Y - 0.5 * static_cast<double>(r->y0 + r->y1)) / ry;
-        const double q = 1.0 - dy * dy;
-        if (q < 0) continue;
-        const double half = rx * std::sqrt(q);
-        const double cx = 0.5 * static_cast<double>(r->x0 + r->x1);
-        // Level pixel c is inside when |X_c - cx| <= half, X_c = (tx + c + 0.5) * d.
-        int64_t c0 = static_cast<int64_t>(std::ceil((cx - half) / d_ - 0.5)) - tx;
-        int64_t c1 = static_cast<int64_t>(std::floor((cx + half) / d_ - 0.5)) - tx;
-        // Guard the rounding at the rim so the pixels agree with class_at exactly.
-        while (c0 <= c1 && std::fabs((tx + c0 + 0.5) * d_ - cx) > half) ++c0;
-        while (c1 >= c0 && std::fabs((tx + c1 + 0.5) * d_ - cx) > half) --c1;
-        c0 = std::max<int64_t>(c0, 0);
-        c1 = std::min<int64_t>(c1, T - 1);
-        if (c0 > c1) continue;
-        if (!lattice_ready) {
-          prepare_lattice_row(Y, li_min);
-          lattice_ready = true;
-        }
-        tissue_span(row, static_cast<int>(c0), static_cast<int>(c1), iy, colours_[r->class_index]);
-      }
+  // Background: near-white glass with slight noise (about 241..250).
+  void background_row(uint8_t* row, uint32_t iy) const {
+    const uint32_t ybg = iy * 0xd8163841u;
+    for (int c = 0; c < tile_; ++c) {
+      uint32_t h = ix_[c] * 0x8da6b343u ^ ybg ^ seed_bg_;
+      h ^= h >> 16;
+      h *= 0x7feb352du;
+      h ^= h >> 15;
+      uint8_t* p = row + c * 3;
+      p[0] = static_cast<uint8_t>(242 + (h & 7));
+      p[1] = static_cast<uint8_t>(241 + ((h >> 3) & 7));
+      p[2] = static_cast<uint8_t>(243 + ((h >> 6) & 7));
     }
   }
 
- private:
+  // The columns [c0, c1] of the tile's row at level-0 height Y inside region r; false: none.
+  bool span_in_row(const SynthRegion& r, double Y, int64_t tx, int64_t& c0, int64_t& c1) const {
+    const double rx = 0.5 * static_cast<double>(r.x1 - r.x0);
+    const double ry = 0.5 * static_cast<double>(r.y1 - r.y0);
+    if (rx <= 0 || ry <= 0) return false;
+    const double dy = (Y - 0.5 * static_cast<double>(r.y0 + r.y1)) / ry;
+    const double q = 1.0 - dy * dy;
+    if (q < 0) return false;
+    const double half = rx * std::sqrt(q);
+    const double cx = 0.5 * static_cast<double>(r.x0 + r.x1);
+    // Level pixel c is inside when |X_c - cx| <= half, X_c = (tx + c + 0.5) * d.
+    c0 = static_cast<int64_t>(std::ceil((cx - half) / d_ - 0.5)) - tx;
+    c1 = static_cast<int64_t>(std::floor((cx + half) / d_ - 0.5)) - tx;
+    // Guard the rounding at the rim so the pixels agree with class_at exactly.
+    while (c0 <= c1 && std::fabs((tx + c0 + 0.5) * d_ - cx) > half) ++c0;
+    while (c1 >= c0 && std::fabs((tx + c1 + 0.5) * d_ - cx) > half) --c1;
+    c0 = std::max<int64_t>(c0, 0);
+    c1 = std::min<int64_t>(c1, tile_ - 1);
+    return c0 <= c1;
+  }
+
   void prepare_lattice_row(double Y, const int64_t* li_min) {
     for (int o = 0; o < 2; ++o) {
       const double YS = Y / kOctaves[o].spacing;
@@ -319,68 +291,9 @@ std::vector<SynthLevelSize> synth_level_sizes(const SynthSlideSpec& spec) {
   return sizes;
 }
 
-SynthLayout make_synth_layout(const SynthSlideSpec& spec) {
-  if (spec.width < 32 || spec.height < 32)
-    throw std::invalid_argument("synthetic slide: size " + std::to_string(spec.width) + "x" +
-                                std::to_string(spec.height) + " is below 32x32");
-  const int64_t W = spec.width, H = spec.height;
-  std::mt19937 rng(spec.seed);
-  SynthLayout layout;
-  layout.width = W;
-  layout.height = H;
+namespace {
 
-  const int nclasses = static_cast<int>(synth_classes().size());
-  // Region count grows with the area: about one per 3 Mpx, 4..12, +-1 from the seed.
-  const double area = static_cast<double>(W) * static_cast<double>(H);
-  int n = static_cast<int>(std::clamp<double>(area / 3.0e6, nclasses, 12.0));
-  n = std::clamp(n + static_cast<int>(uniform_int(rng, -1, 1)), nclasses, 12);
-
-  // A jittered grid of cells, one region per chosen cell: regions never overlap and always fit.
-  const int64_t mx = std::max<int64_t>(2, W * 3 / 100), my = std::max<int64_t>(2, H * 3 / 100);
-  const int64_t aw = W - 2 * mx, ah = H - 2 * my;
-  int cols = std::max(1, static_cast<int>(std::lround(std::sqrt(n * static_cast<double>(aw) / ah))));
-  cols = std::min(cols, n);
-  const int rows = (n + cols - 1) / cols;
-  std::vector<int> cells(static_cast<size_t>(cols * rows));
-  for (size_t i = 0; i < cells.size(); ++i) cells[i] = static_cast<int>(i);
-  for (size_t i = cells.size() - 1; i > 0; --i)  // Fisher-Yates with our own uniform_int
-    std::swap(cells[i], cells[static_cast<size_t>(uniform_int(rng, 0, static_cast<int64_t>(i)))]);
-
-  // Classes: the first cells take every class once (shuffled), the rest draw at random.
-  std::vector<int> classes(static_cast<size_t>(nclasses));
-  for (int i = 0; i < nclasses; ++i) classes[i] = i;
-  for (int i = nclasses - 1; i > 0; --i) std::swap(classes[i], classes[uniform_int(rng, 0, i)]);
-
-  const bool big = std::min(W, H) >= 3000;
-  auto off_grid_lo = [](int64_t v, int64_t size) { return (size >= 32 && v % 16 == 0) ? v + 5 : v; };
-  auto off_grid_hi = [](int64_t v, int64_t size) { return (size >= 32 && v % 16 == 0) ? v - 5 : v; };
-  for (int k = 0; k < n; ++k) {
-    const int cell = cells[k];
-    const int col = cell % cols, row = cell / cols;
-    const int64_t cx0 = mx + aw * col / cols, cx1 = mx + aw * (col + 1) / cols;
-    const int64_t cy0 = my + ah * row / rows, cy1 = my + ah * (row + 1) / rows;
-    const int64_t gx = std::max<int64_t>(1, (cx1 - cx0) / 25), gy = std::max<int64_t>(1, (cy1 - cy0) / 25);
-    const int64_t fw = (cx1 - cx0) - 2 * gx, fh = (cy1 - cy0) - 2 * gy;  // free space in the cell
-    const int64_t min_w = std::min<int64_t>(fw, std::max<int64_t>(big ? 640 : 0, fw * 55 / 100));
-    const int64_t min_h = std::min<int64_t>(fh, std::max<int64_t>(big ? 640 : 0, fh * 55 / 100));
-    const int64_t rw = uniform_int(rng, min_w, fw), rh = uniform_int(rng, min_h, fh);
-    SynthRegion r;
-    r.class_index = k < nclasses ? classes[k] : static_cast<int>(uniform_int(rng, 0, nclasses - 1));
-    r.x0 = cx0 + gx + uniform_int(rng, 0, fw - rw);
-    r.y0 = cy0 + gy + uniform_int(rng, 0, fh - rh);
-    r.x1 = r.x0 + rw;
-    r.y1 = r.y0 + rh;
-    // Off the patch grid: no edge on a multiple of 16 (so none on 224 or 256 either).
-    r.x0 = off_grid_lo(r.x0, rw);
-    r.y0 = off_grid_lo(r.y0, rh);
-    r.x1 = off_grid_hi(r.x1, rw);
-    r.y1 = off_grid_hi(r.y1, rh);
-    layout.regions.push_back(r);
-  }
-  return layout;
-}
-
-void write_synth_slide(const std::string& path, const SynthSlideSpec& spec, const SynthLayout& layout) {
+void check_spec(const std::string& path, const SynthSlideSpec& spec, const SynthLayout& layout) {
   auto bad = [&](const std::string& why) { throw std::runtime_error("synthetic slide " + path + ": " + why); };
   if (spec.width < 1 || spec.height < 1) bad("bad size");
   if (spec.width > 0x7fffffff || spec.height > 0x7fffffff) bad("size beyond 2^31 pixels");
@@ -390,7 +303,44 @@ void write_synth_slide(const std::string& path, const SynthSlideSpec& spec, cons
   if (!(spec.mpp > 0)) bad("mpp must be positive");
   for (const auto& r : layout.regions)
     if (r.class_index < 0 || r.class_index >= static_cast<int>(synth_classes().size())) bad("region with an unknown class");
+}
 
+// The tags of one level's directory, as Aperio writes them (the description on level 0).
+void set_level_tags(TiffWriter& writer, const SynthSlideSpec& spec, const SynthLevelSize& s, size_t level) {
+  TIFF* tif = writer.get();
+  const auto T = static_cast<uint32_t>(spec.tile_size);
+  if (level > 0) writer.check(TIFFSetField(tif, TIFFTAG_SUBFILETYPE, FILETYPE_REDUCEDIMAGE), "SubfileType");
+  writer.check(TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, static_cast<uint32_t>(s.width)), "ImageWidth");
+  writer.check(TIFFSetField(tif, TIFFTAG_IMAGELENGTH, static_cast<uint32_t>(s.height)), "ImageLength");
+  writer.check(TIFFSetField(tif, TIFFTAG_TILEWIDTH, T), "TileWidth");
+  writer.check(TIFFSetField(tif, TIFFTAG_TILELENGTH, T), "TileLength");
+  writer.check(TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8), "BitsPerSample");
+  writer.check(TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 3), "SamplesPerPixel");
+  writer.check(TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG), "PlanarConfig");
+  writer.check(TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_JPEG), "Compression");
+  writer.check(TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_YCBCR), "Photometric");
+  writer.check(TIFFSetField(tif, TIFFTAG_YCBCRSUBSAMPLING, 2, 2), "YCbCrSubsampling");
+  writer.check(TIFFSetField(tif, TIFFTAG_JPEGQUALITY, spec.jpeg_quality), "JPEGQuality");
+  writer.check(TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB), "JPEGColorMode");
+  const double pixels_per_cm = 10000.0 / (spec.mpp * static_cast<double>(s.downsample));
+  writer.check(TIFFSetField(tif, TIFFTAG_RESOLUTIONUNIT, RESUNIT_CENTIMETER), "ResolutionUnit");
+  writer.check(TIFFSetField(tif, TIFFTAG_XRESOLUTION, pixels_per_cm), "XResolution");
+  writer.check(TIFFSetField(tif, TIFFTAG_YRESOLUTION, pixels_per_cm), "YResolution");
+  writer.check(TIFFSetField(tif, TIFFTAG_SOFTWARE, "wsi-mpi synth"), "Software");
+  if (level > 0) return;
+  const std::string size = std::to_string(spec.width) + "x" + std::to_string(spec.height);
+  const std::string description = "Aperio Image Library v12.0.0 \r\n" + size + " [0,0 " + size + "] (" +
+                                  std::to_string(T) + "x" + std::to_string(T) + ") JPEG/RGB Q=" +
+                                  std::to_string(spec.jpeg_quality) + "|AppMag = " +
+                                  format_number(spec.objective_power) + "|MPP = " + format_number(spec.mpp) +
+                                  "|Filename = synthetic-" + std::to_string(spec.seed);
+  writer.check(TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, description.c_str()), "ImageDescription");
+}
+
+}  // namespace
+
+void write_synth_slide(const std::string& path, const SynthSlideSpec& spec, const SynthLayout& layout) {
+  check_spec(path, spec, layout);
   const auto sizes = synth_level_sizes(spec);
   double raw = 0;  // YCbCr 4:2:0 size: 1.5 bytes a pixel; JPEG output stays well below it
   for (const auto& s : sizes) raw += 1.5 * static_cast<double>(s.width) * static_cast<double>(s.height);
@@ -401,35 +351,10 @@ void write_synth_slide(const std::string& path, const SynthSlideSpec& spec, cons
     TIFF* tif = writer.get();
     const int T = spec.tile_size;
     std::vector<uint8_t> buffer(static_cast<size_t>(T) * T * 3);
-    const std::string description =
-        "Aperio Image Library v12.0.0 \r\n" + std::to_string(spec.width) + "x" + std::to_string(spec.height) +
-        " [0,0 " + std::to_string(spec.width) + "x" + std::to_string(spec.height) + "] (" + std::to_string(T) + "x" +
-        std::to_string(T) + ") JPEG/RGB Q=" + std::to_string(spec.jpeg_quality) +
-        "|AppMag = " + format_number(spec.objective_power) + "|MPP = " + format_number(spec.mpp) +
-        "|Filename = synthetic-" + std::to_string(spec.seed);
     for (size_t level = 0; level < sizes.size(); ++level) {
       const auto& s = sizes[level];
       const uint32_t w = static_cast<uint32_t>(s.width), h = static_cast<uint32_t>(s.height);
-      if (level > 0) writer.check(TIFFSetField(tif, TIFFTAG_SUBFILETYPE, FILETYPE_REDUCEDIMAGE), "SubfileType");
-      writer.check(TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w), "ImageWidth");
-      writer.check(TIFFSetField(tif, TIFFTAG_IMAGELENGTH, h), "ImageLength");
-      writer.check(TIFFSetField(tif, TIFFTAG_TILEWIDTH, static_cast<uint32_t>(T)), "TileWidth");
-      writer.check(TIFFSetField(tif, TIFFTAG_TILELENGTH, static_cast<uint32_t>(T)), "TileLength");
-      writer.check(TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8), "BitsPerSample");
-      writer.check(TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 3), "SamplesPerPixel");
-      writer.check(TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG), "PlanarConfig");
-      writer.check(TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_JPEG), "Compression");
-      writer.check(TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_YCBCR), "Photometric");
-      writer.check(TIFFSetField(tif, TIFFTAG_YCBCRSUBSAMPLING, 2, 2), "YCbCrSubsampling");
-      writer.check(TIFFSetField(tif, TIFFTAG_JPEGQUALITY, spec.jpeg_quality), "JPEGQuality");
-      writer.check(TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB), "JPEGColorMode");
-      const double pixels_per_cm = 10000.0 / (spec.mpp * static_cast<double>(s.downsample));
-      writer.check(TIFFSetField(tif, TIFFTAG_RESOLUTIONUNIT, RESUNIT_CENTIMETER), "ResolutionUnit");
-      writer.check(TIFFSetField(tif, TIFFTAG_XRESOLUTION, pixels_per_cm), "XResolution");
-      writer.check(TIFFSetField(tif, TIFFTAG_YRESOLUTION, pixels_per_cm), "YResolution");
-      writer.check(TIFFSetField(tif, TIFFTAG_SOFTWARE, "wsi-mpi synth"), "Software");
-      if (level == 0) writer.check(TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, description.c_str()), "ImageDescription");
-
+      set_level_tags(writer, spec, s, level);
       TileRenderer renderer(layout, spec.seed, s.downsample, T);
       for (uint32_t ty = 0; ty < h; ty += static_cast<uint32_t>(T)) {
         for (uint32_t tx = 0; tx < w; tx += static_cast<uint32_t>(T)) {
@@ -448,58 +373,6 @@ void write_synth_slide(const std::string& path, const SynthSlideSpec& spec, cons
     std::filesystem::remove(path, ec);  // no half-written slide left behind
     throw;
   }
-}
-
-void write_layout_csv(const std::string& path, const SynthLayout& layout) {
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) throw std::runtime_error("layout CSV " + path + ": cannot open for writing");
-  const auto& classes = synth_classes();
-  out << "class,name,x0,y0,x1,y1\n";
-  for (const auto& r : layout.regions) {
-    const std::string name = r.class_index >= 0 && r.class_index < static_cast<int>(classes.size())
-                                 ? classes[r.class_index].name
-                                 : std::string("unknown");
-    out << r.class_index << ',' << name << ',' << r.x0 << ',' << r.y0 << ',' << r.x1 << ',' << r.y1 << '\n';
-  }
-  out.flush();
-  if (!out) throw std::runtime_error("layout CSV " + path + ": write failed");
-}
-
-SynthLayout read_layout_csv(const std::string& path, int64_t width, int64_t height) {
-  CsvReader csv(path);
-  SynthLayout layout;
-  layout.width = width;
-  layout.height = height;
-  const auto& classes = synth_classes();
-  std::vector<std::string> fields;
-  if (!csv.next(fields)) throw std::invalid_argument(path + ": empty layout CSV");
-  if (fields != std::vector<std::string>{"class", "name", "x0", "y0", "x1", "y1"})
-    csv.fail("expected the header class,name,x0,y0,x1,y1");
-  const auto to_int = [&csv](const std::string& text, const char* what) -> int64_t {
-    size_t used = 0;
-    try {
-      const int64_t v = std::stoll(text, &used);
-      if (used == text.size()) return v;
-    } catch (const std::exception&) {
-    }
-    csv.fail(std::string("bad ") + what + " '" + text + "'");
-  };
-  while (csv.next(fields)) {
-    if (fields.size() != 6) csv.fail("expected 6 fields");
-    SynthRegion r;
-    const int64_t cls = to_int(fields[0], "class");
-    if (cls < 0 || cls >= static_cast<int64_t>(classes.size())) csv.fail("class " + fields[0] + " out of range");
-    r.class_index = static_cast<int>(cls);
-    if (fields[1] != classes[r.class_index].name)
-      csv.fail("class " + fields[0] + " is '" + classes[r.class_index].name + "', not '" + fields[1] + "'");
-    r.x0 = to_int(fields[2], "x0");
-    r.y0 = to_int(fields[3], "y0");
-    r.x1 = to_int(fields[4], "x1");
-    r.y1 = to_int(fields[5], "y1");
-    if (r.x1 <= r.x0 || r.y1 <= r.y0) csv.fail("empty box");
-    layout.regions.push_back(r);
-  }
-  return layout;
 }
 
 }  // namespace wsi
