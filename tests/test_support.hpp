@@ -35,10 +35,12 @@ inline std::string reference_data_dir() {
 // The path of a reference file. When it is not there, the test is skipped: the process prints
 // why and exits kSkipExitCode (ctest runs one test case per process; only [data] tests call this).
 inline std::string shared_data(const std::string& relative) {
-  const std::string path = reference_data_dir() + "/" + relative;
+  const std::string dir = std::filesystem::path(reference_data_dir()).lexically_normal().string();
+  const std::string path = dir + "/" + relative;
   if (!std::filesystem::exists(path)) {
-    std::printf("SKIPPED: reference data %s not found (set WSI_TEST_DATA to the folder of the reference slides)\n",
-                path.c_str());
+    std::printf("SKIPPED: reference data %s not found in %s (set WSI_TEST_DATA to the folder of the reference "
+                "slides; see README.md)\n",
+                relative.c_str(), dir.c_str());
     std::fflush(stdout);
     std::_Exit(kSkipExitCode);
   }
