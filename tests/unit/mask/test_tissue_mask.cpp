@@ -34,10 +34,7 @@ TEST_CASE("Otsu threshold matches scikit-image on uint8 images", "[mask]") {
   FILE* f = std::fopen(path.c_str(), "wb");
   std::fwrite(noisy.data, 1, noisy.total(), f);
   std::fclose(f);
-  const std::string out = test::run_command(
-      std::string(WSI_TEST_PYTHON) +
-      " -c \"import numpy as np; from skimage.filters import threshold_otsu; "
-      "print(threshold_otsu(np.fromfile('" + path + "', np.uint8)))\"");
+  const std::string out = test::run_python("otsu_reference.py", path);
   CHECK(otsu_threshold(noisy) == std::stoi(out));
 }
 

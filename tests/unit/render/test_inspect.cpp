@@ -1,5 +1,5 @@
 // `inspect`: the summary of a partly done, partly failed cohort (in memory), as text and as JSON
-// read back by Python's json. (The real binary's inspect: tests/e2e/render_cli.py.)
+// read back by Python's json (tests/python/inspect_json_check.py). (The real binary's inspect: tests/e2e/render_cli.py.)
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -77,21 +77,6 @@ TEST_CASE("inspect: a partly done cohort with a failed slide is resumable", "[re
   // The JSON form parses, with the same counts.
   const fs::path dir = wsi::test::scratch_dir("inspect-json");
   std::ofstream(dir / "inspect.json") << wsi::inspection_json(c);
-  std::ofstream(dir / "check.py") << R"(import json, sys
-d = json.load(open(sys.argv[1]))
-t = d["totals"]
-assert (t["slides_done"], t["slides_failed"], t["slides_pending"]) == (1, 1, 1), t
-assert (t["units_done"], t["units_total"], t["tiles_done"], t["tiles_total"]) == (3, 4, 14, 17), t
-assert d["resumable"] is True and d["end_state"] == "running", d
-assert d["job"] == {"mode": "classify", "model": "resnet18-kather100k", "resolution": "0.5 mpp",
-                    "class_names": ["BACK", "TUM", "STR"]}, d["job"]
-assert [s["status"] for s in d["slides"]] == ["done", "failed", "pending"], d["slides"]
-assert d["slides"][1]["error"] == "cannot open: not a slide"
-assert [c["class"] for c in d["slides"][0]["top_classes"]] == ["TUM", "STR"]
-assert abs(d["slides"][0]["top_classes"][0]["fraction"] - 0.6) < 1e-6
-print("ok")
-)";
-  CHECK(wsi::test::run_command(std::string(WSI_TEST_PYTHON) + " " + (dir / "check.py").string() + " " +
-                               (dir / "inspect.json").string())
-            .find("ok") != std::string::npos);
+  CHECK(wsi::test::run_python("inspect_json_check.py", (dir / "inspect.json").string()).find("ok") !=
+        std::string::npos);
 }
