@@ -1,21 +1,80 @@
-// Helpers shared by the unit tests: paths to ../shared/data, scratch folders, running the
-// Python reference scripts (Debian's /usr/bin/python3 with torch, h5py, openslide, cv2).
+// Helpers shared by the unit tests: the real reference slides ($WSI_TEST_DATA, else
+// ../shared/data; tests that need them are tagged [data] and skip without them), scratch folders,
+// running the Python reference scripts (Debian's /usr/bin/python3 with torch, h5py, openslide,
+// cv2), MPI for the single-rank tests, and a log sink to check spdlog messages.
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "wsi/comm/comm.hpp"
+
 namespace wsi::test {
 
-inline std::string shared_data(const std::string& relative) {
-  return std::string(WSI_SHARED_DATA) + "/" + relative;
+// The exit status ctest reads as "skipped" (SKIP_RETURN_CODE of the [data] tests).
+constexpr int kSkipExitCode = 77;
+
+// The folder of the real reference slides: $WSI_TEST_DATA when set, else ../shared/data beside
+// the source tree.
+inline std::string reference_data_dir() {
+  const char* env = std::getenv("WSI_TEST_DATA");
+  return env && *env ? std::string(env) : std::string(WSI_SHARED_DATA);
 }
+
+// The path of a reference file. When it is not there, the test is skipped: the process prints
+// why and exits kSkipExitCode (ctest runs one test case per process; only [data] tests call this).
+inline std::string shared_data(const std::string& relative) {
+  const std::string dir = std::filesystem::path(reference_data_dir()).lexically_normal().string();
+  const std::string path = dir + "/" + relative;
+  if (!std::filesystem::exists(path)) {
+    std::printf("SKIPPED: reference data %s not found in %s (set WSI_TEST_DATA to the folder of the reference "
+                "slides; see README.md)\n",
+                relative.c_str(), dir.c_str());
+    std::fflush(stdout);
+    std::_Exit(kSkipExitCode);
+  }
+  return path;
+}
+
+// MPI once per process (ctest runs one test case per process; a run of the whole executable
+// runs them all in one): initialised on first use, finalised at exit.
+inline const Comm& world() {
+  static MpiSession session(nullptr, nullptr);
+  static const Comm comm = Comm::world();
+  return comm;
+}
+
+// While it lives, spdlog's default logger writes "level: message" lines into text() (and
+// nowhere else); the previous default logger comes back after.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    sink->set_pattern("%l: %v");
+    auto logger = std::make_shared<spdlog::logger>("test-capture", sink);
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  std::string text() const { return stream_.str(); }
+
+ private:
+  std::ostringstream stream_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
 
 inline std::string python_script(const std::string& name) {
   return std::string(WSI_TESTS_DIR) + "/python/" + name;

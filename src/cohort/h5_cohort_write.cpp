@@ -11,6 +11,7 @@
 #include "cohort/h5_layout.hpp"
 #include "cohort/h5_parallel.hpp"
 #include "wsi/cohort/cohort_file.hpp"
+#include "wsi/comm/message.hpp"
 
 namespace wsi {
 
@@ -282,7 +283,7 @@ void CohortFile::write_maps(const std::vector<SlideImages>& mine) {
     for (int64_t i = 0; i < 3; ++i)
       if (parts[i]) codes.push_back(s.slide * 3 + i), data[s.slide * 3 + i] = parts[i];
   }
-  std::vector<int64_t> all = m.comm->all_gather_values(codes);
+  std::vector<int64_t> all = all_gather_concat(*m.comm, codes, "maps to write");
   std::sort(all.begin(), all.end());
   if (std::adjacent_find(all.begin(), all.end()) != all.end())
     throw std::logic_error("cohort file '" + m.path + "': two ranks write the maps of one slide");

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
 #include <exception>
 #include <stdexcept>
 
@@ -89,18 +88,6 @@ std::vector<std::string> Comm::all_gather(const std::string& bytes, size_t chunk
     for (int r = 0; r < n; ++r) parts[r].append(round, static_cast<size_t>(offsets[r]), static_cast<size_t>(counts[r]));
   }
   return parts;
-}
-
-std::vector<int64_t> Comm::all_gather_values(const std::vector<int64_t>& values) const {
-  std::vector<int64_t> out;
-  for (const std::string& part : all_gather(std::string(reinterpret_cast<const char*>(values.data()),
-                                                        values.size() * sizeof(int64_t)))) {
-    const size_t at = out.size(), count = part.size() / sizeof(int64_t);
-    if (count == 0) continue;
-    out.resize(at + count);
-    std::memcpy(out.data() + at, part.data(), count * sizeof(int64_t));
-  }
-  return out;
 }
 
 std::string Comm::broadcast(const std::string& bytes, int root) const {

@@ -7,6 +7,7 @@
 
 #include "util/exclusive_file.hpp"
 #include "util/json.hpp"
+#include "wsi/comm/message.hpp"
 
 namespace wsi::run {
 
@@ -29,7 +30,7 @@ double checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state
   file.flush();
   maps.commit_status();
   // Every rank learns what every rank checkpointed (the done flags of the whole job).
-  const std::vector<int64_t> all = comm.all_gather_values(units);
+  const std::vector<int64_t> all = all_gather_concat(comm, units, "units checkpointed");
   for (int64_t u : all) state.done[u] = 1;
   const double seconds = seconds_since(start);
   maps.units_done(all);

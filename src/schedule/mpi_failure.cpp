@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "comm/mpi_comm.hpp"
+#include "wsi/comm/message.hpp"
 
 namespace wsi {
 namespace {
@@ -20,7 +21,7 @@ constexpr double kAbortGrace = 15.0;
 }  // namespace
 
 void agree_on(const Comm& comm, const std::string& what, StepResult result, const std::string& message) {
-  const std::vector<int64_t> statuses = comm.all_gather_values({static_cast<int64_t>(result)});
+  const std::vector<int64_t> statuses = all_gather_concat(comm, std::vector<int64_t>{static_cast<int64_t>(result)}, "step results");
   int failed = -1;
   for (size_t r = 0; r < statuses.size(); ++r)
     if (statuses[r] != 0) {

@@ -69,3 +69,100 @@ def assert_same_results(a, b):
             if not np.array_equal(x, y):
                 raise AssertionError(f"{name} differs between {a} and {b}")
     return names
+
+
+def slides(path):
+    """The /slides rows of a cohort file: a list of dicts with id, path, status (0 pending,
+    1 done, 2 failed) and error."""
+    with h5py.File(path, "r") as f:
+        s = f["/slides"]
+        return [{"id": i, "path": p, "status": int(st), "error": e}
+                for i, p, st, e in zip(s["id"].asstr()[()], s["path"].asstr()[()], s["status"][()],
+                                       s["error"].asstr()[()])]
+
+
+def write_tiled_tiff(path, rgb, mpp=None, tile=256):
+    """An uncompressed, tiled, little-endian RGB TIFF of the H x W x 3 uint8 array `rgb` (what
+    OpenSlide opens as generic-tiff); resolution tags (px/cm) only when `mpp` is given."""
+    import struct
+    height, width = rgb.shape[:2]
+    across, down = -(-width // tile), -(-height // tile)
+    padded = np.zeros((down * tile, across * tile, 3), np.uint8)
+    padded[:height, :width] = rgb
+    tiles = [padded[y * tile:(y + 1) * tile, x * tile:(x + 1) * tile].tobytes()
+             for y in range(down) for x in range(across)]
+    n = len(tiles)
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, None), (259, 3, 1, 1), (262, 3, 1, 2),
+               (277, 3, 1, 3), (284, 3, 1, 1), (322, 4, 1, tile), (323, 4, 1, tile), (324, 4, n, None),
+               (325, 4, n, None)]
+    if mpp:
+        entries += [(282, 5, 1, None), (283, 5, 1, None), (296, 3, 1, 3)]
+    entries.sort()
+    ifd = 8
+    extra = ifd + 2 + 12 * len(entries) + 4  # out-of-line values follow the IFD
+    blobs = {258: struct.pack("<3H", 8, 8, 8)}
+    if mpp:
+        blobs[282] = blobs[283] = struct.pack("<2I", round(10000.0 / mpp * 1000), 1000)
+    data_start = extra + sum(len(b) for b in blobs.values()) + 8 * n
+    offsets, at = [], data_start
+    for t in tiles:
+        offsets.append(at)
+        at += len(t)
+    blobs[324] = struct.pack(f"<{n}I", *offsets)
+    blobs[325] = struct.pack(f"<{n}I", *[len(t) for t in tiles])
+    out, where = bytearray(), extra
+    table = bytearray(struct.pack("<H", len(entries)))
+    for tag, kind, count, value in entries:
+        if value is None and len(blobs[tag]) > 4:
+            table += struct.pack("<HHII", tag, kind, count, where)
+            out += blobs[tag]
+            where += len(blobs[tag])
+        elif value is None:
+            table += struct.pack("<HHI", tag, kind, count) + blobs[tag].ljust(4, b"\0")
+        elif kind == 3:
+            table += struct.pack("<HHIHH", tag, kind, count, value, 0)
+        else:
+            table += struct.pack("<HHII", tag, kind, count, value)
+    table += struct.pack("<I", 0)
+    with open(path, "wb") as f:
+        f.write(b"II*\x00" + struct.pack("<I", ifd) + table + out)
+        assert f.tell() <= data_start
+        f.write(b"\0" * (data_start - f.tell()))
+        for t in tiles:
+            f.write(t)
+
+
+def read_layout(path):
+    """A synthetic slide's ground truth (DIR/layouts/slide_NNN.csv: class,name,x0,y0,x1,y1 in
+    level-0 px): a list of (class, x0, y0, x1, y1)."""
+    import csv
+    with open(path) as f:
+        rows = [r for r in csv.reader(f) if r and r[0].lstrip("-").isdigit()]
+    return [(int(r[0]), *(float(v) for v in r[2:6])) for r in rows]
+
+
+def class_at(layout, x, y):
+    """The class at level-0 points (arrays x, y): the first region whose ellipse (inside its box)
+    holds the point, -1 for background (as SynthLayout::class_at)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    out = np.full(np.broadcast(x, y).shape, -1, np.int64)
+    for k, x0, y0, x1, y1 in reversed(layout):  # reversed: earlier regions win
+        rx, ry = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+        if rx <= 0 or ry <= 0:
+            continue
+        inside = ((x - 0.5 * (x0 + x1)) / rx) ** 2 + ((y - 0.5 * (y0 + y1)) / ry) ** 2 <= 1.0
+        out[inside] = k
+    return out
+
+
+def uniform_truth(layout, width, height, map_width, map_height, margin):
+    """For each map pixel, the class at its centre where the whole box of one patch (`margin`
+    level-0 px) around it has that class (or background), else -2: (truth, centre x, centre y)."""
+    sx, sy = width / map_width, height / map_height
+    cx, cy = np.meshgrid((np.arange(map_width) + 0.5) * sx, (np.arange(map_height) + 0.5) * sy)
+    truth = class_at(layout, cx, cy)
+    uniform = np.ones_like(truth, bool)
+    for dy in (-margin, 0.0, margin):
+        for dx in (-margin, 0.0, margin):
+            uniform &= class_at(layout, cx + dx, cy + dy) == truth
+    return np.where(uniform, truth, -2), cx, cy

@@ -1,4 +1,4 @@
-"""Checks a cohort file written by tests/unit/test_cohort.cpp with h5py alone: every dataset's
+"""Checks a cohort file written by tests/unit/cohort/test_cohort_file.cpp with h5py alone: every dataset's
 dtype and shape as documented in docs/cohort-file.md, strings decode, float16 features read as
 float16 and equal numpy's own float32 -> float16 rounding.
 

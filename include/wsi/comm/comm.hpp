@@ -23,8 +23,6 @@ class Comm {
   // Every rank's bytes, in rank order, on every rank; any size (sent in rounds of at most
   // `chunk_bytes` per rank, and of INT_MAX bytes in all).
   std::vector<std::string> all_gather(const std::string& bytes, size_t chunk_bytes = size_t{1} << 30) const;
-  // Every rank's values, concatenated in rank order, on every rank.
-  std::vector<int64_t> all_gather_values(const std::vector<int64_t>& values) const;
   std::string broadcast(const std::string& bytes, int root) const;
   int64_t all_reduce_max(int64_t value) const;
   int64_t all_reduce_sum(int64_t value) const;

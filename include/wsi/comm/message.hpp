@@ -145,6 +145,17 @@ T decode_message(const std::string& bytes, const char* what) {
   return value;
 }
 
+// Collective: every rank's `values`, concatenated in rank order, on every rank.
+template <typename T>
+std::vector<T> all_gather_concat(const Comm& comm, const std::vector<T>& values, const char* what) {
+  std::vector<T> out;
+  for (const std::string& part : comm.all_gather(encode_message(values))) {
+    const auto mine = decode_message<std::vector<T>>(part, what);
+    out.insert(out.end(), mine.begin(), mine.end());
+  }
+  return out;
+}
+
 // Collective: every rank's `value`, in rank order, on every rank.
 template <typename T>
 std::vector<T> all_gather_message(const Comm& comm, const T& value, const char* what) {

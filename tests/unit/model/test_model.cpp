@@ -170,7 +170,7 @@ TEST_CASE("state_dicts that do not fit are refused, naming the file and the mism
   std::filesystem::remove_all(dir);  // hundreds of MB of weights
 }
 
-TEST_CASE("TorchScript files carry their description; options override it", "[model]") {
+TEST_CASE("TorchScript files carry their description, which options override", "[model]") {
   auto dir = make_reference("script");
   ModelOptions options;
   options.model = (dir / "tuple.pt").string();

@@ -95,18 +95,18 @@ void check_slide(const Case& c) {
 
 }  // namespace
 
-TEST_CASE("planned reads give the per-tile patches: CMU-1 at level 0", "[batch]") {
+TEST_CASE("planned reads give the per-tile patches: CMU-1 at level 0", "[batch][data]") {
   check_slide({shared_data("cmu-1-small-region/CMU-1-Small-Region.svs"), {0.5, Units::mpp}, 0, 0, true});
 }
 
-TEST_CASE("planned reads give the per-tile patches: generic TIFF at level 2", "[batch]") {
+TEST_CASE("planned reads give the per-tile patches: generic TIFF at level 2", "[batch][data]") {
   // Downsample 4.002...: level positions x / ds rarely share a fraction, so most tiles get their own read.
   check_slide({shared_data("derived-cmu1-generic-tiff/CMU-1-Small-Region.pyramid.tif"), {2.0, Units::mpp}, 0, 2, false});
   // Level 0: every tile merges, and the batch reader reads the generic TIFF's tiles directly.
   check_slide({shared_data("derived-cmu1-generic-tiff/CMU-1-Small-Region.pyramid.tif"), {0.5, Units::mpp}, 0, 0, true});
 }
 
-TEST_CASE("planned reads give the per-tile patches: TCGA at level 1 with mpp override", "[batch]") {
+TEST_CASE("planned reads give the per-tile patches: TCGA at level 1 with mpp override", "[batch][data]") {
   check_slide({shared_data("tcga-cr-7395-ts1/tcga-cr-7395-01a-01-ts1.svs"), {1.0, Units::mpp}, 0.5, 1, false, false});
 }
 
