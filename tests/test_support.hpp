@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -80,9 +82,10 @@ inline std::string python_script(const std::string& name) {
   return std::string(WSI_TESTS_DIR) + "/python/" + name;
 }
 
-// A fresh, empty folder under the system temp dir, unique to this test name.
+// A fresh, empty folder unique to this test name, under the build tree's tests/scratch (so that
+// builds and checkouts testing at the same time never share one).
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("wsi-tests-" + name);
+  auto dir = std::filesystem::path(WSI_TEST_SCRATCH) / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -90,11 +93,14 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
 
 // Runs a shell command; throws with its output when it fails. Returns stdout+stderr.
 inline std::string run_command(const std::string& command) {
-  auto log = std::filesystem::temp_directory_path() / "wsi-tests-command.log";
+  std::filesystem::create_directories(WSI_TEST_SCRATCH);
+  auto log = std::filesystem::path(WSI_TEST_SCRATCH) / ("command-" + std::to_string(getpid()) + ".log");
   int status = std::system((command + " > '" + log.string() + "' 2>&1").c_str());
   std::ifstream in(log);
   std::stringstream text;
   text << in.rdbuf();
+  in.close();
+  std::filesystem::remove(log);
   if (status != 0) throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command + "\n" + text.str());
   return text.str();
 }
