@@ -3,7 +3,7 @@ unless the line before the function is a comment `// long: <reason>`. Prints eve
 Functions are found by a brace scan over the code with comments and strings blanked: a `{` at
 namespace or class scope whose text since the previous `;`, `{` or `}` holds a parameter list and
 no `=` (data) opens a function body; its length is the lines between its braces.
-usage: style_sizes.py REPO_ROOT [--self-test]"""
+usage: sizes.py REPO_ROOT [--self-test]"""
 import os
 import re
 import sys
