@@ -7,7 +7,7 @@
 // turned into ARGB), zeroes what lies past the image, and paints it with CAIRO_OPERATOR_SATURATE
 // onto a transparent region; at an integer position that is a copy of the opaque tile, and the
 // region is un-premultiplied afterwards (a no-op for alpha 255 and 0). The same libtiff calls
-// give the same tiles; tests/unit/test_batch_planned.cpp compares every tile with OpenSlide.
+// give the same tiles; tests/unit/batch/test_read_plan.cpp compares every tile with OpenSlide.
 //
 // Anything else (other vendors, JPEG 2000, missing tiles, levels whose TIFF directory is not
 // found by size) is left to OpenSlide.

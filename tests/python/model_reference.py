@@ -1,4 +1,4 @@
-"""Reference data for tests/unit/test_model.cpp: TIAToolbox-style CNNModel state_dicts,
+"""Reference data for tests/unit/model/test_model.cpp: TIAToolbox-style CNNModel state_dicts,
 TorchScript files with wsi_model.json, random patches and PyTorch's own outputs.
 
 usage: model_reference.py OUT_DIR r18|r50|bad|script|arch:<torchvision architecture>
