@@ -1,6 +1,7 @@
 // Failures that end the job on every rank, see include/wsi/schedule/failure.hpp.
 #include "wsi/schedule/failure.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <vector>
@@ -21,18 +22,13 @@ constexpr double kAbortGrace = 15.0;
 }  // namespace
 
 void agree_on(const Comm& comm, const std::string& what, StepResult result, const std::string& message) {
-  const std::vector<int64_t> statuses = all_gather_concat(comm, std::vector<int64_t>{static_cast<int64_t>(result)}, "step results");
-  int failed = -1;
-  for (size_t r = 0; r < statuses.size(); ++r)
-    if (statuses[r] != 0) {
-      failed = static_cast<int>(r);
-      break;
-    }
-  if (failed < 0) return;
+  const std::vector<StepResult> results = all_gather_message(comm, result, "step results");
+  const auto first = std::find_if(results.begin(), results.end(), [](StepResult r) { return r != StepResult::ok; });
+  if (first == results.end()) return;
+  const int failed = static_cast<int>(first - results.begin());
   const std::string text = comm.broadcast(comm.rank() == failed ? message : std::string(), failed);
-  const auto kind = static_cast<StepResult>(statuses[failed]);
-  if (comm.rank() == failed) throw JobStopped(text, kind);
-  throw JobStopped("stopped because rank " + std::to_string(failed) + " failed (" + what + "): " + text, kind);
+  if (comm.rank() == failed) throw JobStopped(text, *first);
+  throw JobStopped("stopped because rank " + std::to_string(failed) + " failed (" + what + "): " + text, *first);
 }
 
 struct FailureWatch::State {
