@@ -2,6 +2,7 @@
 // sticky per handle; they are checked here, after every call, and become SlideError.
 #include <openslide.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -98,7 +99,9 @@ class OpenSlideReader final : public SlideReader {
   }
 
   // OpenSlide gives premultiplied ARGB words; openslide-python hands out straight RGBA, and
-  // TIAToolbox's numbers come from that.
+  // TIAToolbox's numbers come from that. Its _convert.argb2rgba divides with truncation
+  // (255 * c / a), so this does too: rounding instead moves half the partly transparent pixels
+  // of an edge (a read at a fractional level position) by one grey level.
   static cv::Mat unpremultiply(const cv::Mat& argb) {
     cv::Mat rgba(argb.rows, argb.cols, CV_8UC4);
     const auto* in = reinterpret_cast<const uint32_t*>(argb.data);
@@ -112,7 +115,7 @@ class OpenSlideReader final : public SlideReader {
       } else if (a == 0) {
         out[0] = out[1] = out[2] = 0;
       } else {
-        out[0] = (r * 255 + a / 2) / a, out[1] = (g * 255 + a / 2) / a, out[2] = (b * 255 + a / 2) / a;
+        out[0] = std::min(255u, r * 255 / a), out[1] = std::min(255u, g * 255 / a), out[2] = std::min(255u, b * 255 / a);
       }
       out[3] = static_cast<uint8_t>(a);
     }
