@@ -25,7 +25,7 @@ void fit_to_input(const cv::Mat& rgb, int width, int height, uint8_t* out) {
 }
 
 void read_patch(const SlideReader& slide, const BatchGeometry& g, const TileBounds& t, uint8_t* out) {
-  const cv::Mat rgb = read_bounds_at_resolution(slide, g.resolution, t.x0, t.y0, t.x1, t.y1);
+  const cv::Mat rgb = read_bounds_at_resolution(slide, g.resolution, t.x0, t.y0, t.x1, t.y1, g.pad);
   fit_to_input(rgb, g.input_width, g.input_height, out);
 }
 
@@ -111,7 +111,7 @@ void read_planned(const SlideReader& slide, const BatchGeometry& g, const TileBo
     const bool inside = r.level_x >= 0 && r.level_y >= 0 && r.level_x + r.width <= level.width &&
                         r.level_y + r.height <= level.height;
     cv::Mat tile = inside || plan.tiles.size() == 1 ? region(cut) : region(cut).clone();
-    const cv::Mat rgb = finish_read_at_resolution(tile, r, props, cv::Size(t.x1 - t.x0, t.y1 - t.y0));
+    const cv::Mat rgb = finish_read_at_resolution(tile, r, props, cv::Size(t.x1 - t.x0, t.y1 - t.y0), g.pad);
     fit_to_input(rgb, g.input_width, g.input_height, out + patch_bytes * i);
   }
 }

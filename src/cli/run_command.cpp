@@ -32,6 +32,9 @@ po::options_description run_options(const std::string& command) {
       ("units", po::value<std::string>()->default_value("mpp"), "mpp | power | level | baseline")
       ("patch", po::value<int>()->default_value(224), "patch size (px at the resolution)")
       ("stride", po::value<int>()->default_value(224), "grid stride (px at the resolution)")
+      ("tile-rule", po::value<std::string>()->default_value("auto"),
+       "predictor | extractor | auto: the tile set and edge padding of TIAToolbox's PatchPredictor (pad 255) or "
+       "DeepFeatureExtractor (height-ratio filter, pad 0); auto: extractor for --mode features, else predictor")
       ("tissue-mask", po::value<std::string>()->default_value("auto"), "auto | morphological | none")
       ("overview-resolution", po::value<double>()->default_value(4.0), "resolution of the prediction maps")
       ("overview-units", po::value<std::string>()->default_value("mpp"), "units of --overview-resolution")
@@ -61,6 +64,7 @@ Job job_from(const po::variables_map& vm) {
   if (vm.count("output")) job.output = get<std::string>(vm, "output");
   job.overwrite = get<bool>(vm, "overwrite");
   job.mode = parse_job_mode(get<std::string>(vm, "mode"));
+  job.tile_rule = parse_tile_rule(get<std::string>(vm, "tile-rule"), job.mode);
   job.model = model_options_from(vm);
   try {
     job.resolution = {get<double>(vm, "resolution"), parse_units(get<std::string>(vm, "units"))};

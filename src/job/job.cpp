@@ -17,6 +17,15 @@ constexpr EnumName<JobMode> kJobModeNames[] = {
 
 JobMode parse_job_mode(const std::string& text) { return parse_enum(kJobModeNames, text, "--mode: unknown mode"); }
 
+constexpr EnumName<TileRule> kTileRuleNames[] = {{TileRule::predictor, "predictor"}, {TileRule::extractor, "extractor"}};
+
+TileRule parse_tile_rule(const std::string& text, JobMode mode) {
+  if (text == "auto") return mode == JobMode::features ? TileRule::extractor : TileRule::predictor;
+  return parse_enum(kTileRuleNames, text, "--tile-rule: unknown rule");
+}
+
+std::string to_string(TileRule rule) { return enum_name(kTileRuleNames, rule); }
+
 std::string to_string(JobMode mode) { return enum_name(kJobModeNames, mode); }
 
 void validate(const Job& job) {
@@ -67,6 +76,7 @@ std::string to_json(const Job& job) {
                     {"patch", job.patch},
                     {"stride", job.stride},
                     {"tissue_mask", to_string(job.tissue_mask)},
+                    {"tile_rule", to_string(job.tile_rule)},
                     {"overview", resolution_json(job.overview)},
                     {"thumbnail", job.keep_thumbnail ? resolution_json(job.thumbnail) : Json(nullptr)},
                     {"mpp_override", job.mpp_override},
@@ -103,6 +113,7 @@ std::string fingerprint(const Job& job, const std::vector<std::string>& content_
       "patch=" + std::to_string(job.patch),
       "stride=" + std::to_string(job.stride),
       "tissue_mask=" + to_string(job.tissue_mask),
+      "tile_rule=" + to_string(job.tile_rule),
       "overview=" + to_string(job.overview),
       "thumbnail=" + (job.keep_thumbnail ? to_string(job.thumbnail) : std::string("none")),
       "mpp_override=" + std::to_string(job.mpp_override),

@@ -11,7 +11,7 @@ namespace wsi::run {
 
 BatchGeometry batch_geometry(const Job& job, const ModelDescription& d) {
   return {job.resolution, d.input_width > 0 ? d.input_width : job.patch,
-          d.input_height > 0 ? d.input_height : job.patch};
+          d.input_height > 0 ? d.input_height : job.patch, job.patch_padding()};
 }
 
 int batch_size_for(const Job& job, const Model& model) {

@@ -99,7 +99,7 @@ SlidePlan plan_slide(const ManifestEntry& entry, const Job& job, PlannedImages* 
                        ", smaller than one " + std::to_string(job.patch) + " px patch");
     cv::Mat mask_thumbnail;
     const cv::Mat mask = slide_tissue_mask(*slide, entry.mask, job, mask_thumbnail);
-    plan.tiles = filter_by_mask(patch_grid(at_resolution, job.patch, job.stride), mask, at_resolution);
+    plan.tiles = filter_by_mask(patch_grid(at_resolution, job.patch, job.stride), mask, at_resolution, job.tile_rule);
     if (plan.tiles.empty())
       throw SlideError(entry.path + ": no tissue found" + (entry.mask.empty() ? "" : " in the mask " + entry.mask));
     cv::Mat thumbnail;

@@ -52,8 +52,9 @@ def read_cohort(path):
         return out
 
 
-def read_patches(slide, bounds):
-    return [slide.read_bounds(b, 0.5, "mpp", "resolution", 255) for b in bounds]
+def read_patches(slide, bounds, resolution=(0.5, "mpp"), pad=255):
+    """The predictor pads 255 outside the slide, the feature extractor 0."""
+    return [slide.read_bounds(b, *resolution, "resolution", pad) for b in bounds]
 
 
 def relative_error_per_tile(actual, expected):
@@ -104,27 +105,47 @@ def newer_archive(path, out):
             dst.writestr(item, data)
 
 
+def backbone_features(trunk, patches):
+    mean = torch.tensor(HISTOENCODER_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(HISTOENCODER_STD).view(1, 3, 1, 1)
+    with torch.inference_mode():
+        return np.concatenate([trunk((tia.to_tensor(patches[i:i + 16]) - mean) / std).numpy()
+                               for i in range(0, len(patches), 16)])
+
+
+def check_tile_rules(args, trunk, model_path, resolution):
+    """--mode features follows DeepFeatureExtractor (its tile set, edge tiles padded 0);
+    --tile-rule predictor switches to PatchPredictor's set and padding 255."""
+    slide = tia.Slide(args.slide)
+    extra = ["--resolution", str(resolution[0]), "--units", resolution[1]]
+    for rule, pad, flags in (("extractor", 0, []), ("predictor", 255, ["--tile-rule", "predictor"])):
+        output = os.path.join(args.work, f"features-{rule}.h5")
+        run(args.binary, args.slide, model_path, output, "--mode", "features", *extra, *flags)
+        got = read_cohort(output)
+        assert got["feature_size"] == 512 and "probabilities" not in got
+        expected_tiles, shape = tia.tiles(slide, *resolution, 224, 224, rule=rule)
+        np.testing.assert_array_equal(got["bounds"], expected_tiles)
+        edge = int(((expected_tiles[:, 2] > shape[0]) | (expected_tiles[:, 3] > shape[1])).sum())
+        print(f"{rule} rule: {len(expected_tiles)} tiles ({edge} reach past the slide), the same set as TIAToolbox's")
+        reference = backbone_features(trunk, read_patches(slide, got["bounds"], resolution, pad))
+        check_features(got["features"], reference, f"TorchScript backbone, {rule} rule")
+    predictor, _ = tia.tiles(slide, *resolution, 224, 224, rule="predictor")
+    extractor, _ = tia.tiles(slide, *resolution, 224, 224, rule="extractor")
+    print(f"tile sets: predictor {len(predictor)}, extractor {len(extractor)}")
+    if args.sets_differ:  # a slide where the two rules are known to keep different tiles
+        assert predictor.shape != extractor.shape or (predictor != extractor).any()
+    return read_cohort(os.path.join(args.work, "features-extractor.h5"))
+
+
 def check_torchscript(args):
     model_path = os.path.join(args.work, "backbone.pt")
     trunk = traced_backbone(model_path)
-    out32 = os.path.join(args.work, "features32.h5")
-    run(args.binary, args.slide, model_path, out32, "--mode", "features")
-    got = read_cohort(out32)
-    assert got["feature_size"] == 512 and "probabilities" not in got
-    slide = tia.Slide(args.slide)
-    expected_tiles, _ = tia.tiles(slide, 0.5, "mpp", 224, 224)
-    np.testing.assert_array_equal(got["bounds"], expected_tiles)  # the tissue mask is on by default
-    mean = torch.tensor(HISTOENCODER_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(HISTOENCODER_STD).view(1, 3, 1, 1)
-    patches = read_patches(slide, got["bounds"])
-    with torch.inference_mode():
-        reference = np.concatenate([trunk((tia.to_tensor(patches[i:i + 16]) - mean) / std).numpy()
-                                    for i in range(0, len(patches), 16)])
+    got = check_tile_rules(args, trunk, model_path, (args.resolution, args.units))
     assert got["features"].dtype == np.float32
-    check_features(got["features"], reference, "TorchScript backbone")
 
     out16 = os.path.join(args.work, "features16.h5")
-    run(args.binary, args.slide, model_path, out16, "--mode", "features", "--feature-dtype", "float16")
+    run(args.binary, args.slide, model_path, out16, "--mode", "features", "--feature-dtype", "float16",
+        "--resolution", str(args.resolution), "--units", args.units)
     half = read_cohort(out16)["features"]
     assert half.dtype == np.float16, half.dtype
     # float16 = the float32 features rounded to nearest even (numpy's astype), same batches.
@@ -250,6 +271,9 @@ def main():
     parser.add_argument("binary")
     parser.add_argument("slide")
     parser.add_argument("work")
+    parser.add_argument("--resolution", type=float, default=0.5)
+    parser.add_argument("--units", default="mpp")
+    parser.add_argument("--sets-differ", action="store_true", help="the two tile rules must keep different tiles")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     torch.set_num_threads(2)

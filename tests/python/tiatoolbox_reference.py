@@ -168,6 +168,15 @@ def filter_coordinates(mask, coords, wsi_shape):
     return np.array(keep, dtype=bool)
 
 
+def filter_coordinates_extractor(mask, coords, wsi_shape):
+    """SemanticSegmentor.filter_coordinates (1.4.1, DeepFeatureExtractor): scale = mask shape /
+    slide shape (rows, cols), of which only scale[0] (rows) is used, on both axes; boxes
+    ceil(coords * scale) as int32; kept when mask[y0:y1, x0:x1] holds a non-zero pixel."""
+    scale = np.array(mask.shape[:2]) / np.array(wsi_shape[::-1])
+    boxes = np.ceil(coords * scale[0]).astype(np.int32)
+    return np.array([np.any(mask[b[1]:b[3], b[0]:b[2]] > 0) for b in boxes], dtype=bool)
+
+
 def merge_predictions(bounds, probabilities, wsi_shape, canvas_shape):
     """PatchPredictor.merge_predictions (1.4.1) as DESIGN.md states it: each tile adds its
     probabilities into [ceil(x0 f), ceil(x1 f)) x [ceil(y0 f), ceil(y1 f)) of the canvas (f per
@@ -185,10 +194,12 @@ def merge_predictions(bounds, probabilities, wsi_shape, canvas_shape):
     return np.where(count > 0, mean.argmax(-1) + 1, 0).astype(np.uint8)
 
 
-def tiles(slide, resolution, units, patch, stride):
+def tiles(slide, resolution, units, patch, stride, rule="predictor"):
+    """The tile set of PatchPredictor (rule "predictor") or DeepFeatureExtractor ("extractor")."""
     wsi_shape = slide.slide_dimensions(resolution, units)
     coords = patch_grid(wsi_shape, patch, stride)
-    return coords[filter_coordinates(tissue_mask(slide), coords, wsi_shape)], wsi_shape
+    keep = filter_coordinates if rule == "predictor" else filter_coordinates_extractor
+    return coords[keep(tissue_mask(slide), coords, wsi_shape)], wsi_shape
 
 
 class CNNModel(nn.Module):

@@ -18,6 +18,7 @@ struct BatchGeometry {
   Resolution resolution;
   int input_width = 224;   // what the model takes; patches of another size are resized
   int input_height = 224;
+  uint8_t pad = 255;  // every channel outside the slide, before resizing (Job::patch_padding)
 };
 
 // One batch's pixels, owned, in memory from the reader's HostAllocator.

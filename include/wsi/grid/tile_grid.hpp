@@ -20,10 +20,18 @@ struct TileBounds {
 // Top-left x in arange(0, ceil(W / patch) * patch, stride), likewise y; partial edge tiles kept.
 std::vector<TileBounds> patch_grid(Size slide_at_resolution, int patch, int stride);
 
-// Keeps the tiles that touch tissue: bounds scaled by mask size / slide size per axis, clipped
-// to the mask, truncated to integers; kept if any pixel of mask[y0:y1, x0:x1] is non-zero.
-// `mask` is CV_8UC1 (0 = background).
+// Which of TIAToolbox 1.4.1's engines a job's tile set and edge padding follow (see
+// docs/conventions.md): PatchPredictor's, or DeepFeatureExtractor's (SemanticSegmentor's).
+enum class TileRule { predictor, extractor };
+
+// Keeps the tiles that touch tissue; `mask` is CV_8UC1 (0 = background).
+// - predictor (filter_coordinates of PatchPredictor): bounds scaled by mask size / slide size per
+//   axis in float32, clipped to the mask, truncated; kept if any pixel of mask[y0:y1, x0:x1] is
+//   non-zero.
+// - extractor (SemanticSegmentor.filter_coordinates): bounds scaled by the height ratio alone
+//   (mask rows / slide rows, float64) on both axes, ceil, int32; kept if any pixel of
+//   mask[y0:y1, x0:x1] (numpy slicing: clipped) is non-zero.
 std::vector<TileBounds> filter_by_mask(const std::vector<TileBounds>& tiles, const cv::Mat& mask,
-                                       Size slide_at_resolution);
+                                       Size slide_at_resolution, TileRule rule = TileRule::predictor);
 
 }  // namespace wsi

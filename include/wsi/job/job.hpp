@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "wsi/grid/tile_grid.hpp"
 #include "wsi/mask/tissue_mask.hpp"
 #include "wsi/model/model.hpp"
 #include "wsi/units.hpp"
@@ -14,6 +15,11 @@ namespace wsi {
 enum class JobMode { classify, features, both };
 JobMode parse_job_mode(const std::string& text);
 std::string to_string(JobMode mode);
+
+// "predictor", "extractor", or "auto": the extractor's for --mode features (DeepFeatureExtractor),
+// the predictor's for classify and both (PatchPredictor; both is one forward pass).
+TileRule parse_tile_rule(const std::string& text, JobMode mode);
+std::string to_string(TileRule rule);
 
 struct Job {
   std::string slides;  // manifest CSV or one slide file
@@ -25,6 +31,7 @@ struct Job {
   int patch = 224;
   int stride = 224;
   MaskMethod tissue_mask = MaskMethod::otsu;
+  TileRule tile_rule = TileRule::predictor;  // the tile set and the edge padding (0 or 255)
   Resolution overview{4.0, Units::mpp};
   // The thumbnail kept in /maps (for render): coarser than the prediction map by default, so
   // that a real slide's maps stay around 1-2 MB; none when `keep_thumbnail` is false.
@@ -41,6 +48,9 @@ struct Job {
 
   bool wants_probabilities() const { return mode != JobMode::features; }
   bool wants_features() const { return mode != JobMode::classify; }
+  // What a patch reaching past the slide is padded with: TIAToolbox's predictor pads white, its
+  // feature extractor black.
+  uint8_t patch_padding() const { return tile_rule == TileRule::extractor ? 0 : 255; }
 };
 
 // Throws std::invalid_argument naming the option for values that cannot work.

@@ -37,3 +37,31 @@ TEST_CASE("mask filter scales, clips and truncates bounds to the mask", "[grid]"
   REQUIRE(edge.size() == 1);
   CHECK(edge[0] == TileBounds{896, 672, 1120, 896});
 }
+
+TEST_CASE("the extractor rule scales by the height ratio on both axes and rounds up", "[grid]") {
+  // Slide 1000 x 1000, mask 100 x 100: one tissue pixel at column 44, row 0.
+  cv::Mat mask(100, 100, CV_8UC1, cv::Scalar(0));
+  mask.at<uint8_t>(0, 44) = 255;
+  const auto tiles = patch_grid({1000, 1000}, 224, 224);
+  // Predictor: [224, 448) -> columns 22.4..44.8 truncated to [22, 44), misses 44; [448, 672) -> [44, 67).
+  const auto predictor = filter_by_mask(tiles, mask, {1000, 1000}, TileRule::predictor);
+  REQUIRE(predictor.size() == 1);
+  CHECK(predictor[0] == TileBounds{448, 0, 672, 224});
+  // Extractor: ceil -> [23, 45) holds 44; [448, 672) -> [45, 68) does not.
+  const auto extractor = filter_by_mask(tiles, mask, {1000, 1000}, TileRule::extractor);
+  REQUIRE(extractor.size() == 1);
+  CHECK(extractor[0] == TileBounds{224, 0, 448, 224});
+
+  // Slide 1000 x 800, mask 100 x 40: width ratio 0.1, height ratio 0.05; tissue at column 30, row 5.
+  cv::Mat wide(40, 100, CV_8UC1, cv::Scalar(0));
+  wide.at<uint8_t>(5, 30) = 1;
+  const auto grid = patch_grid({1000, 800}, 224, 224);
+  // Predictor, per axis: x [224, 448) -> [22, 44) holds 30.
+  const auto per_axis = filter_by_mask(grid, wide, {1000, 800}, TileRule::predictor);
+  REQUIRE(per_axis.size() == 1);
+  CHECK(per_axis[0] == TileBounds{224, 0, 448, 224});
+  // Extractor, 0.05 on x as well: [224, 448) -> [12, 23); [448, 672) -> [23, 34) holds 30.
+  const auto height_only = filter_by_mask(grid, wide, {1000, 800}, TileRule::extractor);
+  REQUIRE(height_only.size() == 1);
+  CHECK(height_only[0] == TileBounds{448, 0, 672, 224});
+}

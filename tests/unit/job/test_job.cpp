@@ -82,6 +82,24 @@ TEST_CASE("job modes parse and print; unknown modes name the option", "[job]") {
   CHECK(job.wants_features());
 }
 
+TEST_CASE("tile rules: auto is the extractor's for features alone; padding follows the rule", "[job]") {
+  CHECK(parse_tile_rule("auto", JobMode::features) == TileRule::extractor);
+  CHECK(parse_tile_rule("auto", JobMode::classify) == TileRule::predictor);
+  CHECK(parse_tile_rule("auto", JobMode::both) == TileRule::predictor);  // one pass, the predictor's tiles
+  for (const JobMode mode : {JobMode::classify, JobMode::features, JobMode::both}) {
+    CHECK(parse_tile_rule("predictor", mode) == TileRule::predictor);
+    CHECK(parse_tile_rule("extractor", mode) == TileRule::extractor);
+  }
+  CHECK(to_string(TileRule::extractor) == "extractor");
+  CHECK_THROWS_WITH(parse_tile_rule("segmentor", JobMode::features),
+                    Catch::Contains("--tile-rule") && Catch::Contains("segmentor"));
+  Job job;
+  job.tile_rule = TileRule::extractor;
+  CHECK(job.patch_padding() == 0);
+  job.tile_rule = TileRule::predictor;
+  CHECK(job.patch_padding() == 255);
+}
+
 TEST_CASE("job validation refuses each bad setting, naming its option", "[job]") {
   CHECK_NOTHROW(validate(good_job()));
   for (const BadSetting& bad : kBadSettings) {
@@ -122,6 +140,7 @@ TEST_CASE("job JSON holds every setting", "[job]") {
   CHECK(tree.at("software_version") == WSI_MPI_VERSION);
   CHECK(tree.at("model").at("classes").get<std::vector<std::string>>() == job.model.classes);
   CHECK(tree.at("thumbnail").is_null());  // not kept
+  CHECK(tree.at("tile_rule") == "predictor");
 }
 
 TEST_CASE("the fingerprint follows what is computed, not how fast", "[job]") {
@@ -138,6 +157,9 @@ TEST_CASE("the fingerprint follows what is computed, not how fast", "[job]") {
   CHECK(fingerprint(other, {"slide=abc"}) != base);
   other = job;
   other.stride = 112;
+  CHECK(fingerprint(other, {"slide=abc"}) != base);
+  other = job;
+  other.tile_rule = other.tile_rule == TileRule::predictor ? TileRule::extractor : TileRule::predictor;
   CHECK(fingerprint(other, {"slide=abc"}) != base);
   CHECK(fingerprint(job, {"slide=abd"}) != base);
 }
