@@ -85,9 +85,10 @@ void add_model_options(po::options_description& options) {
       ("std", po::value<std::string>(), "input std R,G,B")
       ("threads", po::value<int>()->default_value(0), "inference threads per rank (0: the rank's share of cores)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | auto")
-      ("precision", po::value<std::string>()->default_value("fp32"), "fp32 | bf16 | fp16")
+      ("precision", po::value<std::string>()->default_value("fp32"),
+       "fp32 | bf16 | fp16 | auto (CPU: bf16 where native and measured faster, else fp32; GPU: fp16)")
       ("channels-last", po::value<std::string>()->default_value("auto"),
-       "auto | on | off: NHWC weights and input (auto: on for bf16, fp16 and CUDA)");
+       "auto | on | off: NHWC weights and input (auto: measured at load on a CPU, on with CUDA)");
 }
 
 ModelOptions model_options_from(const po::variables_map& vm) {

@@ -45,14 +45,14 @@ po::options_description patches_options() {
       ("help,h", "show this help")
       ("input", po::value<std::string>(), "folder of class folders, or CSV file,label")
       ("output", po::value<std::string>(), "folder for predictions.csv and confusion.csv (created)")
-      ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: 8)");
+      ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: measured at load on a CPU, else 8)");
   add_model_options(o);
   return o;
 }
 
 struct Settings {
   std::string input, output;
-  int batch_size = 8;
+  int batch_size = 0;  // 0: the model's measured batch size, else 8
   ModelOptions model;
 };
 
@@ -64,8 +64,9 @@ Settings settings_from(const po::variables_map& vm) {
   if (vm.count("output")) s.output = vm["output"].as<std::string>();
   const int batch = vm["batch-size"].as<int>();
   if (batch < 0) throw std::invalid_argument("--batch-size must not be negative");
-  s.batch_size = batch > 0 ? batch : 8;
+  s.batch_size = batch;
   s.model = model_options_from(vm);
+  s.model.batch_size = batch;
   if (s.model.threads == 0) s.model.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   return s;
 }
@@ -242,11 +243,12 @@ int classify(const Settings& s) {
   }
   auto model = load_classifier(s.model);
   const ModelDescription& d = model->description();
+  const int measured = model->configuration().batch_size;
+  const int batch = s.batch_size > 0 ? s.batch_size : measured > 0 ? measured : 8;
   spdlog::info("{} patches from {}; model {} ({} classes, input {}x{}), batches of {}, {} threads", patches.size(),
-               s.input, s.model.model, d.class_names.size(), d.input_width, d.input_height, s.batch_size,
-               s.model.threads);
+               s.input, s.model.model, d.class_names.size(), d.input_width, d.input_height, batch, s.model.threads);
   Reader reader(patches, d.input_width, d.input_height);
-  const Predictions p = predict_all(patches, *model, reader, static_cast<size_t>(s.batch_size));
+  const Predictions p = predict_all(patches, *model, reader, static_cast<size_t>(batch));
   if (reader.resized() > 0) spdlog::info("{} patches resized to {}x{}", reader.resized(), d.input_width, d.input_height);
   if (reader.unreadable() > 0)
     spdlog::warn("{} of {} images could not be read and were skipped", reader.unreadable(), patches.size());

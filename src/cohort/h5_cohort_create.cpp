@@ -136,11 +136,10 @@ void create_progress(hid_t file, const CohortPlan& plan, const std::string& path
   c.unit_rank = h5::create_dataset(file, n::kUnitRank, H5T_STD_I32LE, {units}, path);
   c.state = h5::create_dataset(file, n::kEndState, H5T_STD_I8LE, {}, path);
   c.stats = h5::create_dataset(file, n::kStats, H5T_IEEE_F64LE,
-                               {static_cast<hsize_t>(plan.stats_ranks), static_cast<hsize_t>(n::kStatsColumns)}, path);
-  h5::write_strings_attribute(c.stats.id(), n::kAttrColumns,
-                              {"tiles", "seconds_total", "seconds_reading", "seconds_inferring", "seconds_waiting",
-                               "seconds_writing", "seconds_planning", "seconds_maps"},
-                              {path, n::kStats});
+                               {static_cast<hsize_t>(plan.stats_ranks), static_cast<hsize_t>(n::kStatsColumnCount)}, path);
+  std::vector<std::string> columns;
+  for (const StatsColumn& column : kStatsColumns) columns.emplace_back(column.name);
+  h5::write_strings_attribute(c.stats.id(), n::kAttrColumns, columns, {path, n::kStats});
 }
 
 void create_objects(hid_t file, const CohortPlan& plan, const std::string& path, Created& c) {
@@ -231,7 +230,7 @@ void write_initial(const CohortPlan& plan, const Created& c, const std::string& 
   h5::write_all(c.unit_rank.id(), H5T_NATIVE_INT32, ranks.data(), x, {path, n::kUnitRank});
   const auto state = static_cast<int8_t>(EndState::running);
   h5::write_all(c.state.id(), H5T_NATIVE_INT8, &state, x, {path, n::kEndState});
-  std::vector<double> stats(static_cast<size_t>(plan.stats_ranks) * n::kStatsColumns, 0.0);
+  std::vector<double> stats(static_cast<size_t>(plan.stats_ranks) * n::kStatsColumnCount, 0.0);
   h5::write_all(c.stats.id(), H5T_NATIVE_DOUBLE, stats.data(), x, {path, n::kStats});
 }
 

@@ -157,17 +157,18 @@ MapShape map_shape(const Reader& r, const std::string& key) {
 void read_progress(const Reader& r, CohortSummary& s) {
   const auto unit_dims = r.dims(n::kUnits);
   if (unit_dims.size() != 2 || unit_dims[1] != 3) r.fail("/progress/units is not U x 3");
-  if (r.dims(n::kStats).size() != 2 || r.dims(n::kStats)[1] != n::kStatsColumns)
-    r.fail("/stats/ranks does not have " + std::to_string(n::kStatsColumns) + " columns");
+  if (r.dims(n::kStats).size() != 2 || r.dims(n::kStats)[1] != n::kStatsColumnCount)
+    r.fail("/stats/ranks does not have " + std::to_string(n::kStatsColumnCount) + " columns");
   const auto units = r.all<int64_t>(n::kUnits, H5T_NATIVE_INT64);
   for (size_t i = 0; i + 3 <= units.size(); i += 3) s.units.push_back({units[i], units[i + 1], units[i + 2]});
   s.done = r.all<uint8_t>(n::kDone, H5T_NATIVE_UINT8);
   s.unit_rank = r.all<int32_t>(n::kUnitRank, H5T_NATIVE_INT32);
   s.end_state = static_cast<EndState>(scalar<int8_t>(r, n::kEndState, H5T_NATIVE_INT8));
   const auto stats = r.all<double>(n::kStats, H5T_NATIVE_DOUBLE);
-  for (size_t i = 0; i + n::kStatsColumns <= stats.size(); i += n::kStatsColumns)
-    s.stats.push_back(
-        {stats[i], stats[i + 1], stats[i + 2], stats[i + 3], stats[i + 4], stats[i + 5], stats[i + 6], stats[i + 7]});
+  for (size_t i = 0; i + n::kStatsColumnCount <= stats.size(); i += n::kStatsColumnCount) {
+    RankStats& row = s.stats.emplace_back();
+    for (size_t c = 0; c < std::size(kStatsColumns); ++c) row.*kStatsColumns[c].field = stats[i + c];
+  }
 }
 
 // Every index, count and width the readers will trust, checked against the datasets.

@@ -331,11 +331,8 @@ void CohortFile::write_stats(const std::vector<RankStats>& per_rank) {
     rows = m.stats_rows;
   }
   std::vector<double> values;
-  for (hsize_t i = 0; i < rows; ++i) {
-    const RankStats& s = per_rank[i];
-    values.insert(values.end(), {s.tiles, s.seconds_total, s.seconds_reading, s.seconds_inferring,
-                                 s.seconds_waiting, s.seconds_writing, s.seconds_planning, s.seconds_maps});
-  }
+  for (hsize_t i = 0; i < rows; ++i)
+    for (const StatsColumn& column : kStatsColumns) values.push_back(per_rank[i].*column.field);
   h5::write_rows(m.stats.id(), H5T_NATIVE_DOUBLE, 0, rows, values.data(), m.independent.id(), m.at(n::kStats));
 }
 

@@ -2,10 +2,12 @@
 // (layout documented in docs/cohort-file.md). Thread-safety: none.
 #pragma once
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "cohort/h5_handle.hpp"
+#include "wsi/cohort/cohort_file.hpp"
 
 namespace wsi::h5 {
 
@@ -44,7 +46,7 @@ inline constexpr const char* kAttrFormat = "format";
 inline constexpr const char* kAttrFormatVersion = "format_version";
 inline constexpr const char* kAttrSoftwareVersion = "software_version";
 inline constexpr const char* kAttrColumns = "columns";
-inline constexpr int kStatsColumns = 8;
+inline constexpr int kStatsColumnCount = static_cast<int>(std::size(kStatsColumns));
 // /maps/<key>/<name>
 inline constexpr const char* kMapPrediction = "prediction";
 inline constexpr const char* kMapThumbnail = "thumbnail";

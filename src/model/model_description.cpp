@@ -26,7 +26,7 @@ constexpr EnumName<ModelOutput> kModelOutputNames[] = {{ModelOutput::probabiliti
 constexpr EnumName<Precision> kPrecisionNames[] = {
     {Precision::fp32, "fp32"},     {Precision::bf16, "bf16"},         {Precision::fp16, "fp16"},
     {Precision::fp32, "float32"},  {Precision::bf16, "bfloat16"},     {Precision::fp16, "float16"},
-    {Precision::fp16, "half"}};
+    {Precision::fp16, "half"},     {Precision::automatic, "auto"}};
 
 // The member `key` as T, or std::invalid_argument naming the source and the key.
 template <typename T>

@@ -13,25 +13,21 @@
 
 #include "model/model_internal.hpp"
 #include "model/torch_builtin.hpp"
+#include "model/torch_model.hpp"
 #include "model/torch_state_dict.hpp"
 
 namespace wsi {
+namespace model_detail {
+
 namespace {
-
-using model_detail::BuiltinSpec;
-
-// How a forward result is read: built-ins give (features, logits); a file gives a tensor (its
-// description's output kind) or a tuple (features, class scores).
-struct ForwardOutputs {
-  at::Tensor features;
-  at::Tensor scores;  // already probabilities
-};
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
   return out;
 }
+
+}  // namespace
 
 // "cuda"/"auto" take the GPU of this rank's place on its node (ranks on a node split its GPUs;
 // under Slurm's --gpus-per-task=1 each rank sees one, index 0); "cuda:N" names one.
@@ -52,204 +48,144 @@ c10::Device choose_device(const std::string& device, int local_rank) {
   throw std::invalid_argument("unknown device '" + device + "' (expected cpu, cuda or auto)");
 }
 
+// Precision::automatic is resolved by the CPU probe (torch_tuning.cpp); here it is what runs
+// without one: fp16 on a GPU, fp32 on a CPU.
 at::ScalarType choose_dtype(Precision precision, const c10::Device& device) {
   if (precision == Precision::fp16 && device.is_cpu())
     throw std::runtime_error("fp16 needs CUDA; LibTorch has no CPU fp16 convolution (use fp32 or bf16 on CPU)");
-  if (precision == Precision::fp16) return at::kHalf;
+  if (precision == Precision::fp16 || (precision == Precision::automatic && !device.is_cpu())) return at::kHalf;
   if (precision == Precision::bf16) return at::kBFloat16;
   return at::kFloat;
 }
 
-// A deterministic pseudo-random batch used to check that optimisations keep the results.
-std::vector<uint8_t> probe_patches(const ModelDescription& d, int n) {
-  std::vector<uint8_t> data(size_t(n) * size_t(d.input_width) * size_t(d.input_height) * 3);
-  uint32_t state = 12345u;
-  for (auto& v : data) {
-    state = state * 1664525u + 1013904223u;
-    v = uint8_t(state >> 24);
-  }
-  return data;
+TorchModel::TorchModel(std::string name, torch::jit::Module module, ModelDescription description, bool builtin,
+                       const ModelOptions& options)
+    : name_(std::move(name)),
+      base_(std::move(module)),
+      description_(std::move(description)),
+      builtin_(builtin),
+      device_(choose_device(options.device, options.local_rank)) {
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  // Batches keep one shape: let cuDNN time its kernels once per shape and keep the fastest.
+  if (!device_.is_cpu()) at::globalContext().setBenchmarkCuDNN(true);
+  const auto& d = description_;
+  mean_ = torch::tensor({d.mean[0], d.mean[1], d.mean[2]}, at::kFloat).view({1, 3, 1, 1}).to(device_);
+  std_ = torch::tensor({d.std[0], d.std[1], d.std[2]}, at::kFloat).view({1, 3, 1, 1}).to(device_);
+  normalise_ = d.mean != std::array<double, 3>{0, 0, 0} || d.std != std::array<double, 3>{1, 1, 1};
+  base_.eval();
+  base_.to(device_);
+  prepare(options);
 }
 
-bool close_enough(const at::Tensor& a, const at::Tensor& b) {
-  if (a.defined() != b.defined()) return false;
-  if (!a.defined()) return true;
-  if (a.sizes() != b.sizes()) return false;
-  double scale = std::max(1.0, a.abs().max().item<double>());
-  return (a - b).abs().max().item<double>() <= 1e-4 * scale;
+HostBuffer TorchModel::host_buffer(size_t bytes) const {
+  if (device_.is_cpu()) return HostBuffer::plain(bytes);
+  // Pinned, from LibTorch's caching host allocator; the tensor lives as long as the buffer.
+  const auto pinned = at::TensorOptions().dtype(at::kByte).pinned_memory(true);
+  at::Tensor memory = at::empty({static_cast<int64_t>(bytes)}, pinned);
+  uint8_t* data = memory.data_ptr<uint8_t>();
+  return HostBuffer(std::shared_ptr<uint8_t>(data, [memory](uint8_t*) {}), bytes);
 }
 
-class TorchModel final : public Model {
- public:
-  TorchModel(std::string name, torch::jit::Module module, ModelDescription description, bool builtin,
-             const ModelOptions& options)
-      : name_(std::move(name)),
-        module_(std::move(module)),
-        description_(std::move(description)),
-        builtin_(builtin),
-        device_(choose_device(options.device, options.local_rank)),
-        dtype_(choose_dtype(options.precision, device_)) {
-    if (options.threads > 0) at::set_num_threads(options.threads);
-    // Batches keep one shape: let cuDNN time its kernels once per shape and keep the fastest.
-    if (!device_.is_cpu()) at::globalContext().setBenchmarkCuDNN(true);
-    const auto& d = description_;
-    mean_ = torch::tensor({d.mean[0], d.mean[1], d.mean[2]}, at::kFloat).view({1, 3, 1, 1}).to(device_);
-    std_ = torch::tensor({d.std[0], d.std[1], d.std[2]}, at::kFloat).view({1, 3, 1, 1}).to(device_);
-    normalise_ = d.mean != std::array<double, 3>{0, 0, 0} || d.std != std::array<double, 3>{1, 1, 1};
-    module_.eval();
-    module_.to(device_);
-    if (dtype_ != at::kFloat) module_.to(dtype_);
-    channels_last_ = options.channels_last > 0 || (options.channels_last < 0 && (dtype_ != at::kFloat || !device_.is_cpu()));
-    if (channels_last_)
-      for (auto p : module_.parameters())
-        if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-    prepare();
+BatchResult TorchModel::run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) {
+  BatchResult result;
+  if (n <= 0) return result;
+  try {
+    ForwardOutputs out = forward(chosen_, patches, n);
+    if (want_probabilities) result.probabilities = copy_scores(out.scores, n);
+    if (want_features) result.features = copy_features(out.features, n);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("model " + name_ + " failed: " + e.what_without_backtrace());
   }
+  return result;
+}
 
-  const ModelDescription& description() const override { return description_; }
-  bool on_gpu() const override { return !device_.is_cpu(); }
+at::Tensor TorchModel::preprocess(const TorchVariant& v, const uint8_t* patches, int n) const {
+  const auto& d = description_;
+  auto input = torch::from_blob(const_cast<uint8_t*>(patches), {n, d.input_height, d.input_width, 3}, at::kByte);
+  // From pinned memory (host_buffer) the upload is asynchronous and needs no staging copy;
+  // run() waits for the results, so the buffer is free again when it returns.
+  if (!device_.is_cpu()) input = (input.is_pinned() ? input : input.pin_memory()).to(device_, /*non_blocking=*/true);
+  auto x = input.permute({0, 3, 1, 2}).to(at::kFloat).mul_(d.scale);
+  if (normalise_) x = x.sub_(mean_).div_(std_);
+  // permute() of NHWC data is channels-last already.
+  return x.contiguous(v.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous).to(v.dtype);
+}
 
-  HostBuffer host_buffer(size_t bytes) const override {
-    if (device_.is_cpu()) return HostBuffer::plain(bytes);
-    // Pinned, from LibTorch's caching host allocator; the tensor lives as long as the buffer.
-    const auto pinned = at::TensorOptions().dtype(at::kByte).pinned_memory(true);
-    at::Tensor memory = at::empty({static_cast<int64_t>(bytes)}, pinned);
-    uint8_t* data = memory.data_ptr<uint8_t>();
-    return HostBuffer(std::shared_ptr<uint8_t>(data, [memory](uint8_t*) {}), bytes);
+ForwardOutputs TorchModel::forward(const TorchVariant& v, const uint8_t* patches, int n) const {
+  c10::InferenceMode guard;
+  torch::jit::IValue out = const_cast<torch::jit::Module&>(v.module).forward({preprocess(v, patches, n)});
+  std::vector<at::Tensor> tensors;
+  if (out.isTensor()) {
+    tensors.push_back(out.toTensor());
+  } else if (out.isTuple()) {
+    for (const auto& item : out.toTupleRef().elements())
+      if (item.isTensor()) tensors.push_back(item.toTensor());
+  } else if (out.isTensorList()) {
+    for (const auto& t : out.toTensorVector()) tensors.push_back(t);
   }
+  if (tensors.empty()) throw std::runtime_error("model " + name_ + " returned neither a tensor nor a tuple of tensors");
+  return interpret(tensors);
+}
 
-  BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) override {
-    BatchResult result;
-    if (n <= 0) return result;
-    try {
-      ForwardOutputs out = forward(patches, n);
-      if (want_probabilities) result.probabilities = copy_scores(out.scores, n);
-      if (want_features) result.features = copy_features(out.features, n);
-    } catch (const c10::Error& e) {
-      throw std::runtime_error("model " + name_ + " failed: " + e.what_without_backtrace());
-    }
-    return result;
-  }
-
- private:
-  // freeze, then optimize_for_inference where it keeps the results (checked on a probe batch).
-  void prepare() {
-    try {
-      module_ = torch::jit::freeze(module_);
-    } catch (const std::exception& e) {
-      spdlog::debug("model {}: not frozen ({})", name_, e.what());
-    }
-    ForwardOutputs reference = forward_probe();
-    if (description_.feature_size == 0 && reference.features.defined())
-      description_.feature_size = int(reference.features.reshape({reference.features.size(0), -1}).size(1));
-    if (!device_.is_cpu() || dtype_ != at::kFloat || channels_last_) return;
-    torch::jit::Module plain = module_;
-    try {
-      module_ = torch::jit::optimize_for_inference(plain);
-      ForwardOutputs optimised = forward_probe();
-      if (close_enough(reference.features, optimised.features) && close_enough(reference.scores, optimised.scores)) {
-        spdlog::debug("model {}: frozen and optimised for inference", name_);
-        return;
-      }
-      spdlog::debug("model {}: optimize_for_inference changes the results; not used", name_);
-    } catch (const std::exception& e) {
-      spdlog::debug("model {}: optimize_for_inference failed ({}); not used", name_, e.what());
-    }
-    module_ = plain;
-  }
-
-  ForwardOutputs forward_probe() {
-    auto data = probe_patches(description_, 1);
-    return forward(data.data(), 1);
-  }
-
-  at::Tensor preprocess(const uint8_t* patches, int n) {
-    const auto& d = description_;
-    auto input = torch::from_blob(const_cast<uint8_t*>(patches), {n, d.input_height, d.input_width, 3}, at::kByte);
-    // From pinned memory (host_buffer) the upload is asynchronous and needs no staging copy;
-    // run() waits for the results, so the buffer is free again when it returns.
-    if (!device_.is_cpu()) input = (input.is_pinned() ? input : input.pin_memory()).to(device_, /*non_blocking=*/true);
-    auto x = input.permute({0, 3, 1, 2}).to(at::kFloat).mul_(d.scale);
-    if (normalise_) x = x.sub_(mean_).div_(std_);
-    // permute() of NHWC data is channels-last already.
-    return x.contiguous(channels_last_ ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous).to(dtype_);
-  }
-
-  ForwardOutputs forward(const uint8_t* patches, int n) {
-    c10::InferenceMode guard;
-    torch::jit::IValue out = module_.forward({preprocess(patches, n)});
-    std::vector<at::Tensor> tensors;
-    if (out.isTensor()) {
-      tensors.push_back(out.toTensor());
-    } else if (out.isTuple()) {
-      for (const auto& item : out.toTupleRef().elements())
-        if (item.isTensor()) tensors.push_back(item.toTensor());
-    } else if (out.isTensorList()) {
-      for (const auto& t : out.toTensorVector()) tensors.push_back(t);
-    }
-    if (tensors.empty()) throw std::runtime_error("model " + name_ + " returned neither a tensor nor a tuple of tensors");
-    return interpret(tensors);
-  }
-
-  ForwardOutputs interpret(const std::vector<at::Tensor>& tensors) const {
-    ForwardOutputs out;
-    auto as_float = [](const at::Tensor& t) { return t.to(at::kFloat); };
-    if (builtin_) {
-      out.features = as_float(tensors[0]);
-      if (!description_.class_names.empty()) out.scores = torch::softmax(as_float(tensors.at(1)), 1);
-      return out;
-    }
-    at::Tensor scores;
-    if (tensors.size() >= 2) {
-      out.features = as_float(tensors[0]);
-      scores = as_float(tensors[1]);
-    } else if (description_.output == ModelOutput::features) {
-      out.features = as_float(tensors[0]);
-    } else {
-      scores = as_float(tensors[0]);
-    }
-    if (scores.defined() && description_.output != ModelOutput::features)
-      out.scores = description_.output == ModelOutput::logits ? torch::softmax(scores.reshape({scores.size(0), -1}), 1)
-                                                              : scores;
+// How a forward result is read: built-ins give (features, logits); a file gives a tensor (its
+// description's output kind) or a tuple (features, class scores).
+ForwardOutputs TorchModel::interpret(const std::vector<at::Tensor>& tensors) const {
+  ForwardOutputs out;
+  auto as_float = [](const at::Tensor& t) { return t.to(at::kFloat); };
+  if (builtin_) {
+    out.features = as_float(tensors[0]);
+    if (!description_.class_names.empty()) out.scores = torch::softmax(as_float(tensors.at(1)), 1);
     return out;
   }
-
-  std::vector<float> copy_rows(at::Tensor t, int n, int width, const char* what, const std::string& declared) const {
-    t = t.reshape({t.size(0), -1}).to(at::kCPU).contiguous();
-    if (t.size(0) != n)
-      throw std::runtime_error("model " + name_ + " returned " + std::to_string(t.size(0)) + " rows of " + what +
-                               " for " + std::to_string(n) + " patches");
-    if (t.size(1) != width)
-      throw std::runtime_error("model " + name_ + " gives " + std::to_string(t.size(1)) + " " + what + " per patch but " +
-                               declared);
-    const float* p = t.data_ptr<float>();
-    return std::vector<float>(p, p + t.numel());
+  at::Tensor scores;
+  if (tensors.size() >= 2) {
+    out.features = as_float(tensors[0]);
+    scores = as_float(tensors[1]);
+  } else if (description_.output == ModelOutput::features) {
+    out.features = as_float(tensors[0]);
+  } else {
+    scores = as_float(tensors[0]);
   }
+  if (scores.defined() && description_.output != ModelOutput::features)
+    out.scores = description_.output == ModelOutput::logits ? torch::softmax(scores.reshape({scores.size(0), -1}), 1)
+                                                            : scores;
+  return out;
+}
 
-  std::vector<float> copy_scores(const at::Tensor& scores, int n) const {
-    const auto& names = description_.class_names;
-    if (names.empty()) throw std::runtime_error("model " + name_ + " has no class names (give --classes)");
-    if (!scores.defined()) throw std::runtime_error("model " + name_ + " gives no class scores (its output is features)");
-    return copy_rows(scores, n, int(names.size()), "class scores",
-                     "declares " + std::to_string(names.size()) + " classes (" + join(names) + ")");
-  }
+// A file that does not declare its feature size has the one its first output shows.
+void TorchModel::learn_feature_size(const ForwardOutputs& reference) {
+  if (description_.feature_size == 0 && reference.features.defined())
+    description_.feature_size = int(reference.features.reshape({reference.features.size(0), -1}).size(1));
+}
 
-  std::vector<float> copy_features(const at::Tensor& features, int n) const {
-    if (!features.defined()) throw std::runtime_error("model " + name_ + " gives no features (its output is class scores)");
-    return copy_rows(features, n, description_.feature_size, "features",
-                     "declares a feature size of " + std::to_string(description_.feature_size));
-  }
+std::vector<float> TorchModel::copy_rows(at::Tensor t, int n, int width, const char* what,
+                                         const std::string& declared) const {
+  t = t.reshape({t.size(0), -1}).to(at::kCPU).contiguous();
+  if (t.size(0) != n)
+    throw std::runtime_error("model " + name_ + " returned " + std::to_string(t.size(0)) + " rows of " + what +
+                             " for " + std::to_string(n) + " patches");
+  if (t.size(1) != width)
+    throw std::runtime_error("model " + name_ + " gives " + std::to_string(t.size(1)) + " " + what + " per patch but " +
+                             declared);
+  const float* p = t.data_ptr<float>();
+  return std::vector<float>(p, p + t.numel());
+}
 
-  std::string name_;
-  torch::jit::Module module_;
-  ModelDescription description_;
-  bool builtin_;
-  c10::Device device_;
-  at::ScalarType dtype_;
-  at::Tensor mean_, std_;
-  bool normalise_ = false;
-  bool channels_last_ = false;
-};
+std::vector<float> TorchModel::copy_scores(const at::Tensor& scores, int n) const {
+  const auto& names = description_.class_names;
+  if (names.empty()) throw std::runtime_error("model " + name_ + " has no class names (give --classes)");
+  if (!scores.defined()) throw std::runtime_error("model " + name_ + " gives no class scores (its output is features)");
+  return copy_rows(scores, n, int(names.size()), "class scores",
+                   "declares " + std::to_string(names.size()) + " classes (" + join(names) + ")");
+}
+
+std::vector<float> TorchModel::copy_features(const at::Tensor& features, int n) const {
+  if (!features.defined()) throw std::runtime_error("model " + name_ + " gives no features (its output is class scores)");
+  return copy_rows(features, n, description_.feature_size,
+                   "features", "declares a feature size of " + std::to_string(description_.feature_size));
+}
+
+namespace {
 
 std::unique_ptr<Model> load_builtin(const BuiltinSpec& spec, const ModelOptions& options) {
   ModelDescription d;
@@ -309,15 +245,16 @@ std::unique_ptr<Model> load_file_model(const ModelOptions& options) {
 }
 
 }  // namespace
+}  // namespace model_detail
 
 std::string libtorch_version() { return TORCH_VERSION; }
 
 std::unique_ptr<Model> load_model(const ModelOptions& options) {
   try {
     if (options.model == "null") return model_detail::make_null_model(options);
-    choose_dtype(options.precision, choose_device(options.device, options.local_rank));  // fail fast, before any loading
-    if (auto spec = model_detail::find_builtin(options.model)) return load_builtin(*spec, options);
-    return load_file_model(options);
+    model_detail::choose_dtype(options.precision, model_detail::choose_device(options.device, options.local_rank));  // fail fast, before any loading
+    if (auto spec = model_detail::find_builtin(options.model)) return model_detail::load_builtin(*spec, options);
+    return model_detail::load_file_model(options);
   } catch (const c10::Error& e) {
     throw std::runtime_error("cannot load model " + options.model + ": " + e.what_without_backtrace());
   } catch (const std::invalid_argument& e) {

@@ -18,12 +18,9 @@ std::vector<RankStats> job_statistics(const RankStats& mine, const JobState& sta
   if (rows.empty()) rows.resize(comm.size());
   const std::vector<RankStats> ranks = all_gather_message(comm, mine, "rank statistics");
   for (size_t r = 0; r < ranks.size(); ++r) {
-    const RankStats& s = ranks[r];
     RankStats& row = rows[r % rows.size()];
-    row.tiles += s.tiles, row.seconds_total += s.seconds_total, row.seconds_reading += s.seconds_reading;
-    row.seconds_inferring += s.seconds_inferring, row.seconds_waiting += s.seconds_waiting;
-    row.seconds_writing += s.seconds_writing, row.seconds_planning += s.seconds_planning;
-    row.seconds_maps += s.seconds_maps;
+    for (const StatsColumn& column : kStatsColumns)
+      row.*column.field = column.summed ? row.*column.field + ranks[r].*column.field : ranks[r].*column.field;
   }
   if (comm.rank() == 0) {
     spdlog::info("rank  tiles  tiles/s  reading  inferring  waiting  writing  planning  maps  (seconds, this run)");

@@ -16,6 +16,7 @@ BatchGeometry batch_geometry(const Job& job, const ModelDescription& d) {
 
 int batch_size_for(const Job& job, const Model& model) {
   if (job.batch_size > 0) return job.batch_size;
+  if (model.configuration().batch_size > 0) return model.configuration().batch_size;
   const BatchGeometry g = batch_geometry(job, model.description());
   return default_batch_size(model.on_gpu(), g.input_width, g.input_height);
 }

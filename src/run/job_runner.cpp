@@ -54,6 +54,7 @@ std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads)
     ModelOptions options = job.model;
     options.threads = threads.threads;
     options.local_rank = threads.local_rank;
+    options.batch_size = job.batch_size;
     model = load_model(options);
   } catch (const std::exception& e) {
     throw JobRefused(std::string("--model: ") + e.what());
@@ -72,6 +73,7 @@ std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads)
 Job planning_job(Job job) {
   job.model.device = "cpu";
   job.model.precision = Precision::fp32;
+  job.model.probe = false;
   return job;
 }
 
@@ -123,6 +125,16 @@ void start_job(const Job& job, const Comm& comm, bool plan_only, Started& s) {
                  batch_size_for(job, *s.model), s.resume ? ", resuming " + job.output : "");
 }
 
+// The model configuration this rank runs with, as /stats/ranks records it.
+RankStats configuration_stats(const Job& job, const Model& model) {
+  const ModelConfiguration c = model.configuration();
+  RankStats stats;
+  stats.channels_last = c.channels_last, stats.optimized = c.optimized;
+  stats.precision = static_cast<double>(c.precision);
+  stats.batch_size = batch_size_for(job, model), stats.probe_tiles_per_second = c.probe_tiles_per_second;
+  return stats;
+}
+
 // The units not done of slides still pending, in unit order.
 std::vector<int64_t> units_to_do(const JobState& state) {
   std::vector<int64_t> todo;
@@ -167,7 +179,7 @@ JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const Ab
   Started started;
   start_job(job, comm, plan_only, started);
   WorkerPool pool(started.threads.cpu_workers);
-  RankStats stats;
+  RankStats stats = configuration_stats(job, *started.model);
   JobState state;
   if (started.resume) {
     auto [status, message] = outcome([&] { state = resume_state(job, started.manifest, started.fingerprint); });

@@ -1,7 +1,9 @@
 """The command line's --channels-last and --precision reach the model: runs on a real slide
 (CMU-1-Small-Region.svs) with seeded weights whose top class varies over its tiles agree with
 fp32 (channels-last within 1e-4, bf16 within 0.03, same argmax); unknown values and fp16 on the
-CPU are usage errors (exit 2) naming the option.
+CPU are usage errors (exit 2) naming the option. What the load-time probe chose is in
+/stats/ranks: the job's batch size when given, a measured one otherwise, and with --precision auto
+bf16 only on a CPU with native bf16 (AMX / AVX-512-BF16), its results then within bf16's 0.03.
 usage: precision_cli.py BIN SLIDE WORK"""
 import os
 import shutil
@@ -38,6 +40,8 @@ def out(name):
 run(base + [out("fp32")])
 run(base + [out("nhwc"), "--channels-last", "on"])
 run(base + [out("bf16"), "--precision", "bf16"])
+auto = [a for a in base if a not in ("--batch-size", "16")]
+run(auto + [out("auto"), "--precision", "auto"])
 
 
 def probabilities(name):
@@ -58,6 +62,28 @@ for name, limit in (("nhwc", 1e-4), ("bf16", 0.03)):
         assert (a.argmax(1) == b.argmax(1)).all()
     else:
         assert diff > 0, "bf16 did not run: fp32's bytes"
+
+def configuration(name):
+    with h5py.File(out(name), "r") as f:
+        columns = [c.decode() for c in f["/stats/ranks"].attrs["columns"]]
+        return dict(zip(columns, f["/stats/ranks"][0]))
+
+
+def native_bf16():
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next(line for line in cpuinfo if line.startswith("flags")).split()
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+fixed, auto = configuration("fp32"), configuration("auto")
+print(f"probe, --batch-size 16: {fixed}\nprobe, --precision auto: {auto}")
+assert fixed["batch_size"] == 16 and fixed["precision"] == 0 and fixed["probe_tiles_per_second"] > 0, fixed
+assert auto["batch_size"] in (4, 8, 16) and auto["probe_tiles_per_second"] > 0, auto
+assert auto["precision"] in ((0, 1) if native_bf16() else (0,)), auto
+limit = 0.03 if auto["precision"] == 1 else 1e-4
+diff = float(np.abs(a - probabilities("auto")).max())
+print(f"auto ({'bf16' if auto['precision'] == 1 else 'fp32'}): max |difference| {diff:.6f}")
+assert diff < limit, diff
 
 for extra, option in ((["--channels-last", "sideways"], "--channels-last"), (["--precision", "fp16"], None)):
     result = subprocess.run(base + [out("bad")] + extra, env=environment(), capture_output=True, text=True,

@@ -29,7 +29,7 @@ def check_dtype(f, name, dtype, shape, compressed=False):
 
 def check_layout(f, S, N, U, C, D, f16, maps):
     expect(f.attrs["format"] == b"wsi-mpi cohort", "format attribute")
-    expect(int(f.attrs["format_version"]) == 2, "format_version attribute")
+    expect(int(f.attrs["format_version"]) == 3, "format_version attribute")
     expect(len(f.attrs["software_version"]) > 0, "software_version attribute")
     for name in ["/slides/id", "/slides/key", "/slides/path", "/slides/error"]:
         expect(f[name].dtype.kind == "S" and f[name].shape == (S,), name + " fixed-length strings")
@@ -52,10 +52,11 @@ def check_layout(f, S, N, U, C, D, f16, maps):
     check_dtype(f, "/progress/done", "u1", (U,))
     check_dtype(f, "/progress/rank", "i4", (U,))
     check_dtype(f, "/progress/state", "i1", ())
-    check_dtype(f, "/stats/ranks", "f8", (f["/stats/ranks"].shape[0], 8))
+    check_dtype(f, "/stats/ranks", "f8", (f["/stats/ranks"].shape[0], 13))
     cols = [c.decode() for c in f["/stats/ranks"].attrs["columns"]]
     expect(cols == ["tiles", "seconds_total", "seconds_reading", "seconds_inferring", "seconds_waiting",
-                    "seconds_writing", "seconds_planning", "seconds_maps"], f"stats columns {cols}")
+                    "seconds_writing", "seconds_planning", "seconds_maps", "channels_last", "optimized",
+                    "precision", "batch_size", "probe_tiles_per_second"], f"stats columns {cols}")
     expect(f["/job/config"].shape == () and f["/job/config"].dtype.kind == "S", "job config scalar string")
     expect(f["/job/fingerprint"].shape == (), "fingerprint scalar")
     check_dtype(f, "/job/feature_size", "i8", ())

@@ -18,7 +18,8 @@ namespace wsi {
 
 inline constexpr const char* kCohortFormat = "wsi-mpi cohort";
 // 2: compressed maps, a thumbnail of its own resolution, sizes at the resolution, 8 stats columns.
-inline constexpr int kCohortFormatVersion = 2;
+// 3: 13 stats columns (the model configuration each rank measured and ran with).
+inline constexpr int kCohortFormatVersion = 3;
 
 // Everything fixed when the file is created.
 struct CohortPlan {
@@ -40,6 +41,33 @@ struct CohortPlan {
 struct RankStats {
   double tiles = 0, seconds_total = 0, seconds_reading = 0, seconds_inferring = 0, seconds_waiting = 0,
          seconds_writing = 0, seconds_planning = 0, seconds_maps = 0;
+  // How the rank's model ran (ModelConfiguration), the latest run's: layout 1 = channels-last,
+  // optimized 1 = optimize_for_inference, precision 0 fp32 / 1 bf16 / 2 fp16, the batch size,
+  // and the model-only rate its load-time probe measured (0: not probed).
+  double channels_last = 0, optimized = 0, precision = 0, batch_size = 0, probe_tiles_per_second = 0;
+};
+
+// The columns of /stats/ranks, in order. Times and tiles add up over the runs of a resumed job;
+// the configuration is the latest run's.
+struct StatsColumn {
+  const char* name;
+  double RankStats::*field;
+  bool summed;
+};
+inline constexpr StatsColumn kStatsColumns[] = {
+    {"tiles", &RankStats::tiles, true},
+    {"seconds_total", &RankStats::seconds_total, true},
+    {"seconds_reading", &RankStats::seconds_reading, true},
+    {"seconds_inferring", &RankStats::seconds_inferring, true},
+    {"seconds_waiting", &RankStats::seconds_waiting, true},
+    {"seconds_writing", &RankStats::seconds_writing, true},
+    {"seconds_planning", &RankStats::seconds_planning, true},
+    {"seconds_maps", &RankStats::seconds_maps, true},
+    {"channels_last", &RankStats::channels_last, false},
+    {"optimized", &RankStats::optimized, false},
+    {"precision", &RankStats::precision, false},
+    {"batch_size", &RankStats::batch_size, false},
+    {"probe_tiles_per_second", &RankStats::probe_tiles_per_second, false},
 };
 
 enum class EndState : int8_t { running = 0, complete = 1, incomplete = 2 };

@@ -14,7 +14,9 @@ enum class ModelOutput { probabilities, logits, features };
 ModelOutput parse_model_output(const std::string& text);  // throws std::invalid_argument
 std::string to_string(ModelOutput output);
 
-enum class Precision { fp32, bf16, fp16 };
+// automatic ("auto", opt-in): on a CPU, bf16 where the CPU computes it natively (AMX or
+// AVX-512-BF16) and the load-time probe finds it faster, else fp32; on a GPU, fp16.
+enum class Precision { fp32, bf16, fp16, automatic };
 Precision parse_precision(const std::string& text);
 std::string to_string(Precision precision);
 
@@ -42,9 +44,25 @@ struct ModelOptions {
   Precision precision = Precision::fp32;
   int threads = 0;                            // intra-op threads, 0 = library default
   int local_rank = 0;                         // this rank's place on its node: picks its GPU
-  // Weights and input in channels-last (NHWC) memory: -1 = where it pays (bf16 and CUDA; on CPU
-  // fp32 optimize_for_inference already picks oneDNN's layout), 0 = never, 1 = always.
+  // Weights and input in channels-last (NHWC) memory: -1 = auto (measured on a CPU, see
+  // ModelConfiguration; on a GPU always), 0 = never, 1 = always.
   int channels_last = -1;
+  int batch_size = 0;   // the job's --batch-size; 0 = measured on a CPU, the rule below on a GPU
+  bool probe = true;    // false: no timing at load (planning only needs the description)
+};
+
+// How a model runs, as load_model chose it. On a CPU the choices left to auto (layout, whether
+// optimize_for_inference is used, --precision auto, the batch size) are measured at load: every
+// candidate runs the same probe batch for a fraction of a second, a candidate whose results
+// differ from plain fp32 beyond the tolerance (1e-4 relative for fp32, 0.05 for bf16) is
+// dropped, and the fastest of the rest is kept.
+struct ModelConfiguration {
+  bool channels_last = false;
+  bool optimized = false;  // torch.jit.optimize_for_inference
+  Precision precision = Precision::fp32;
+  int batch_size = 0;                  // 0: not measured (the job's or the device's rule)
+  double probe_tiles_per_second = 0;   // the chosen candidate's model-only rate; 0: not probed
+  std::string probe_summary;           // every candidate's rate, for the log
 };
 
 // Bytes in host memory where batches are assembled. A model on a GPU gives pinned memory, so
@@ -87,10 +105,10 @@ class Model {
   virtual bool on_gpu() const { return false; }
   // Memory for batches given to run(): pinned on a GPU. Thread-safe.
   virtual HostBuffer host_buffer(size_t bytes) const { return HostBuffer::plain(bytes); }
+  virtual ModelConfiguration configuration() const { return {}; }
 };
 
-// Patches per batch when the job does not say. CPU: 8 (bench/: larger batches gain nothing
-// there, smaller ones lose). GPU: 256 patches of 224 x 224, scaled by the input's pixels and
+// Patches per batch when neither the job nor the model's probe says. CPU: 8. GPU: 256 patches of 224 x 224, scaled by the input's pixels and
 // kept within 1..1024: enough to keep a GPU busy, with inference activations of a ResNet-50 in
 // fp32 under about 2 GB. A rule of thumb, not measured on a GPU here; --batch-size overrides it.
 int default_batch_size(bool gpu, int input_width, int input_height);
@@ -122,8 +140,7 @@ void write_demo_model(const std::string& path, const std::vector<DemoClass>& cla
 //   (exact as float32 below 2^24 rows), its features the mean RGB / 255 (3 values).
 // - anything else: a TorchScript file. Its forward returns one tensor (read as `output` says) or
 //   a tuple (features, class scores), class scores read as `output` says (logits -> softmax).
-// Built-ins and files are frozen, and optimised for inference on CPU fp32 when a probe batch
-// shows the same results (1e-4).
+// Built-ins and files are frozen; on a CPU the rest is measured (ModelConfiguration).
 
 // Class order of TIAToolbox's *-kather100k models: BACK NORM DEB TUM ADI MUC MUS STR LYM.
 const std::vector<std::string>& kather100k_classes();

@@ -124,7 +124,7 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
     for (int i = 0; i < 600; ++i) long_error += "\xc3\xa9";
     file.write_slide_status(2, wsi::SlideStatus::failed, long_error);
     CHECK_THROWS(file.write_slide_status(0, wsi::SlideStatus::done, "", {1.0f}));
-    file.write_stats({{10, 2.5, 1, 1, 0.25, 0.25, 0.5, 0.125}});
+    file.write_stats({{10, 2.5, 1, 1, 0.25, 0.25, 0.5, 0.125, 1, 1, 1, 16, 88.5}});
     file.write_end_state(wsi::EndState::complete);
     file.close();
   }
@@ -165,6 +165,10 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
   CHECK(s.stats[0].seconds_writing == 0.25);
   CHECK(s.stats[0].seconds_planning == 0.5);
   CHECK(s.stats[0].seconds_maps == 0.125);
+  CHECK(s.stats[0].channels_last == 1);
+  CHECK(s.stats[0].precision == 1);  // bf16
+  CHECK(s.stats[0].batch_size == 16);
+  CHECK(s.stats[0].probe_tiles_per_second == 88.5);
   CHECK(s.stats[1].tiles == 0);
 
   const wsi::SlideMaps maps = wsi::read_slide_maps(path, "slide-a");

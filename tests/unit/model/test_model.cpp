@@ -63,6 +63,7 @@ TEST_CASE("resnet18-kather100k reads every state_dict form torch.save writes", "
   ModelOptions options;
   options.model = "resnet18-kather100k";
   options.threads = 2;
+  options.probe = false;  // the forms, not the speed: the probe has a test of its own
   for (const char* file : {"r18_ordered.pth", "r18_dict.pth", "r18_cuda.pth", "r18_shared.pth", "r18_torchvision.pth",
                            "r18_checkpoint.pth"}) {
     options.weights = (dir / file).string();
@@ -116,6 +117,59 @@ TEST_CASE("resnet18-kather100k reads every state_dict form torch.save writes", "
     CHECK(load_error(cuda).empty());
   }
   std::filesystem::remove_all(dir);  // hundreds of MB of weights
+}
+
+bool cpu_flag(const std::string& flag) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("flags", 0) == 0) return (line + " ").find(" " + flag + " ") != std::string::npos;
+  return false;
+}
+
+TEST_CASE("the CPU probe keeps PyTorch's results and records what it chose", "[model]") {
+  auto dir = make_reference("r18");
+  ModelOptions options;
+  options.model = "resnet18-kather100k";
+  options.weights = (dir / "r18_ordered.pth").string();
+  options.threads = 2;
+
+  auto probed = wsi::load_model(options);  // layout, optimize_for_inference and batch size measured
+  const wsi::ModelConfiguration c = probed->configuration();
+  INFO(c.probe_summary);
+  CHECK(c.probe_tiles_per_second > 0);
+  CHECK((c.batch_size == 4 || c.batch_size == 8 || c.batch_size == 16));
+  CHECK(c.precision == wsi::Precision::fp32);
+  CHECK_THAT(c.probe_summary, Catch::Contains("fp32 NCHW frozen") && Catch::Contains("fp32 channels-last optimized"));
+  check_model(*probed, dir, "r18");
+
+  ModelOptions pinned = options;  // the job's batch size and layout are kept; only the rest is probed
+  pinned.batch_size = 8, pinned.channels_last = 0;
+  const wsi::ModelConfiguration p = wsi::load_model(pinned)->configuration();
+  CHECK(p.batch_size == 0);
+  CHECK_FALSE(p.channels_last);
+  CHECK_THAT(p.probe_summary, !Catch::Contains("channels-last") && !Catch::Contains("batch 16"));
+
+  ModelOptions automatic = options;  // bf16 only where the CPU has it natively, within its tolerance
+  automatic.precision = wsi::Precision::automatic;
+  automatic.batch_size = 8;
+  auto chosen = wsi::load_model(automatic);
+  const wsi::ModelConfiguration a = chosen->configuration();
+  INFO(a.probe_summary);
+  if (!cpu_flag("amx_bf16") && !cpu_flag("avx512_bf16")) {
+    CHECK(a.precision == wsi::Precision::fp32);
+    CHECK_THAT(a.probe_summary, !Catch::Contains("bf16"));
+  } else {
+    CHECK_THAT(a.probe_summary, Catch::Contains("bf16 NCHW frozen"));
+  }
+  auto patches = read_raw<uint8_t>(dir / "patches.u8");
+  auto result = chosen->run(patches.data(), 2, true, false);
+  CHECK(max_abs_diff(result.probabilities, read_raw<float>(dir / "r18.probs.f32")) < 0.05);
+
+  ModelOptions planning = options;  // no timing at all
+  planning.probe = false;
+  CHECK(wsi::load_model(planning)->configuration().probe_tiles_per_second == 0);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("resnet50-kather100k matches PyTorch", "[model]") {

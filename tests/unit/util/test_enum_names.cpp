@@ -36,6 +36,6 @@ TEST_CASE("enum names: the project's enums round-trip", "[enum]") {
   CHECK(wsi::to_string(wsi::MaskMethod::otsu) == "auto");
   CHECK(wsi::parse_precision("half") == wsi::Precision::fp16);
   CHECK(wsi::to_string(wsi::parse_precision("bfloat16")) == "bf16");
-  CHECK_THROWS_WITH(wsi::parse_precision("int8"), "unknown precision 'int8' (expected fp32, bf16 or fp16)");
+  CHECK_THROWS_WITH(wsi::parse_precision("int8"), "unknown precision 'int8' (expected fp32, bf16, fp16 or auto)");
   CHECK_THROWS_WITH(wsi::parse_job_mode("all"), "--mode: unknown mode 'all' (expected classify, features or both)");
 }
