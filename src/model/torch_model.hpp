@@ -43,7 +43,8 @@ class TorchModel final : public Model {
   void prepare_fixed(const ModelOptions& options);
   void tune(const ModelOptions& options);
   TorchVariant make_variant(at::ScalarType dtype, bool channels_last, bool optimize) const;
-  // Tiles per second of `v` on batches of `batch` probe patches, after two warm-up batches.
+  // Tiles per second of `v` on batches of `batch` probe patches; the caller has run one batch of
+  // that size already (its results check), this runs one more before timing.
   double time_batches(const TorchVariant& v, const uint8_t* patches, int batch) const;
 
   at::Tensor preprocess(const TorchVariant& v, const uint8_t* patches, int n) const;

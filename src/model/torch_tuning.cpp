@@ -23,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kProbeBatch = 8;             // layouts and precisions are compared at this batch
 constexpr int kOtherBatches[] = {4, 16};   // then these for the fastest (32+ never won on a CPU here)
 constexpr int kProbePatches = 16;          // the largest batch tried
-constexpr double kTimedSeconds = 0.2;      // per candidate, after its warm-up batches
+constexpr double kTimedSeconds = 0.15;     // per candidate, after its warm-up batches
 constexpr double kTooSlowToProbe = 1.0;    // seconds for one probe batch: keep the defaults
 constexpr double kBudgetSeconds = 12.0;    // no new candidate is started after this
 constexpr double kBatchMargin = 1.03;      // another batch size must be 3 % faster to be chosen
@@ -113,7 +113,11 @@ struct Chosen {
 
 void TorchModel::prepare(const ModelOptions& options) {
   give_tensors_own_storage(base_);
-  if (device_.is_cpu() && options.probe)
+  // Nothing left to auto: the same configuration on every rank and in every run, so that
+  // separate runs give bit-identical results.
+  const bool left_to_auto =
+      options.channels_last < 0 || options.batch_size == 0 || options.precision == Precision::automatic;
+  if (device_.is_cpu() && options.probe && left_to_auto)
     tune(options);
   else
     prepare_fixed(options);
@@ -122,11 +126,22 @@ void TorchModel::prepare(const ModelOptions& options) {
   configuration_.precision = precision_of(chosen_.dtype);
 }
 
+// As the options say; on a CPU in fp32 NCHW also optimize_for_inference where one probe patch
+// gives the same results (1e-4): a fixed rule, not a timing.
 void TorchModel::prepare_fixed(const ModelOptions& options) {
   const at::ScalarType dtype = choose_dtype(options.precision, device_);
-  chosen_ = make_variant(dtype, options.channels_last > 0 || (options.channels_last < 0 && !device_.is_cpu()), false);
+  const bool channels_last = options.channels_last > 0 || (options.channels_last < 0 && !device_.is_cpu());
+  chosen_ = make_variant(dtype, channels_last, false);
   const std::vector<uint8_t> patch = probe_patches(description_, 1);
-  learn_feature_size(forward(chosen_, patch.data(), 1));
+  const ForwardOutputs expected = forward(chosen_, patch.data(), 1);
+  learn_feature_size(expected);
+  if (!device_.is_cpu() || dtype != at::kFloat || channels_last || !options.probe) return;
+  try {
+    TorchVariant optimized = make_variant(dtype, false, true);
+    if (agrees(forward(optimized, patch.data(), 1), expected, 1, kFp32Tolerance)) chosen_ = optimized;
+  } catch (const std::exception& e) {
+    spdlog::debug("model {}: optimize_for_inference failed ({}); not used", name_, e.what());
+  }
 }
 
 TorchVariant TorchModel::make_variant(at::ScalarType dtype, bool channels_last, bool optimize) const {
@@ -152,7 +167,7 @@ TorchVariant TorchModel::make_variant(at::ScalarType dtype, bool channels_last, 
 }
 
 double TorchModel::time_batches(const TorchVariant& v, const uint8_t* patches, int batch) const {
-  forward(v, patches, batch);  // the profiling executor specialises on its first runs of a shape
+  // The profiling executor profiles a shape's first run and optimises on its second.
   forward(v, patches, batch);
   int runs = 0;
   const auto start = Clock::now();

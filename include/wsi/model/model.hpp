@@ -48,14 +48,16 @@ struct ModelOptions {
   // ModelConfiguration; on a GPU always), 0 = never, 1 = always.
   int channels_last = -1;
   int batch_size = 0;   // the job's --batch-size; 0 = measured on a CPU, the rule below on a GPU
-  bool probe = true;    // false: no timing at load (planning only needs the description)
+  bool probe = true;    // false: planning, which needs only the description (nothing timed or optimised)
 };
 
 // How a model runs, as load_model chose it. On a CPU the choices left to auto (layout, whether
 // optimize_for_inference is used, --precision auto, the batch size) are measured at load: every
 // candidate runs the same probe batch for a fraction of a second, a candidate whose results
 // differ from plain fp32 beyond the tolerance (1e-4 relative for fp32, 0.05 for bf16) is
-// dropped, and the fastest of the rest is kept.
+// dropped, and the fastest of the rest is kept. With nothing left to auto (--channels-last on|off
+// and --batch-size given, precision not auto) nothing is timed: every rank and every run then
+// uses the same configuration and computes the same bits.
 struct ModelConfiguration {
   bool channels_last = false;
   bool optimized = false;  // torch.jit.optimize_for_inference

@@ -143,12 +143,23 @@ TEST_CASE("the CPU probe keeps PyTorch's results and records what it chose", "[m
   CHECK_THAT(c.probe_summary, Catch::Contains("fp32 NCHW frozen") && Catch::Contains("fp32 channels-last optimized"));
   check_model(*probed, dir, "r18");
 
-  ModelOptions pinned = options;  // the job's batch size and layout are kept; only the rest is probed
+  ModelOptions layout = options;  // the job's layout is kept; the rest is probed
+  layout.channels_last = 0;
+  const wsi::ModelConfiguration l = wsi::load_model(layout)->configuration();
+  INFO(l.probe_summary);
+  CHECK_FALSE(l.channels_last);
+  CHECK(l.probe_tiles_per_second > 0);
+  CHECK_THAT(l.probe_summary, !Catch::Contains("channels-last") && Catch::Contains("batch 16"));
+
+  ModelOptions pinned = options;  // nothing left to auto: nothing timed, the fixed rule
   pinned.batch_size = 8, pinned.channels_last = 0;
-  const wsi::ModelConfiguration p = wsi::load_model(pinned)->configuration();
+  auto fixed = wsi::load_model(pinned);
+  const wsi::ModelConfiguration p = fixed->configuration();
+  CHECK(p.probe_tiles_per_second == 0);
   CHECK(p.batch_size == 0);
   CHECK_FALSE(p.channels_last);
-  CHECK_THAT(p.probe_summary, !Catch::Contains("channels-last") && !Catch::Contains("batch 16"));
+  CHECK(p.optimized);  // fp32 NCHW on a CPU: optimize_for_inference, which keeps the results
+  check_model(*fixed, dir, "r18");
 
   ModelOptions automatic = options;  // bf16 only where the CPU has it natively, within its tolerance
   automatic.precision = wsi::Precision::automatic;
