@@ -35,9 +35,9 @@ run_job() {  # run_job LOG NRANKS args...: /usr/bin/time -v around (mpirun) wsi-
   [ "$n" -gt 1 ] && launcher=(mpirun -n "$n" --bind-to none)
   /usr/bin/time -v "${launcher[@]}" "$bin" run "$@" --overwrite > "$log" 2>&1
 }
-table_tiles() { awk '/rank  tiles/ {on=1; next} on && /info: +[0-9]+ +[0-9]/ {sub(/.*info: +/, ""); t+=$2} END {print t+0}' "$1"; }
+table_tiles() { awk '/rank  host +tiles/ {on=1; next} on && /info: +[0-9]+  [^ ]+ +[0-9]/ {sub(/.*info: +/, ""); t+=$3} END {print t+0}' "$1"; }
 table_col() {  # table_col LOG COLUMN (3 reading .. 8 planning, 9 maps): the largest over ranks
-  awk -v c="$2" '/rank  tiles/ {on=1; next} on && /info: +[0-9]+ +[0-9]/ {sub(/.*info: +/, ""); if ($c > m) m=$c} END {printf "%.1f", m}' "$1"
+  awk -v c="$2" '/rank  host +tiles/ {on=1; next} on && /info: +[0-9]+  [^ ]+ +[0-9]/ {sub(/.*info: +/, ""); if ($(c + 1) > m) m=$(c + 1)} END {printf "%.1f", m}' "$1"
 }
 wall_s() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; printf "%.1f", s}' "$1"; }
 maxrss_mb() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }

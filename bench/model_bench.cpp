@@ -2,7 +2,9 @@
 // moves the probabilities from CPU fp32 on the same batch.
 //   model_bench --weights W.pth [--model resnet18-kather100k] [--device cpu|cuda]
 //               [--precision fp32|bf16|fp16] [--channels-last -1|0|1] [--batch 8] [--threads 2]
-//               [--seconds 8] [--compare-cpu 0|1]
+//               [--seconds 8] [--compare-cpu 0|1] [--probe 1|0]
+// The model is loaded as `wsi-mpi run` loads it: on a CPU the layout, optimize_for_inference and
+// (--precision auto) the precision are probed at --batch; --probe 0 takes the options as given.
 // It sees only wsi/model/model.hpp, so bench/cuda/build.sh can build it with the model stage
 // alone against another LibTorch (the one a GPU machine's Python ships).
 #include <algorithm>
@@ -47,8 +49,11 @@ int main(int argc, char** argv) {
     o.threads = std::stoi(get(a, "threads", "2"));
     o.channels_last = std::stoi(get(a, "channels-last", "-1"));
     const int batch = std::stoi(get(a, "batch", "8"));
+    o.batch_size = batch;  // layouts and precisions are probed at this batch size
+    o.probe = get(a, "probe", "1") == "1";
     const double seconds = std::stod(get(a, "seconds", "8"));
     auto model = load_model(o);
+    const ModelConfiguration c = model->configuration();
     const auto& d = model->description();
     // Smooth random colour fields (not noise): patches whose top class varies.
     // In the model's host memory, as a rank's reader threads fill it (pinned on a GPU).
@@ -72,12 +77,12 @@ int main(int argc, char** argv) {
       tiles += batch;
     }
     const double rate = double(tiles) / seconds_since(start);
-    std::printf("model %s device %s precision %s channels_last %d batch %d threads %d: %.1f tiles/s",
-                o.model.c_str(), o.device.c_str(), to_string(o.precision).c_str(), o.channels_last, batch, o.threads,
-                rate);
+    std::printf("model %s device %s precision %s %s%s batch %d threads %d: %.1f tiles/s", o.model.c_str(),
+                o.device.c_str(), to_string(c.precision).c_str(), c.channels_last ? "channels-last" : "NCHW",
+                c.optimized ? " optimized" : "", batch, o.threads, rate);
     if (get(a, "compare-cpu", "0") == "1") {
       ModelOptions cpu = o;
-      cpu.device = "cpu", cpu.precision = Precision::fp32, cpu.channels_last = 0;
+      cpu.device = "cpu", cpu.precision = Precision::fp32, cpu.channels_last = 0, cpu.probe = false;
       const BatchResult reference = load_model(cpu)->run(data.data(), batch, true, false);
       const auto [diff, same] = agreement(first.probabilities, reference.probabilities, d.class_names.size());
       std::printf("; against CPU fp32: max |dp| %.2g, same top class %.1f %%", diff, 100 * same);

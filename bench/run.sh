@@ -55,29 +55,38 @@ run_job() {  # run_job LOG NRANKS args...
 }
 # Sums of the per-rank table: tiles tiles/s(sum) reading inferring waiting writing, and max seconds.
 rank_table() {
-  awk '/rank  tiles  tiles\/s/ {on=1; next}
-       on && /info: +[0-9]+ +[0-9]/ { sub(/.*info: +/, ""); t+=$2; r+=$3; rd+=$4; inf+=$5; w+=$6; wr+=$7; n++; next }
+  awk '/rank  host +tiles  tiles\/s/ {on=1; next}
+       on && /info: +[0-9]+  [^ ]+ +[0-9]/ { sub(/.*info: +/, ""); t+=$3; r+=$4; rd+=$5; inf+=$6; w+=$7; wr+=$8; n++; next }
        on {on=0}
        END { printf "%d %.1f %.1f %.1f %.1f %.1f %d\n", t, r, rd, inf, w, wr, n }' "$1"
 }
 maxrss_mb() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
 wall_s() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; printf "%.1f", s}' "$1"; }
 
-model_args=(--model resnet18-kather100k --weights weights.pth --batch-size "$batch")
+# The job's own defaults: no --batch-size, so the load-time probe picks layout and batch.
+model_args=(--model resnet18-kather100k --weights weights.pth)
+native_bf16=0
+grep -m1 '^flags' /proc/cpuinfo | grep -qwE 'amx_bf16|avx512_bf16' && native_bf16=1
 
-echo "(a) model-only ceiling ..."
-"$model_bench" --weights weights.pth --batch "$batch" --threads "$threads" --seconds 15 | tee ceiling.log
-ceiling=$(awk '{print $(NF-1)}' ceiling.log)
+echo "(a) model-only: PyTorch's best from Python, then ours ..."
+bf16_flag=()
+[ "$native_bf16" = 1 ] && bf16_flag=(--bf16)
+/usr/bin/python3 "$root/bench/pytorch_ceiling.py" --threads "$threads" --seconds 4 "${bf16_flag[@]}" 2>/dev/null | tee pytorch.log
+ceiling=$(awk '/^best/ {print $2}' pytorch.log)
+ceiling_config=$(awk '/^best/ {$1=""; $2=""; sub(/^  /, ""); print}' pytorch.log)
+bf16_ceiling=$(awk '/bfloat16/ && $1 > b {b = $1} END {print b + 0}' pytorch.log)
+"$model_bench" --weights weights.pth --batch "$batch" --threads "$threads" --seconds 15 | tee ours.log
+ours=$(awk '/tiles\/s$/ {print $(NF-1)}' ours.log)
 : > variants.log
-for v in "fp32 1 $batch 6" "bf16 -1 $batch 1" "fp32 -1 16 6" "fp32 -1 32 6" "fp32 -1 1 6"; do
+for v in "fp32 0 0" "bf16 1 0" "auto -1 1"; do
   set -- $v
-  "$model_bench" --weights weights.pth --precision "$1" --channels-last "$2" --batch "$3" --threads "$threads" \
-    --seconds "$4" | tee -a variants.log
+  "$model_bench" --weights weights.pth --precision "$1" --channels-last "$2" --probe "$3" --batch "$batch" \
+    --threads "$threads" --seconds 6 2>/dev/null | grep 'tiles/s$' | tee -a variants.log
 done
 
-# The e2e slide: about 40 s at the ceiling (synthetic layouts are about 37 % tissue tiles).
+# The e2e slide: about 60 s at the ceiling (synthetic layouts are about 37 % tissue tiles).
 if [ -z "$size" ]; then
-  size=$(awk -v c="$ceiling" 'BEGIN { tiles = c * 40 / 0.37; w = sqrt(tiles * 224 * 224 * 4 / 3);
+  size=$(awk -v c="$ceiling" 'BEGIN { tiles = c * 60 / 0.37; w = sqrt(tiles * 224 * 224 * 4 / 3);
     w = int(w / 1000 + 1) * 1000; if (w < 4000) w = 4000; printf "%dx%d", w, int(w * 3 / 4 / 1000 + 1) * 1000 }')
 fi
 mkdir -p slides
@@ -87,6 +96,16 @@ echo "(b) end to end, 1 rank, slide $size ..."
 run_job e2e1.log 1 --slides $e2e/manifest.csv "${model_args[@]}" --threads "$threads" --output e2e1.h5
 read -r e_tiles e_rate e_read e_inf e_wait e_write _ < <(rank_table e2e1.log)
 e_wall=$(wall_s e2e1.log)
+e_probe=$(sed -nE 's/.*probed in ([0-9.]+) s.*/\1/p' e2e1.log | head -1)
+e_choice=$(sed -nE 's/.*model resnet18-kather100k: ([^:]*): .*probed.*/\1/p' e2e1.log | head -1)
+e_plan=$(sed -nE 's/.*planned [0-9]+ tiles in [0-9]+ units \(([0-9.]+) s\).*/\1/p' e2e1.log | head -1)
+if [ "$native_bf16" = 1 ]; then
+  echo "(b) end to end, --precision auto ..."
+  run_job e2e1auto.log 1 --slides $e2e/manifest.csv "${model_args[@]}" --precision auto --threads "$threads" --output e2e1auto.h5
+  read -r a_tiles a_rate _ < <(rank_table e2e1auto.log)
+  a_wall=$(wall_s e2e1auto.log)
+  a_choice=$(sed -nE 's/.*model resnet18-kather100k: ([^:]*): .*probed.*/\1/p' e2e1auto.log | head -1)
+fi
 
 echo "(c) null model and naive reader ..."
 run_job null1.log 1 --slides $e2e/manifest.csv --model null --threads 1 --readers 1 --output null1.h5
@@ -112,22 +131,25 @@ planned=$(sed -n 1p read.log | sed -E 's/.*planned ([0-9.]+).*/\1/')
 naive=$(sed -n 1p read.log | sed -E 's/.*naive ([0-9.]+).*/\1/')
 planned2=$(sed -n 3p read.log | sed -E 's/.*planned ([0-9.]+).*/\1/')
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-other=$(awk -v w="$e_wall" -v a="$e_read" -v b="$e_inf" -v c="$e_wait" -v d="$e_write" 'BEGIN { printf "%.1f", w-a-b-c-d }')
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 
 echo
 echo "## wsi-mpi throughput ($(date -u +%Y-%m-%d), $cpu, $(nproc) cores; load average $load_start at start, $load_end at end)"
-echo "resnet18-kather100k, fp32, batch $batch, $threads inference threads; e2e slide $size px at 0.5 mpp ($e_tiles tissue tiles at 224 px)"
+echo "resnet18-kather100k, $threads inference threads; CPU flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -owE 'avx2|avx512f|avx512_bf16|amx_bf16' | tr '\n' ' ')"
+echo "e2e slide $size px at 0.5 mpp ($e_tiles tissue tiles at 224 px)"
 echo
 echo "| measure | value |"
 echo "|---|---|"
-echo "| (a) model-only ceiling (tensors in memory) | $ceiling tiles/s |"
+echo "| (a) ceiling: PyTorch from Python, best fp32 of NCHW/channels-last x frozen/optimize_for_inference x batch 8/16/32 | $ceiling tiles/s ($ceiling_config) |"
+[ "$native_bf16" = 1 ] && echo "| (a) PyTorch from Python, best bf16 (this CPU computes bf16 natively) | $bf16_ceiling tiles/s |"
+echo "| (a) ours, model-only, as \`wsi-mpi run\` loads it (probed) | $ours tiles/s = $(r "$ours" "$ceiling") of the ceiling ($(sed -nE 's/.*precision (.*) batch .*/\1/p' ours.log)) |"
 while read -r line; do
-  echo "| (a) variant: $(echo "$line" | sed -E 's/model resnet18-kather100k //; s/: ([0-9.]+) tiles\/s/ | \1 tiles\/s/') |"
+  echo "| (a) ours: $(echo "$line" | sed -E 's/model resnet18-kather100k device cpu //; s/: ([0-9.]+) tiles\/s/ | \1 tiles\/s/') |"
 done < variants.log
-echo "| (b) end-to-end \`wsi-mpi run\`, 1 rank (rank table) | $e_rate tiles/s = $(r "$e_rate" "$ceiling") of ceiling |"
-echo "| (b) end-to-end, wall clock incl. start, mask, maps | $(r "$e_tiles" "$e_wall") tiles/s ($e_wall s) = $(r "$(r "$e_tiles" "$e_wall")" "$ceiling") of ceiling |"
-echo "| (b) where the time goes (s): reading-wait / inferring / waiting / writing / rest of wall | $e_read / $e_inf / $e_wait / $e_write / $other |"
+echo "| (b) end-to-end \`wsi-mpi run\`, 1 rank, the probe's choice: $e_choice | $(r "$e_tiles" "$e_wall") tiles/s wall clock ($e_tiles tiles in $e_wall s) = **$(r "$(r "$e_tiles" "$e_wall")" "$ceiling") of the ceiling** |"
+echo "| (b) the same, inference stage only (rank table: tiles / seconds inferring) | $(r "$e_tiles" "$e_inf") tiles/s = $(r "$(r "$e_tiles" "$e_inf")" "$ceiling") of the ceiling |"
+echo "| (b) where the wall time goes (s): model probe / planning (per-slide: mask, grid) / waiting for reads / inferring / writing / rest (load, maps, start-up) | $e_probe / $e_plan / $e_read / $e_inf / $e_write / $(awk -v w="$e_wall" -v p="$e_probe" -v l="$e_plan" -v a="$e_read" -v b="$e_inf" -v d="$e_write" 'BEGIN { printf "%.1f", w-p-l-a-b-d }') |"
+[ "$native_bf16" = 1 ] && echo "| (b) end-to-end with --precision auto ($a_choice) | $(r "$a_tiles" "$a_wall") tiles/s wall clock = $(r "$(r "$a_tiles" "$a_wall")" "$bf16_ceiling") of PyTorch's best bf16 |"
 echo "| (c) null model \`wsi-mpi run --model null\`, 1 reader (rank table) | $n_rate tiles/s (reading-wait $n_read s) |"
 echo "| (c) batch reader alone, 1 thread: planned / naive (one openslide_read_region per tile) | $planned / $naive tiles/s = $(r "$planned" "$naive")x |"
 echo "| (c) batch reader alone, 2 threads | $planned2 tiles/s |"
