@@ -59,6 +59,13 @@ int Comm::size() const {
   return size;
 }
 
+std::string Comm::host_name() {
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int length = 0;
+  check_mpi(MPI_Get_processor_name(name, &length), "asking the host name");
+  return std::string(name, static_cast<size_t>(std::max(length, 0)));
+}
+
 void Comm::barrier() const { check_mpi(MPI_Barrier(handle_->comm), "in a barrier"); }
 
 std::vector<std::string> Comm::all_gather(const std::string& bytes, size_t chunk_bytes) const {

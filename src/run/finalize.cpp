@@ -17,16 +17,20 @@ std::vector<RankStats> job_statistics(const RankStats& mine, const JobState& sta
   std::vector<RankStats> rows = state.previous_stats;
   if (rows.empty()) rows.resize(comm.size());
   const std::vector<RankStats> ranks = all_gather_message(comm, mine, "rank statistics");
+  const std::vector<std::string> hosts = all_gather_message(comm, Comm::host_name(), "host names");
   for (size_t r = 0; r < ranks.size(); ++r) {
     RankStats& row = rows[r % rows.size()];
     for (const StatsColumn& column : kStatsColumns)
       row.*column.field = column.summed ? row.*column.field + ranks[r].*column.field : ranks[r].*column.field;
   }
   if (comm.rank() == 0) {
-    spdlog::info("rank  tiles  tiles/s  reading  inferring  waiting  writing  planning  maps  (seconds, this run)");
+    size_t width = 4;
+    for (const std::string& host : hosts) width = std::max(width, host.size());
+    spdlog::info("rank  {:<{}}  tiles  tiles/s  reading  inferring  waiting  writing  planning  maps  (seconds, this run)",
+                 "host", width);
     for (size_t r = 0; r < ranks.size(); ++r) {
       const RankStats& s = ranks[r];
-      spdlog::info("{:>4} {:>6.0f} {:>8.1f} {:>8.1f} {:>10.1f} {:>8.1f} {:>8.1f} {:>9.1f} {:>5.1f}", r, s.tiles,
+      spdlog::info("{:>4}  {:<{}} {:>6.0f} {:>8.1f} {:>8.1f} {:>10.1f} {:>8.1f} {:>8.1f} {:>9.1f} {:>5.1f}", r, hosts[r], width, s.tiles,
                    s.seconds_total > 0 ? s.tiles / s.seconds_total : 0.0, s.seconds_reading, s.seconds_inferring,
                    s.seconds_waiting, s.seconds_writing, s.seconds_planning, s.seconds_maps);
     }

@@ -47,7 +47,7 @@ slurm_cluster_logs() {
   local f
   [ -n "$SLURM_CLUSTER_DIR" ] || return 0
   for f in "$SLURM_CLUSTER_DIR"/munge/munged.log "$SLURM_CLUSTER_DIR"/log/slurmctld.log \
-           "$SLURM_CLUSTER_DIR"/log/slurmd.log; do
+           "$SLURM_CLUSTER_DIR"/log/slurmd*.log; do
     [ -f "$f" ] || continue
     echo "----- tail of $f" >&2
     tail -n 25 "$f" >&2
@@ -73,6 +73,7 @@ slurm_cluster_stop() {
     wait "$pid" 2>/dev/null || true     # munged is not our child: wait says 127
   done
   SLURM_CLUSTER_PIDS=()
+  slurm_hosts_remove
   # Step daemons detach from slurmd; one left by a job the test gave up on would confuse the
   # next cluster (whose jobs are numbered from 1 again). This node runs no other Slurm.
   pkill -KILL -x slurmstepd 2>/dev/null
@@ -89,17 +90,17 @@ slurm_cluster_on_exit() {
   exit $rc
 }
 
-# Starts the cluster and waits (at most 60 s) until the node is idle. Exports SLURM_CONF.
-slurm_cluster_start() {
-  local b munged slurmctld slurmd key mem cpus ctld_port slurmd_port
+# Checks what the cluster needs, makes its scratch directory (SLURM_CLUSTER_DIR), sets the
+# traps that stop it, and starts munged (one for every host: its socket is a file).
+slurm_cluster_prepare() {
+  local b munged key n
   for b in munged slurmctld slurmd sbatch srun scontrol sinfo squeue scancel; do
     slurm_find_bin "$b" >/dev/null ||
       slurm_fail "'$b' not found: install slurm-wlm and munge (scripts/common.sh does)"
   done
-  munged=$(slurm_find_bin munged); slurmctld=$(slurm_find_bin slurmctld)
-  slurmd=$(slurm_find_bin slurmd)
+  munged=$(slurm_find_bin munged)
   id munge >/dev/null 2>&1 || slurm_fail "no 'munge' user: the munge package is not installed"
-  [ "$(id -u)" = 0 ] || slurm_fail "the single-node cluster needs root (it runs slurmd as root)"
+  [ "$(id -u)" = 0 ] || slurm_fail "the test cluster needs root (it runs slurmd as root)"
 
   # Short path: the munge socket path must fit in a unix socket address (108 bytes).
   SLURM_CLUSTER_DIR=$(mktemp -d /tmp/wsi-slurm.XXXXXX) || slurm_fail "mktemp failed"
@@ -133,26 +134,28 @@ slurm_cluster_start() {
       --seed-file="$d/munge/munged.seed" ||
     slurm_fail "munged did not start (see $d/munge/munged.log)"
   # munged daemonises: its PID comes from its pid file.
-  local n
   for (( n=0; n<50; n++ )); do
     [ -s "$d/munge/munged.pid" ] && [ -S "$d/munge/munge.socket.2" ] && break
     sleep 0.1
   done
   [ -s "$d/munge/munged.pid" ] || slurm_fail "munged wrote no pid file"
   SLURM_CLUSTER_PIDS+=("$(cat "$d/munge/munged.pid")")
+}
 
-  cpus=$(nproc)
-  # RealMemory must not exceed what slurmd finds: 80 % of MemTotal, in MB.
-  mem=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.8 }' /proc/meminfo)
+# RealMemory of a node: 80 % of MemTotal, in MB (it must not exceed what slurmd finds).
+slurm_node_memory() { awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.8 }' /proc/meminfo; }
+
+# Writes SLURM_CLUSTER_DIR/slurm.conf: what every test cluster shares, then the lines given
+# (controller, nodes, partition, per-node paths), and exports SLURM_CONF.
+slurm_write_conf() {
+  local d=$SLURM_CLUSTER_DIR ctld_port slurmd_port
   ctld_port=$(slurm_free_port)
   slurmd_port=$(slurm_free_port)
   while [ "$slurmd_port" = "$ctld_port" ]; do slurmd_port=$(slurm_free_port); done
   [ -n "$ctld_port" ] && [ -n "$slurmd_port" ] || slurm_fail "no free TCP port for the daemons"
-
   cat > "$d/slurm.conf" <<EOF
-# Single-node test cluster made by tests/e2e/slurm_cluster.sh
+# Test cluster made by tests/e2e/slurm_cluster.sh
 ClusterName=wsitest
-SlurmctldHost=localhost
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 AuthType=auth/munge
@@ -161,12 +164,9 @@ CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=$d/state
-SlurmdSpoolDir=$d/spool
 TmpFS=$d/tmp
 SlurmctldPidFile=$d/run/slurmctld.pid
-SlurmdPidFile=$d/run/slurmd.pid
 SlurmctldLogFile=$d/log/slurmctld.log
-SlurmdLogFile=$d/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
@@ -184,30 +184,46 @@ MailProg=/bin/true
 KillWait=10
 MinJobAge=600
 GresTypes=gpu
-NodeName=localhost CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+  printf '%s\n' "$@" >> "$d/slurm.conf"
+  export SLURM_CONF=$d/slurm.conf
+}
+
+# Waits (at most 60 s) until sinfo shows $1 nodes, all idle; fails naming the states otherwise.
+slurm_wait_idle() {
+  local want=$1 t0=$SECONDS states="" pid
+  while [ $((SECONDS - t0)) -lt 60 ]; do
+    for pid in "${SLURM_CLUSTER_PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null ||
+        { cat "$SLURM_CLUSTER_DIR"/log/*.out >&2; slurm_fail "a Slurm daemon (pid $pid) died at start"; }
+    done
+    states=$(sinfo -h -N -o %T 2>/dev/null | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+    [ "$states" = " $want idle," ] && return 0
+    sleep 0.5
+  done
+  slurm_fail "the nodes are not all idle after 60 s (sinfo says '${states:-nothing}'); logs follow"
+}
+
+# Starts a single-node cluster (localhost) and waits until the node is idle. Exports SLURM_CONF.
+slurm_cluster_start() {
+  local slurmctld slurmd cpus mem d t0=$SECONDS
+  slurm_cluster_prepare
+  d=$SLURM_CLUSTER_DIR
+  slurmctld=$(slurm_find_bin slurmctld); slurmd=$(slurm_find_bin slurmd)
+  cpus=$(nproc)
+  mem=$(slurm_node_memory)
+  slurm_write_conf "SlurmctldHost=localhost" "SlurmdSpoolDir=$d/spool" "SlurmdPidFile=$d/run/slurmd.pid" \
+    "SlurmdLogFile=$d/log/slurmd.log" "NodeName=localhost CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN" \
+    "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP"
   # Counted GPUs without device files: slurm/*.sbatch ask for --gpus-per-task=1 and run here
   # unchanged; no CUDA device is bound (wsi-mpi runs with --device cpu or auto).
   printf 'NodeName=localhost Name=gpu File=%s\n' /dev/null /dev/zero > "$d/gres.conf"
-  export SLURM_CONF=$d/slurm.conf
 
   "$slurmctld" -D -i -f "$d/slurm.conf" > "$d/log/slurmctld.out" 2>&1 &
   SLURM_CLUSTER_PIDS+=($!)
   "$slurmd" -D -N localhost -f "$d/slurm.conf" > "$d/log/slurmd.out" 2>&1 &
   SLURM_CLUSTER_PIDS+=($!)
-
-  local state="" t0=$SECONDS
-  while [ $((SECONDS - t0)) -lt 60 ]; do
-    for pid in "${SLURM_CLUSTER_PIDS[@]}"; do
-      kill -0 "$pid" 2>/dev/null || { cat "$d"/log/*.out >&2; slurm_fail "a Slurm daemon (pid $pid) died at start"; }
-    done
-    state=$(sinfo -h -o %T 2>/dev/null | head -n 1)
-    [ "$state" = idle ] && break
-    sleep 0.5
-  done
-  [ "$state" = idle ] ||
-    slurm_fail "the node is not idle after 60 s (sinfo says '${state:-nothing}'); logs follow"
+  slurm_wait_idle 1
   slurm_log "up in $((SECONDS - t0)) s: $cpus CPUs, ${mem} MB, conf $SLURM_CONF"
 }
 
@@ -261,4 +277,121 @@ slurm_wait_state() {
   done
   scontrol show job "$job" >&2
   slurm_fail "job $job not $want after $limit s (state '${st:-unknown}')"
+}
+
+# ---- Several hosts on this machine (../shared/PLATFORM.md, "Several Slurm hosts") -------------
+# slurm_cluster_start_hosts N: the controller (slurmctld) in this machine's own network
+# namespace, at the bridge's address, and N compute hosts node1..nodeN, each a network namespace
+# of its own (address 10.A.B.1K on a bridge, its own hostname through a UTS namespace, its own
+# slurmd, spool, log and TmpFS); munge and the file system are shared, as a cluster's parallel
+# file system is. Exports SLURM_CONF and SLURM_HOSTS_NET (the hosts' subnet, for Open MPI's
+# *_if_include). Tests that need it skip (exit 77) where network namespaces cannot be made.
+SLURM_HOSTS_ID=""
+SLURM_HOSTS_NET=""
+SLURM_HOSTS_N=0
+
+# Exits 77 (ctest: skipped) when this machine cannot make network namespaces and veth pairs.
+slurm_hosts_require() {
+  local probe=wsiprobe$$
+  if ! ip netns add "$probe" 2>/dev/null; then
+    echo "SKIP: network namespaces cannot be made here ('ip netns add' failed: not root, or no CAP_SYS_ADMIN)"
+    exit 77
+  fi
+  if ! ip link add "${probe}a" type veth peer name "${probe}b" 2>/dev/null; then
+    ip netns del "$probe"
+    echo "SKIP: veth pairs cannot be made here ('ip link add ... type veth' failed)"
+    exit 77
+  fi
+  ip link del "${probe}a" 2>/dev/null
+  ip netns del "$probe"
+  command -v nsenter >/dev/null && command -v unshare >/dev/null ||
+    { echo "SKIP: nsenter/unshare (util-linux) not found"; exit 77; }
+}
+
+slurm_host_ns() { echo "wsi${SLURM_HOSTS_ID}n$1"; }        # the network namespace of host K
+slurm_host_link() { echo "wsi${SLURM_HOSTS_ID}v$1"; }      # host K's veth end on the bridge
+
+# Starts slurmd of host K in its namespaces (also to bring a host back after a kill).
+slurm_host_start_slurmd() {
+  local k=$1 d=$SLURM_CLUSTER_DIR slurmd
+  slurmd=$(slurm_find_bin slurmd)
+  mkdir -p "$d/spool/node$k" "$d/tmp-node$k"
+  nsenter --net="/run/netns/$(slurm_host_ns "$k")" unshare --uts --mount --propagation private \
+    sh -c "hostname node$k && mount --bind '$d/tmp-node$k' '$d/tmp' && exec '$slurmd' -D -N node$k -f '$d/slurm.conf'" \
+    >> "$d/log/slurmd-node$k.out" 2>&1 &
+  SLURM_CLUSTER_PIDS+=($!)
+  disown $!   # a host killed on purpose is not news for the shell's job control
+}
+
+# Every process of host K (its slurmd, step daemons, ranks), as a power cut would end them.
+slurm_host_kill() {
+  local pids
+  pids=$(ip netns pids "$(slurm_host_ns "$1")" 2>/dev/null | tr '\n' ' ')
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+  return 0
+}
+
+# Host K's network link down (its processes live on, unreachable) or up again.
+slurm_host_cut() { ip link set "$(slurm_host_link "$1")" down; }
+slurm_host_restore() { ip link set "$(slurm_host_link "$1")" up; }
+
+slurm_hosts_network() {
+  local n=$1 k ns
+  SLURM_HOSTS_ID=$(( RANDOM % 9000 + 1000 ))
+  local a=$(( 100 + RANDOM % 100 )) b=$(( RANDOM % 250 + 1 ))
+  while ip route | grep -q "^10\.$a\.$b\."; do b=$(( RANDOM % 250 + 1 )); done
+  SLURM_HOSTS_NET=10.$a.$b
+  ip link add "wsi${SLURM_HOSTS_ID}br" type bridge || slurm_fail "cannot make a bridge"
+  ip addr add "$SLURM_HOSTS_NET.1/24" dev "wsi${SLURM_HOSTS_ID}br"
+  ip link set "wsi${SLURM_HOSTS_ID}br" up
+  for (( k=1; k<=n; k++ )); do
+    ns=$(slurm_host_ns "$k")
+    ip netns add "$ns" || slurm_fail "ip netns add $ns failed"
+    ip link add "$(slurm_host_link "$k")" type veth peer name "wsi${SLURM_HOSTS_ID}e$k" ||
+      slurm_fail "cannot make a veth pair for node$k"
+    ip link set "wsi${SLURM_HOSTS_ID}e$k" netns "$ns"
+    ip link set "$(slurm_host_link "$k")" master "wsi${SLURM_HOSTS_ID}br" up
+    ip -n "$ns" addr add "$SLURM_HOSTS_NET.1$k/24" dev "wsi${SLURM_HOSTS_ID}e$k"
+    ip -n "$ns" link set "wsi${SLURM_HOSTS_ID}e$k" up
+    ip -n "$ns" link set lo up
+  done
+  SLURM_HOSTS_N=$n
+}
+
+# Removes the hosts' processes, namespaces and links (from slurm_cluster_stop).
+slurm_hosts_remove() {
+  local k
+  [ -n "$SLURM_HOSTS_ID" ] || return 0
+  for (( k=1; k<=SLURM_HOSTS_N; k++ )); do
+    slurm_host_kill "$k"
+    ip netns del "$(slurm_host_ns "$k")" 2>/dev/null
+    ip link del "$(slurm_host_link "$k")" 2>/dev/null
+  done
+  ip link del "wsi${SLURM_HOSTS_ID}br" 2>/dev/null
+  SLURM_HOSTS_ID=""
+}
+
+slurm_cluster_start_hosts() {
+  local n=${1:-3} k d slurmctld mem nodes t0=$SECONDS
+  slurm_cluster_prepare
+  d=$SLURM_CLUSTER_DIR
+  slurmctld=$(slurm_find_bin slurmctld)
+  slurm_hosts_network "$n"
+  mem=$(( $(slurm_node_memory) / n ))
+  nodes=()
+  for (( k=1; k<=n; k++ )); do
+    nodes+=("NodeName=node$k NodeAddr=$SLURM_HOSTS_NET.1$k CPUs=2 RealMemory=$mem Gres=gpu:2 State=UNKNOWN")
+  done
+  # The controller must be this machine's name (any other: "This host not a valid controller").
+  # A host that stops answering is DOWN after SlurmdTimeout; its jobs then fail over (requeue).
+  slurm_write_conf "SlurmctldHost=$(hostname -s)($SLURM_HOSTS_NET.1)" "SlurmdSpoolDir=$d/spool/%n" \
+    "SlurmdPidFile=$d/run/slurmd-%n.pid" "SlurmdLogFile=$d/log/slurmd-%n.log" "SlurmdTimeout=6" \
+    "MessageTimeout=5" "${nodes[@]}" "PartitionName=debug Nodes=node[1-$n] Default=YES MaxTime=INFINITE State=UP"
+  for (( k=1; k<=n; k++ )); do printf 'NodeName=node%s Name=gpu File=%s\n' "$k" /dev/null "$k" /dev/zero; done \
+    > "$d/gres.conf"
+  "$slurmctld" -D -i -f "$d/slurm.conf" > "$d/log/slurmctld.out" 2>&1 &
+  SLURM_CLUSTER_PIDS+=($!)
+  for (( k=1; k<=n; k++ )); do slurm_host_start_slurmd "$k"; done
+  slurm_wait_idle "$n"
+  slurm_log "up in $((SECONDS - t0)) s: controller $(hostname -s) at $SLURM_HOSTS_NET.1, hosts node1..node$n at $SLURM_HOSTS_NET.11.., conf $SLURM_CONF"
 }

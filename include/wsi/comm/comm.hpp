@@ -19,6 +19,8 @@ class Comm {
   Comm node() const;  // the ranks of this rank's node (MPI_COMM_TYPE_SHARED)
   int rank() const;
   int size() const;
+  // The name of the host this rank runs on (MPI_Get_processor_name), for logs and tables.
+  static std::string host_name();
   void barrier() const;
   // Every rank's bytes, in rank order, on every rank; any size (sent in rounds of at most
   // `chunk_bytes` per rank, and of INT_MAX bytes in all).
