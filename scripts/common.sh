@@ -11,6 +11,8 @@ PACKAGES=(
   openmpi-bin libopenmpi-dev libboost-program-options-dev libspdlog-dev catch2
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libtiff-dev libtiff-tools
   nlohmann-json3-dev libssl-dev
+  # an optimised BLAS behind LibTorch's matmuls (transformers; the reference BLAS is ~40x slower)
+  libopenblas0-pthread
   # reference computations in tests (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-h5py python3-openslide python3-numpy python3-opencv python3-skimage
   # the real single-node Slurm test
