@@ -83,6 +83,8 @@ void add_model_options(po::options_description& options) {
       ("model-output", po::value<std::string>(), "probabilities | logits | features (override the model's)")
       ("mean", po::value<std::string>(), "input mean R,G,B (after scaling to [0,1])")
       ("std", po::value<std::string>(), "input std R,G,B")
+      ("pooling", po::value<std::string>(), "cls | mean | cls+mean: a token output [B, T, D] pooled (override the model's)")
+      ("prefix-tokens", po::value<int>(), "leading class + register tokens of a token output (override the model's)")
       ("threads", po::value<int>()->default_value(0), "inference threads per rank (0: the rank's share of cores)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | auto")
       ("precision", po::value<std::string>()->default_value("fp32"),
@@ -99,6 +101,18 @@ ModelOptions model_options_from(const po::variables_map& vm) {
   if (vm.count("model-output")) model.output = vm["model-output"].as<std::string>();
   if (vm.count("mean")) model.mean = parse_numbers("mean", vm["mean"].as<std::string>());
   if (vm.count("std")) model.std = parse_numbers("std", vm["std"].as<std::string>());
+  if (vm.count("pooling")) {
+    model.pooling = vm["pooling"].as<std::string>();
+    try {
+      parse_token_pooling(model.pooling);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("--pooling: ") + e.what());
+    }
+  }
+  if (vm.count("prefix-tokens")) {
+    model.prefix_tokens = vm["prefix-tokens"].as<int>();
+    if (model.prefix_tokens < 1) throw std::invalid_argument("--prefix-tokens must be at least 1 (the class token)");
+  }
   model.device = vm["device"].as<std::string>();
   if (model.device != "cpu" && model.device != "cuda" && model.device != "auto")
     throw std::invalid_argument("--device: unknown device '" + model.device + "' (expected cpu, cuda or auto)");
@@ -119,6 +133,10 @@ ModelOptions model_options_from(const po::variables_map& vm) {
   if (!model.std.empty() && model.std.size() != 3) throw std::invalid_argument("--std takes three values R,G,B");
   return model;
 }
+
+std::string on_rank(const Comm& world) { return " (rank " + std::to_string(world.rank()) + ")"; }
+
+int exit_status(StepResult result) { return result == StepResult::refused ? kExitUsage : kExitJobFailed; }
 
 int run_subcommand(const char* name, int argc, char** argv, const po::options_description& options,
                    const char* positional, const std::function<int(const po::variables_map&)>& body) {

@@ -22,6 +22,8 @@ const std::string kKatherSuffix = "-kather100k";
 constexpr EnumName<ModelOutput> kModelOutputNames[] = {{ModelOutput::probabilities, "probabilities"},
                                                        {ModelOutput::logits, "logits"},
                                                        {ModelOutput::features, "features"}};
+constexpr EnumName<TokenPooling> kTokenPoolingNames[] = {
+    {TokenPooling::cls, "cls"}, {TokenPooling::mean, "mean"}, {TokenPooling::cls_mean, "cls+mean"}};
 // The short names first (written back); PyTorch's dtype names are accepted too.
 constexpr EnumName<Precision> kPrecisionNames[] = {
     {Precision::fp32, "fp32"},     {Precision::bf16, "bf16"},         {Precision::fp16, "fp16"},
@@ -64,6 +66,19 @@ void read_input_size(const Json& root, ModelDescription& d, const std::string& s
   if (d.input_width <= 0 || d.input_height <= 0) throw std::invalid_argument(source + ": input size must be positive");
 }
 
+void read_token_pooling(const Json& root, ModelDescription& d, const std::string& source) {
+  if (root.contains("pooling")) {
+    try {
+      d.pooling = parse_token_pooling(read_value<std::string>(root, "pooling", source, "a string"));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(source + ": " + e.what());
+    }
+  }
+  if (root.contains("prefix_tokens")) d.prefix_tokens = read_value<int>(root, "prefix_tokens", source, "an integer");
+  if (d.prefix_tokens < 1)
+    throw std::invalid_argument(source + ": \"prefix_tokens\" must be at least 1 (the class token)");
+}
+
 void check_std(const std::array<double, 3>& std, const std::string& source) {
   for (double s : std) {
     if (!(s > 0.0) || !std::isfinite(s)) throw std::invalid_argument(source + ": std values must be positive");
@@ -77,6 +92,12 @@ ModelOutput parse_model_output(const std::string& text) {
 }
 
 std::string to_string(ModelOutput output) { return enum_name(kModelOutputNames, output); }
+
+TokenPooling parse_token_pooling(const std::string& text) {
+  return parse_enum(kTokenPoolingNames, text, "unknown token pooling");
+}
+
+std::string to_string(TokenPooling pooling) { return enum_name(kTokenPoolingNames, pooling); }
 
 Precision parse_precision(const std::string& text) { return parse_enum(kPrecisionNames, text, "unknown precision"); }
 
@@ -107,7 +128,9 @@ std::string to_json(const ModelDescription& d) {
                     {"input_size", {d.input_width, d.input_height}},
                     {"scale", d.scale},
                     {"mean", d.mean},
-                    {"std", d.std}});
+                    {"std", d.std},
+                    {"pooling", to_string(d.pooling)},
+                    {"prefix_tokens", d.prefix_tokens}});
 }
 
 ModelDescription parse_model_description(const std::string& json, const std::string& source) {
@@ -133,6 +156,7 @@ ModelDescription parse_model_description(const std::string& json, const std::str
   if (root.contains("mean")) d.mean = read_triple(root, "mean", source);
   if (root.contains("std")) d.std = read_triple(root, "std", source);
   check_std(d.std, source);
+  read_token_pooling(root, d, source);
   return d;
 }
 
@@ -143,6 +167,8 @@ void apply_model_options(ModelDescription& d, const ModelOptions& options) {
     if (v.size() != 3) throw std::invalid_argument(std::string("--") + what + " needs 3 numbers (R,G,B)");
     return std::array<double, 3>{v[0], v[1], v[2]};
   };
+  if (!options.pooling.empty()) d.pooling = parse_token_pooling(options.pooling);
+  if (options.prefix_tokens > 0) d.prefix_tokens = options.prefix_tokens;
   if (!options.mean.empty()) d.mean = triple(options.mean, "mean");
   if (!options.std.empty()) d.std = triple(options.std, "std");
   check_std(d.std, "--std");

@@ -6,6 +6,7 @@
 #include <torch/script.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -66,6 +67,7 @@ TorchModel::TorchModel(std::string name, torch::jit::Module module, ModelDescrip
       builtin_(builtin),
       device_(choose_device(options.device, options.local_rank)) {
   if (options.threads > 0) at::set_num_threads(options.threads);
+  set_blas_threads(options.threads);
   // Batches keep one shape: let cuDNN time its kernels once per shape and keep the fastest.
   if (!device_.is_cpu()) at::globalContext().setBenchmarkCuDNN(true);
   const auto& d = description_;
@@ -139,10 +141,10 @@ ForwardOutputs TorchModel::interpret(const std::vector<at::Tensor>& tensors) con
   }
   at::Tensor scores;
   if (tensors.size() >= 2) {
-    out.features = as_float(tensors[0]);
+    out.features = pool_tokens(as_float(tensors[0]));
     scores = as_float(tensors[1]);
   } else if (description_.output == ModelOutput::features) {
-    out.features = as_float(tensors[0]);
+    out.features = pool_tokens(as_float(tensors[0]));
   } else {
     scores = as_float(tensors[0]);
   }
@@ -150,6 +152,21 @@ ForwardOutputs TorchModel::interpret(const std::vector<at::Tensor>& tensors) con
     out.scores = description_.output == ModelOutput::logits ? torch::softmax(scores.reshape({scores.size(0), -1}), 1)
                                                             : scores;
   return out;
+}
+
+// Tokens [B, T, D] to one vector per patch, as the description says (ModelDescription::pooling).
+at::Tensor TorchModel::pool_tokens(const at::Tensor& features) const {
+  if (features.dim() != 3) return features;
+  const int64_t tokens = features.size(1), prefix = description_.prefix_tokens;
+  if (description_.pooling != TokenPooling::cls && tokens <= prefix)
+    throw std::runtime_error("model " + name_ + " gives " + std::to_string(tokens) + " tokens per patch, and " +
+                             std::to_string(prefix) + " prefix tokens (wsi_model.json \"prefix_tokens\") leave " +
+                             "no patch tokens to pool");
+  const at::Tensor cls = features.select(1, 0);
+  if (description_.pooling == TokenPooling::cls) return cls;
+  const at::Tensor mean = features.narrow(1, prefix, tokens - prefix).mean(1);
+  if (description_.pooling == TokenPooling::mean) return mean;
+  return at::cat({cls, mean}, 1);
 }
 
 // A file that does not declare its feature size has the one its first output shows.
@@ -248,6 +265,21 @@ std::unique_ptr<Model> load_file_model(const ModelOptions& options) {
 }  // namespace model_detail
 
 std::string libtorch_version() { return TORCH_VERSION; }
+
+double measure_matmul_gflops(int m, int k, int n, double seconds) {
+  c10::InferenceMode guard;
+  const at::Tensor a = torch::rand({m, k}), b = torch::rand({k, n});
+  at::matmul(a, b);  // warm-up
+  int runs = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  while (runs < 2 || elapsed < seconds) {
+    at::matmul(a, b);
+    ++runs;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return 2.0 * m * k * n * runs / elapsed / 1e9;
+}
 
 std::unique_ptr<Model> load_model(const ModelOptions& options) {
   try {

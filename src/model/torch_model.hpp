@@ -50,6 +50,7 @@ class TorchModel final : public Model {
   at::Tensor preprocess(const TorchVariant& v, const uint8_t* patches, int n) const;
   ForwardOutputs forward(const TorchVariant& v, const uint8_t* patches, int n) const;
   ForwardOutputs interpret(const std::vector<at::Tensor>& tensors) const;
+  at::Tensor pool_tokens(const at::Tensor& features) const;
   void learn_feature_size(const ForwardOutputs& reference);
   std::vector<float> copy_rows(at::Tensor t, int n, int width, const char* what, const std::string& declared) const;
   std::vector<float> copy_scores(const at::Tensor& scores, int n) const;

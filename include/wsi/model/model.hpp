@@ -14,6 +14,13 @@ enum class ModelOutput { probabilities, logits, features };
 ModelOutput parse_model_output(const std::string& text);  // throws std::invalid_argument
 std::string to_string(ModelOutput output);
 
+// How a feature extractor's token output [B, T, D] becomes one vector per patch: the class token
+// (token 0), the mean of the patch tokens (those after the prefix tokens: class and register
+// tokens), or both concatenated (Virchow's embedding, 2D). Outputs [B, D] are used as they are.
+enum class TokenPooling { cls, mean, cls_mean };
+TokenPooling parse_token_pooling(const std::string& text);  // "cls" | "mean" | "cls+mean"
+std::string to_string(TokenPooling pooling);
+
 // automatic ("auto", opt-in): on a CPU, bf16 where the CPU computes it natively (AMX or
 // AVX-512-BF16) and the load-time probe finds it faster, else fp32; on a GPU, fp16.
 enum class Precision { fp32, bf16, fp16, automatic };
@@ -31,6 +38,8 @@ struct ModelDescription {
   double scale = 1.0 / 255.0;  // x = (uint8 * scale - mean) / std, per RGB channel
   std::array<double, 3> mean{0.0, 0.0, 0.0};
   std::array<double, 3> std{1.0, 1.0, 1.0};
+  TokenPooling pooling = TokenPooling::cls;  // for token outputs [B, T, D]
+  int prefix_tokens = 1;                     // leading class + register tokens (>= 1)
 };
 
 // How the user asked for the model (CLI / job file). Unset optionals keep the model's own values.
@@ -40,6 +49,8 @@ struct ModelOptions {
   std::vector<std::string> classes;           // --classes
   std::string output;                         // --model-output, "" = model's own
   std::vector<double> mean, std;              // --mean / --std, empty = model's own
+  std::string pooling;                        // --pooling, "" = model's own
+  int prefix_tokens = 0;                      // --prefix-tokens, 0 = model's own
   std::string device = "cpu";                 // cpu | cuda | auto
   Precision precision = Precision::fp32;
   int threads = 0;                            // intra-op threads, 0 = library default
@@ -129,6 +140,18 @@ struct DemoClass {
 };
 void write_demo_model(const std::string& path, const std::vector<DemoClass>& classes);
 
+// A slide-level model (`wsi-mpi aggregate`): a TorchScript module whose forward takes one slide's
+// (features [N, D] float32, coords [N, 2] int64, level-0 top-left of each tile) and returns its
+// embedding [E] (or [1, E]). Runs on the CPU; not thread-safe.
+class SlideEncoder {
+ public:
+  virtual ~SlideEncoder() = default;
+  virtual std::vector<float> encode(const float* features, int64_t tiles, int64_t feature_size,
+                                    const int64_t* coords) = 0;
+};
+// Throws std::runtime_error naming the file and the cause.
+std::unique_ptr<SlideEncoder> load_slide_encoder(const std::string& path, int threads);
+
 // --- additions -------------------------------------------------------------------------------
 // How load_model reads the names and files it is given:
 // - `<arch>-kather100k` / `<arch>` (resnet18, resnet34, resnet50, resnet101, resnext50_32x4d,
@@ -161,5 +184,20 @@ void apply_model_options(ModelDescription& description, const ModelOptions& opti
 
 // The LibTorch version this binary was built against, e.g. "1.13.0".
 std::string libtorch_version();
+
+// The BLAS library behind LibTorch's matrix products (convolutions go through oneDNN instead).
+struct BlasBackend {
+  std::string name;      // e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ...", "reference BLAS (netlib)"
+  std::string library;   // the resolved file
+  bool reference = false;  // the slow reference implementation
+};
+BlasBackend blas_backend();
+// OpenBLAS runs a thread pool of its own (one thread per core unless told): a rank's matmuls
+// get the rank's inference threads, as its convolutions do. No effect with other BLAS.
+void set_blas_threads(int threads);
+
+// GFLOP/s of an fp32 M x K by K x N matrix product through LibTorch for about `seconds`, with
+// the threads LibTorch has (for bench/: the rate a transformer's layers run at).
+double measure_matmul_gflops(int m, int k, int n, double seconds);
 
 }  // namespace wsi

@@ -361,6 +361,29 @@ TEST_CASE("model helpers: names, enums, descriptions, null model", "[model]") {
   CHECK_THROWS_WITH(wsi::parse_model_description(R"({"mean": [1, 2]})", "x.pt"), Catch::Contains("x.pt") && Catch::Contains("mean"));
   CHECK_THROWS_AS(wsi::parse_model_description("{not json"), std::invalid_argument);
 
+  // Token outputs: how they are pooled, and how many leading tokens are not patch tokens.
+  CHECK(back.pooling == wsi::TokenPooling::cls);  // the defaults: the class token, one prefix token
+  CHECK(back.prefix_tokens == 1);
+  auto virchow = wsi::parse_model_description(R"({"pooling": "cls+mean", "prefix_tokens": 5})");
+  CHECK(virchow.pooling == wsi::TokenPooling::cls_mean);
+  CHECK(virchow.prefix_tokens == 5);
+  CHECK(wsi::parse_model_description(wsi::to_json(virchow)).prefix_tokens == 5);
+  CHECK_THROWS_WITH(wsi::parse_model_description(R"({"pooling": "max"})", "v.pt"),
+                    Catch::Contains("v.pt") && Catch::Contains("max"));
+  CHECK_THROWS_WITH(wsi::parse_model_description(R"({"prefix_tokens": 0})", "v.pt"), Catch::Contains("prefix_tokens"));
+  ModelOptions pool;
+  pool.pooling = "mean", pool.prefix_tokens = 3;
+  wsi::apply_model_options(virchow, pool);
+  CHECK(virchow.pooling == wsi::TokenPooling::mean);
+  CHECK(virchow.prefix_tokens == 3);
+
+  // The BLAS behind LibTorch is found (this process has LibTorch loaded).
+  const wsi::BlasBackend blas = wsi::blas_backend();
+  INFO(blas.name << " " << blas.library);
+  CHECK_FALSE(blas.library.empty());
+  CHECK(blas.reference == (blas.library.find("/blas/") != std::string::npos));
+  if (blas.library.find("openblas") != std::string::npos) CHECK(blas.name.rfind("OpenBLAS", 0) == 0);
+
   ModelOptions options;
   options.std = {1, 0, 1};
   CHECK_THROWS_AS(wsi::apply_model_options(d, options), std::invalid_argument);
