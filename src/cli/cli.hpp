@@ -30,6 +30,7 @@ int patches_command(int argc, char** argv);
 int render_command(int argc, char** argv);
 int inspect_command(int argc, char** argv);
 int export_command(int argc, char** argv);
+int aggregate_command(int argc, char** argv);
 
 // Logging: "[wsi-mpi rank N]" prefix; SPDLOG_LEVEL in the environment overrides the level.
 void setup_logging(int rank = -1);

@@ -23,6 +23,7 @@ commands:
   render     draw each done slide's prediction map over its thumbnail, with a legend (PNG)
   inspect    summarise a cohort file: slides, status, tiles, progress, resumable? (--json)
   export     write per-slide CLAM h5/pt features or QuPath GeoJSON tiles
+  aggregate  one embedding per slide from its tile features (mean or a slide encoder), over ranks
 
 `wsi-mpi <command> --help` describes each command's options; `wsi-mpi --version` prints the version.
 )";
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
       {"render", render_command},
       {"inspect", inspect_command},
       {"export", export_command},
+      {"aggregate", aggregate_command},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;

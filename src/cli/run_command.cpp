@@ -92,12 +92,7 @@ Job job_from(const po::variables_map& vm) {
   return job;
 }
 
-// Rank r of `world` as a message suffix.
-std::string on_rank(const Comm& world) { return " (rank " + std::to_string(world.rank()) + ")"; }
-
-int exit_status(StepResult result) { return result == StepResult::refused ? kExitUsage : kExitJobFailed; }
-
-int exit_status(JobOutcome outcome) {
+int outcome_status(JobOutcome outcome) {
   switch (outcome) {
     case JobOutcome::complete: return kExitOk;
     case JobOutcome::some_slides_failed: return kExitSomeSlidesFailed;
@@ -142,7 +137,7 @@ int job_command(const std::string& command, int argc, char** argv, Stages stages
                      std::getenv("SLURM_RESTART_COUNT"));
       job.overwrite = false;
     }
-    return exit_status(stages(job, world, abort_job));
+    return outcome_status(stages(job, world, abort_job));
   } catch (const JobStopped& e) {  // agreed by every rank: all leave cleanly
     print_error(command, e.what() + on_rank(world));
     return exit_status(e.result());

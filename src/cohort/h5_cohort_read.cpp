@@ -8,6 +8,7 @@
 #include "cohort/h5_parallel.hpp"
 #include "util/file_name.hpp"
 #include "wsi/cohort/cohort_file.hpp"
+#include "wsi/cohort/slide_embeddings.hpp"
 
 namespace wsi {
 namespace {
@@ -286,6 +287,21 @@ std::vector<float> read_tile_features(const std::string& path, int64_t first, in
   Reader r(path);
   if (!r.has(n::kTileFeatures)) throw std::runtime_error("cohort file '" + path + "' has no tile features");
   return r.rows<float>(n::kTileFeatures, H5T_NATIVE_FLOAT, first, count);  // float16 widened by HDF5
+}
+
+}  // namespace wsi
+
+namespace wsi {
+
+std::vector<float> read_slide_embeddings(const std::string& path, const std::string& name, int64_t& size) {
+  Reader r(path);
+  const std::string dataset = "/slides/embeddings/" + name;
+  if (name.find('/') != std::string::npos || !r.has(dataset))
+    throw std::runtime_error("cohort file '" + path + "' has no slide embeddings '" + name + "'");
+  const auto dims = r.dims(dataset);
+  if (dims.size() != 2) r.fail(dataset + " is not S x E");
+  size = static_cast<int64_t>(dims[1]);
+  return r.all<float>(dataset, H5T_NATIVE_FLOAT);
 }
 
 }  // namespace wsi
