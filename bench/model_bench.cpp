@@ -3,6 +3,7 @@
 //   model_bench --weights W.pth [--model resnet18-kather100k] [--device cpu|cuda]
 //               [--precision fp32|bf16|fp16] [--channels-last -1|0|1] [--batch 8] [--threads 2]
 //               [--seconds 8] [--compare-cpu 0|1] [--probe 1|0]
+//   model_bench --matmul 1 [--threads 2] [--seconds 3]   the BLAS's matmul rate
 // The model is loaded as `wsi-mpi run` loads it: on a CPU the layout, optimize_for_inference and
 // (--precision auto) the precision are probed at --batch; --probe 0 takes the options as given.
 // It sees only wsi/model/model.hpp, so bench/cuda/build.sh can build it with the model stage
@@ -41,6 +42,15 @@ std::pair<double, double> agreement(const std::vector<float>& p, const std::vect
 int main(int argc, char** argv) {
   try {
     const auto a = parse_options(argc, argv, 1);
+    if (get(a, "matmul", "0") == "1") {  // the BLAS behind LibTorch, on a ViT-B MLP-sized product
+      const int threads = std::stoi(get(a, "threads", "2"));
+      set_blas_threads(threads);
+      const BlasBackend blas = blas_backend();
+      std::printf("matmul 1576x768 @ 768x3072 fp32, %d threads: %.1f GFLOP/s (BLAS: %s, %s)\n", threads,
+                  measure_matmul_gflops(1576, 768, 3072, std::stod(get(a, "seconds", "3"))), blas.name.c_str(),
+                  blas.library.c_str());
+      return 0;
+    }
     ModelOptions o;
     o.model = get(a, "model", "resnet18-kather100k");
     o.weights = get(a, "weights", "");
@@ -69,11 +79,11 @@ int main(int argc, char** argv) {
           for (int c = 0; c < 3; ++c)
             *p++ = uint8_t(std::clamp(base[c] + wave[c] * std::sin(freq * (x + 2 * y) + c), 0.0, 255.0));
     }
-    const BatchResult first = model->run(data.data(), batch, true, false);  // warm-up
+    const BatchResult first = model->run(data.data(), batch, !d.class_names.empty(), d.class_names.empty());  // warm-up
     int64_t tiles = 0;
     const auto start = Clock::now();
     while (seconds_since(start) < seconds) {
-      model->run(data.data(), batch, true, false);
+      model->run(data.data(), batch, !d.class_names.empty(), d.class_names.empty());
       tiles += batch;
     }
     const double rate = double(tiles) / seconds_since(start);

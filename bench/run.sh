@@ -123,6 +123,14 @@ run_job mem1.log 1 --slides mem1/manifest.csv --model null --threads 1 --readers
 run_job mem4.log 1 --slides mem4/manifest.csv --model null --threads 1 --readers 1 --output mem4.h5
 read -r m1_tiles _ < <(rank_table mem1.log)
 read -r m4_tiles _ < <(rank_table mem4.log)
+echo "(h) transformers: the BLAS, ViT-B/16 and ViT-L/16 ..."
+"$model_bench" --matmul 1 --threads "$threads" | tee matmul.log
+/usr/bin/python3 "$root/bench/vit_models.py" "$work" > /dev/null 2>&1
+: > vit.log
+for arch in vit_b_16 vit_l_16; do
+  "$model_bench" --model "$work/$arch.pt" --batch 4 --threads "$threads" --channels-last 0 --probe 0 --seconds 20 \
+    2>/dev/null | grep 'tiles/s$' | tee -a vit.log
+done
 echo "(g) coordinator ..."
 mpirun --allow-run-as-root --oversubscribe --bind-to none -n 8 "$build/bench/coordinator_bench" 100000 | tee coordinator.log
 load_end=$(cut -d' ' -f1 /proc/loadavg)
@@ -161,6 +169,16 @@ echo
 echo "(f) On a GPU node: at the measured $per_thread tiles/s per reader thread (this CPU), a GPU running"
 echo "    ResNet18 at N tiles/s needs N / $per_thread reader threads: $(awk -v p="$per_thread" 'BEGIN{printf "%.0f", 5000/p}') for 5000 tiles/s,"
 echo "    $(awk -v p="$per_thread" 'BEGIN{printf "%.0f", 20000/p}') for 20000 tiles/s (GPU rates assumed, not measured here)."
+echo
+gflops=$(sed -nE 's/.*: ([0-9.]+) GFLOP\/s.*/\1/p' matmul.log)
+vit_b=$(awk '/vit_b_16/ {print $(NF-1)}' vit.log)
+vit_l=$(awk '/vit_l_16/ {print $(NF-1)}' vit.log)
+echo
+echo "(h) BLAS behind LibTorch: $(sed -nE 's/.*\(BLAS: ([^,]*),.*/\1/p' matmul.log); matmul 1576x768 @ 768x3072: $gflops GFLOP/s"
+echo "    ViT-B/16 (tokens, cls), batch 4, $threads threads: $vit_b tiles/s; ViT-L/16: $vit_l tiles/s;"
+echo "    ResNet-18 (ours, above): $ours tiles/s = $(r "$ours" "$vit_b")x ViT-B and $(r "$ours" "$vit_l")x ViT-L."
+echo "    One reader thread reads $per_thread tiles/s here: a model slower than that per rank is never"
+echo "    starved by one reader; a GPU running ViT-L at N tiles/s needs N / $per_thread reader threads."
 echo
 echo "(g) $(sed -n 1p coordinator.log)"
 echo "    $(sed -n 2p coordinator.log)"
