@@ -15,7 +15,7 @@ flags=(-std=gnu++20 -O3 -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI="$abi" -DSPDLOG_COMPIL
        -DSPDLOG_SHARED_LIB -DFMT_SHARED -DBOOST_BIND_GLOBAL_PLACEHOLDERS -I"$root/include" -I"$root/src"
        -isystem "$kit/include" -isystem "$torch/include" -isystem "$torch/include/torch/csrc/api/include")
 pids=()
-for f in src/model/model_description.cpp src/model/torch_builtin.cpp src/model/torch_model.cpp src/model/torch_tuning.cpp \
+for f in src/model/model_description.cpp src/model/torch_builtin.cpp src/model/torch_model.cpp src/model/torch_tuning.cpp src/model/blas_backend.cpp \
          src/model/torch_state_dict.cpp bench/model_bench.cpp; do
   g++ "${flags[@]}" -c "$root/$f" -o "$out/$(basename "$f" .cpp).o" & pids+=($!)
 done
@@ -23,5 +23,5 @@ for p in "${pids[@]}"; do wait "$p"; done
 cuda=()
 [ -e "$torch/lib/libtorch_cuda.so" ] && cuda=(-ltorch_cuda -lc10_cuda)
 g++ -o "$out/model_bench" "$out"/*.o -L"$torch/lib" -Wl,--no-as-needed "${cuda[@]}" -ltorch -ltorch_cpu -lc10 \
-    -Wl,--as-needed "$kit/lib/libspdlog.so.1.10" "$kit/lib/libfmt.so.9" -Wl,-rpath,"$torch/lib:$kit/lib" -lpthread
+    -Wl,--as-needed "$kit/lib/libspdlog.so.1.10" "$kit/lib/libfmt.so.9" -Wl,-rpath,"$torch/lib:$kit/lib" -lpthread -ldl
 echo "built $out/model_bench against torch $(python3 -c 'import torch; print(torch.__version__)') (C++11 ABI $abi)"

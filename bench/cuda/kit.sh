@@ -12,7 +12,7 @@ defs=(-DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -DSPDLOG_SHARED_LIB -DFMT_SHAR
 {
   g++ -std=gnu++17 "${defs[@]}" -M -I "$root/include" -I "$root/src" "$root/src/model/model_description.cpp"
   echo '#include <spdlog/spdlog.h>' | g++ -std=gnu++17 "${defs[@]}" -x c++ -M -
-} | tr ' \\' '\n\n' | grep -E '^/usr/include/(boost|spdlog|fmt)/' | sort -u | sed 's|^/usr/include/||' |
+} | tr ' \\' '\n\n' | grep -E '^/usr/include/(boost|spdlog|fmt|nlohmann)/' | sort -u | sed 's|^/usr/include/||' |
   (cd /usr/include && xargs cp --parents -t "$out/include")
 for lib in libspdlog.so.1.10 libfmt.so.9; do cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$out/lib/"; done
 echo "kit in $out: $(du -sh "$out" | cut -f1)"

@@ -11,7 +11,6 @@ of a real slide (CMU-1-Small-Region.svs, tiles limited by a mask file to a few):
 - `wsi-mpi export --format clam` of the ViT features reads back with h5py and torch.load.
 The Python side reads the pixels itself (tiatoolbox_reference.Slide.read_bounds, the
 DeepFeatureExtractor's pad 0) and pools the tokens of the eager module in numpy."""
-import json
 import os
 import subprocess
 import sys
@@ -20,48 +19,13 @@ import cv2
 import h5py
 import numpy as np
 import torch
-import torch.nn as nn
-import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tiatoolbox_reference as tia  # noqa: E402
+from vit_tokens import IMAGENET_MEAN, IMAGENET_STD, make_encoder  # noqa: E402
 
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
 TOLERANCE = 1e-4
 BF16_TOLERANCE = 0.05
-
-
-class Tokens(nn.Module):
-    """A torchvision ViT up to its final LayerNorm: tokens [B, 1 + R + P, D]; R register tokens
-    (learned, after the position embedding) between the class token and the patch tokens."""
-
-    def __init__(self, vit, registers=0):
-        super().__init__()
-        self.vit = vit
-        hidden = vit.class_token.shape[-1]
-        self.registers = nn.Parameter(torch.randn(1, registers, hidden) * 0.5) if registers else None
-
-    def forward(self, x):
-        v = self.vit
-        x = v._process_input(x)
-        x = torch.cat([v.class_token.expand(x.shape[0], -1, -1), x], 1) + v.encoder.pos_embedding
-        if self.registers is not None:
-            x = torch.cat([x[:, :1], self.registers.expand(x.shape[0], -1, -1), x[:, 1:]], 1)
-        return v.encoder.ln(v.encoder.layers(x))
-
-
-def make_encoder(path, arch, size=224, registers=0, pooling="cls"):
-    torch.manual_seed(3)
-    vit = getattr(torchvision.models, arch)(weights=None, image_size=size)
-    with torch.no_grad():  # torchvision starts the class token at 0: give it something to carry
-        vit.class_token.normal_(0, 0.5)
-    encoder = Tokens(vit, registers).eval()
-    traced = torch.jit.trace(encoder, torch.zeros(1, 3, size, size), check_trace=False)
-    description = {"output": "features", "input_size": [size, size], "mean": IMAGENET_MEAN, "std": IMAGENET_STD,
-                   "pooling": pooling, "prefix_tokens": 1 + registers}
-    torch.jit.save(traced, path, _extra_files={"wsi_model.json": json.dumps(description)})
-    return encoder
 
 
 def pooled(tokens, pooling, prefix):
