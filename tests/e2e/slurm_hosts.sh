@@ -14,24 +14,10 @@
 # Skips (exit 77) only where network namespaces cannot be made; fails when Slurm cannot start.
 set -euo pipefail
 
-MODE=${1:?usage: slurm_hosts.sh run|node-lost WSI_MPI_BINARY WORKDIR}
-BIN=$(realpath "${2:?wsi-mpi binary}")
-WORK=${3:?work directory}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SBATCH_SCRIPT=$HERE/../../slurm/wsi-mpi.sbatch
-PY=/usr/bin/python3
-
-fail() { echo "slurm_hosts: FAIL: $*" >&2; exit 1; }
-say() { echo "slurm_hosts: [$((SECONDS - T0)) s] $*"; }
-T0=$SECONDS
-
-[ -x "$BIN" ] || fail "no wsi-mpi binary at $BIN"
-rm -rf "$WORK"
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
-
-# shellcheck source=slurm_cluster.sh
-source "$HERE/slurm_cluster.sh"
+TEST=slurm_hosts
+# shellcheck source=slurm_job.sh
+source "$HERE/slurm_job.sh" "$@"
 slurm_hosts_require
 slurm_cluster_start_hosts 3
 say "cluster up: $(sinfo -h -N -o '%N %T' | tr '\n' ' ')"
@@ -39,25 +25,10 @@ say "cluster up: $(sinfo -h -N -o '%N %T' | tr '\n' ' ')"
 # reachable from inside the namespaces). sbatch passes the environment on to the ranks.
 export OMPI_MCA_btl_tcp_if_include=$SLURM_HOSTS_NET.0/24 OMPI_MCA_oob_tcp_if_include=$SLURM_HOSTS_NET.0/24
 
-LOG=$WORK/slurm.out
-show_log() { echo "----- $LOG" >&2; cat "$LOG" "$WORK/slurm.err" >&2 2>/dev/null || true; }
-
 submit() {   # submit JOB.ini -> job id: 2 hosts x 2 ranks of 1 core
   (cd "$WORK" && WSI_MPI=$BIN sbatch --parsable --job-name="wsi-$MODE" -N 2 --ntasks-per-node=2 \
      --cpus-per-task=1 --time=10:00 --output="$LOG" --error="$WORK/slurm.err" "$SBATCH_SCRIPT" "$1") ||
     fail "sbatch refused the job"
-}
-
-reference() {   # reference JOB.ini OUT.h5: one rank, outside Slurm
-  mpirun --allow-run-as-root --oversubscribe --bind-to none -n 1 \
-    "$BIN" run --job "$1" --threads 1 --output "$2" > "$WORK/reference.log" 2>&1 ||
-    { cat "$WORK/reference.log" >&2; fail "the reference run failed"; }
-}
-
-wait_done() {   # wait_done JOBID LIMIT: COMPLETED, exit code 0
-  slurm_wait_state "$1" COMPLETED "$2" || { show_log; exit 1; }
-  [ "$(slurm_job_field "$1" ExitCode)" = "0:0" ] ||
-    { show_log; fail "job $1 completed with ExitCode $(slurm_job_field "$1" ExitCode)"; }
 }
 
 # The hosts of the job's (current) allocation, one per line.

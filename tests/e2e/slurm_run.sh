@@ -15,31 +15,12 @@
 # Fails (never skips) when Slurm or munge cannot start.
 set -euo pipefail
 
-MODE=${1:?usage: slurm_run.sh run|preempt WSI_MPI_BINARY WORKDIR}
-BIN=$(realpath "${2:?wsi-mpi binary}")
-WORK=${3:?work directory}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SBATCH_SCRIPT=$HERE/../../slurm/wsi-mpi.sbatch
-PY=/usr/bin/python3
-
-fail() { echo "slurm_run: FAIL: $*" >&2; exit 1; }
-say() { echo "slurm_run: [$((SECONDS - T0)) s] $*"; }
-T0=$SECONDS
-
-[ -x "$BIN" ] || fail "no wsi-mpi binary at $BIN"
-[ -f "$SBATCH_SCRIPT" ] || fail "no $SBATCH_SCRIPT"
-rm -rf "$WORK"
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
-
-# shellcheck source=slurm_cluster.sh
-source "$HERE/slurm_cluster.sh"
+TEST=slurm_run
+# shellcheck source=slurm_job.sh
+source "$HERE/slurm_job.sh" "$@"
 slurm_cluster_start
 say "cluster up ($SLURM_CONF)"
-
-# The batch script and its log when something fails.
-LOG=$WORK/slurm.out
-show_log() { echo "----- $LOG" >&2; cat "$LOG" "$WORK/slurm.err" >&2 2>/dev/null || true; }
 
 # sbatch of the real script: 2 ranks of 1 core on this 2-core node, logs in WORK.
 OVERCOMMIT=()
@@ -49,13 +30,6 @@ submit() {   # submit JOB.ini [WSI_MAX_REQUEUES] -> prints the job id
      --ntasks-per-node=2 --cpus-per-task=1 --time=10:00 "${OVERCOMMIT[@]}" \
      --output="$LOG" --error="$WORK/slurm.err" "$SBATCH_SCRIPT" "$1") ||
     fail "sbatch refused the job"
-}
-
-# `mpirun -n 1` of the same job, same threads per rank: the reference file.
-reference() {   # reference JOB.ini OUT.h5
-  mpirun --allow-run-as-root --oversubscribe --bind-to none -n 1 \
-    "$BIN" run --job "$1" --threads 1 --output "$2" > "$WORK/reference.log" 2>&1 ||
-    { cat "$WORK/reference.log" >&2; fail "the reference run failed"; }
 }
 
 check_complete() {   # check_complete FILE.h5: inspect --json says complete, every slide done
@@ -82,12 +56,6 @@ try:
 except Exception:
     print("none 0 0")
 EOF
-}
-
-wait_done() {   # wait_done JOBID LIMIT: COMPLETED, exit code 0
-  slurm_wait_state "$1" COMPLETED "$2" || { show_log; exit 1; }
-  [ "$(slurm_job_field "$1" ExitCode)" = "0:0" ] ||
-    { show_log; fail "job $1 completed with ExitCode $(slurm_job_field "$1" ExitCode)"; }
 }
 
 case "$MODE" in

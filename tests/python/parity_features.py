@@ -35,7 +35,7 @@ TOLERANCE = 1e-4
 
 def run(binary, slide, model, output, *extra, check=True):
     command = [binary, "run", "--slides", slide, "--model", model, "--output", output, "--overwrite",
-               "--threads", "2", "--batch-size", "8", *extra]
+               "--threads", "2", "--batch-size", "8", "--channels-last", "off", *extra]
     result = subprocess.run(command, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
