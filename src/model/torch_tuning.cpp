@@ -98,7 +98,7 @@ void give_tensors_own_storage(torch::jit::Module& module) {
   for (const auto& attribute : module.named_attributes(/*recurse=*/true)) {
     if (!attribute.value.isTensor()) continue;
     at::Tensor t = attribute.value.toTensor();
-    if (t.defined() && (t.storage_offset() != 0 || t.storage().nbytes() != t.numel() * t.element_size()))
+    if (t.defined() && (t.storage_offset() != 0 || t.storage().nbytes() != static_cast<size_t>(t.numel()) * t.element_size()))
       t.set_data(t.clone(at::MemoryFormat::Contiguous));
   }
 }
