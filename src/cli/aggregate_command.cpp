@@ -7,6 +7,7 @@
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
+#include "cli/rank_errors.hpp"
 #include "wsi/run/aggregate.hpp"
 
 namespace wsi::cli {

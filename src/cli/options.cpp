@@ -134,10 +134,6 @@ ModelOptions model_options_from(const po::variables_map& vm) {
   return model;
 }
 
-std::string on_rank(const Comm& world) { return " (rank " + std::to_string(world.rank()) + ")"; }
-
-int exit_status(StepResult result) { return result == StepResult::refused ? kExitUsage : kExitJobFailed; }
-
 int run_subcommand(const char* name, int argc, char** argv, const po::options_description& options,
                    const char* positional, const std::function<int(const po::variables_map&)>& body) {
   setup_logging();

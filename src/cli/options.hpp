@@ -7,20 +7,13 @@
 
 #include <boost/program_options.hpp>
 
-#include "wsi/comm/comm.hpp"
 #include "wsi/model/model.hpp"
-#include "wsi/schedule/failure.hpp"
 
 namespace wsi::cli {
 
 namespace po = boost::program_options;
 
 std::vector<std::string> split_list(const std::string& text);
-
-// " (rank R)": appended to the messages of MPI commands.
-std::string on_rank(const Comm& world);
-// A step the ranks agreed failed: 2 when refused (bad options, a changed job), else 1.
-int exit_status(StepResult result);
 // "R,G,B" style numbers; throws std::invalid_argument naming the option.
 std::vector<double> parse_numbers(const std::string& option, const std::string& text);
 

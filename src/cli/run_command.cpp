@@ -9,6 +9,7 @@
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
+#include "cli/rank_errors.hpp"
 #include "wsi/run/job_runner.hpp"
 #include "wsi/schedule/failure.hpp"
 
