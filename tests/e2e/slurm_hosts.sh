@@ -44,8 +44,7 @@ table_hosts() {
 
 case "$MODE" in
 run)
-  "$BIN" synth --output "$WORK/cohort" --slides 4 --size 4000x3000 > "$WORK/synth.log" 2>&1 ||
-    { cat "$WORK/synth.log" >&2; fail "synth failed"; }
+  synth_cohort --slides 4 --size 4000x3000
   job=$(submit "$WORK/cohort/job.ini")
   say "submitted job $job"
   wait_done "$job" 240
@@ -64,8 +63,7 @@ run)
 node-lost)
   # About 3800 tiles in units of 16; the unit pause keeps the job running long enough to lose
   # a host in the middle, however fast the machine.
-  "$BIN" synth --output "$WORK/cohort" --slides 8 --size 8000x6000 > "$WORK/synth.log" 2>&1 ||
-    { cat "$WORK/synth.log" >&2; fail "synth failed"; }
+  synth_cohort --slides 8 --size 8000x6000
   JOB=$WORK/cohort/lost.ini
   grep -v -e '^unit-tiles' -e '^checkpoint-interval' -e '^batch-size' "$WORK/cohort/job.ini" > "$JOB"
   printf 'unit-tiles = 16\ncheckpoint-interval = 1\nbatch-size = 2\n' >> "$JOB"

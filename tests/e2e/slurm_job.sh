@@ -32,6 +32,11 @@ reference() {   # reference JOB.ini OUT.h5
     { cat "$WORK/reference.log" >&2; fail "the reference run failed"; }
 }
 
+synth_cohort() {   # synth_cohort SYNTH-ARGS...: a synthetic cohort, its job file in WORK/cohort
+  "$BIN" synth --output "$WORK/cohort" "$@" > "$WORK/synth.log" 2>&1 ||
+    { cat "$WORK/synth.log" >&2; fail "synth failed"; }
+}
+
 wait_done() {   # wait_done JOBID LIMIT: COMPLETED, exit code 0
   slurm_wait_state "$1" COMPLETED "$2" || { show_log; exit 1; }
   [ "$(slurm_job_field "$1" ExitCode)" = "0:0" ] ||

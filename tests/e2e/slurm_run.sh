@@ -60,8 +60,7 @@ EOF
 
 case "$MODE" in
 run)
-  "$BIN" synth --output "$WORK/cohort" --slides 3 --size 3000x2500 > "$WORK/synth.log" 2>&1 ||
-    { cat "$WORK/synth.log" >&2; fail "synth failed"; }
+  synth_cohort --slides 3 --size 3000x2500
   job=$(submit "$WORK/cohort/job.ini")
   say "submitted job $job"
   wait_done "$job" 180
@@ -77,8 +76,7 @@ run)
 preempt)
   # About 3800 tiles in 240 units of 16 tiles, a checkpoint every second, small batches: the
   # Slurm run lasts 15-30 s on 2 cores, long enough to be stopped twice in the middle.
-  "$BIN" synth --output "$WORK/cohort" --slides 8 --size 8000x6000 > "$WORK/synth.log" 2>&1 ||
-    { cat "$WORK/synth.log" >&2; fail "synth failed"; }
+  synth_cohort --slides 8 --size 8000x6000
   JOB=$WORK/cohort/preempt.ini
   grep -v -e '^unit-tiles' -e '^checkpoint-interval' -e '^batch-size' "$WORK/cohort/job.ini" > "$JOB"
   printf 'unit-tiles = 16\ncheckpoint-interval = 1\nbatch-size = 2\n' >> "$JOB"
