@@ -265,11 +265,7 @@ SlideMaps read_slide_maps(const std::string& path, const std::string& key) {
 
 std::vector<TileBounds> read_tile_bounds(const std::string& path, int64_t first, int64_t count) {
   Reader r(path);
-  const auto values = r.rows<int32_t>(n::kTileBounds, H5T_NATIVE_INT32, first, count);
-  std::vector<TileBounds> out;
-  out.reserve(static_cast<size_t>(count));
-  for (size_t i = 0; i + 4 <= values.size(); i += 4) out.push_back({values[i], values[i + 1], values[i + 2], values[i + 3]});
-  return out;
+  return h5::to_tile_bounds(r.rows<int32_t>(n::kTileBounds, H5T_NATIVE_INT32, first, count));
 }
 
 std::vector<int32_t> read_tile_slides(const std::string& path, int64_t first, int64_t count) {

@@ -264,10 +264,7 @@ std::vector<TileBounds> CohortFile::read_bounds(int64_t first, int64_t count) co
   if (first < 0 || count < 0) throw std::out_of_range("cohort file '" + m.path + "': negative tile rows");
   std::vector<int32_t> values(static_cast<size_t>(count) * 4);
   h5::read_rows(m.bounds.id(), H5T_NATIVE_INT32, first, count, values.data(), m.at(n::kTileBounds));
-  std::vector<TileBounds> out(static_cast<size_t>(count));
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = {values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3]};
-  return out;
+  return h5::to_tile_bounds(values);
 }
 
 const std::string& CohortFile::path() const { return impl_->path; }

@@ -119,9 +119,7 @@ std::vector<TileBounds> SlideEmbeddingFile::read_bounds(int64_t first, int64_t c
   const Impl& m = *impl_;
   std::vector<int32_t> values(static_cast<size_t>(count) * 4);
   if (count > 0) h5::read_rows(m.bounds.id(), H5T_NATIVE_INT32, first, count, values.data(), m.at(n::kTileBounds));
-  std::vector<TileBounds> out(static_cast<size_t>(count));
-  for (size_t i = 0; i < out.size(); ++i) out[i] = {values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3]};
-  return out;
+  return h5::to_tile_bounds(values);
 }
 
 void SlideEmbeddingFile::write(const std::vector<int64_t>& slides, const std::vector<float>& rows) {

@@ -121,6 +121,13 @@ Handle open_dataset(hid_t file, const std::string& name, const std::string& path
   return make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), {path, name}, "opening a dataset");
 }
 
+std::vector<TileBounds> to_tile_bounds(const std::vector<int32_t>& values) {
+  std::vector<TileBounds> out;
+  out.reserve(values.size() / 4);
+  for (size_t i = 0; i + 4 <= values.size(); i += 4) out.push_back({values[i], values[i + 1], values[i + 2], values[i + 3]});
+  return out;
+}
+
 bool exists(hid_t file, const std::string& name) {
   // Check each link from the root down: H5Lexists fails on a missing intermediate group.
   size_t slash = 0;

@@ -94,6 +94,8 @@ std::vector<hsize_t> dims_of(hid_t dataset, const std::string& path, const std::
 void write_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, const void* data, hid_t dxpl,
                 const Where& where);
 void read_rows(hid_t dataset, hid_t mem_type, hsize_t first, hsize_t rows, void* data, const Where& where);
+// /tiles/bounds rows as read (x0, y0, x1, y1 per row, int32) to TileBounds.
+std::vector<TileBounds> to_tile_bounds(const std::vector<int32_t>& values);
 // Whole dataset.
 void write_all(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, const Where& where);
 // A collective write of the whole dataset from `data`, or of nothing (a rank joining another's
