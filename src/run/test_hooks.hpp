@@ -3,7 +3,8 @@
 // unit: a speed limit, so that stop tests find work left on any machine), WSI_TEST_EPOCH_PAUSE
 // (between an epoch's row writes and its done flags) and WSI_TEST_MAPS_PAUSE (between an epoch's
 // maps write and its flush), so that kill tests can hit those moments; WSI_TEST_FAIL=RANK:PHASE
-// makes rank RANK throw at PHASE (start, planning, epoch, maps, finalize), for the tests that
+// makes rank RANK throw at PHASE (start, planning, epoch, maps, finalize; aggregate-start and
+// aggregate-write in `wsi-mpi aggregate`), for the tests that
 // one rank's failure ends the job everywhere.
 #pragma once
 #include <chrono>

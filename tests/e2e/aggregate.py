@@ -2,7 +2,9 @@
 (--model-output features): the mean on 2 ranks against numpy; an attention-MIL slide encoder
 (TorchScript, using features and level-0 coords) on 3 ranks against the same module run in
 Python; a killed aggregate resumes without computing a slide again and ends with the
-uninterrupted embeddings; a name made by another model, and a file without features, are refused
+uninterrupted embeddings; rank 1 of 2 failing at the start and between two writes ends the job
+on every rank with exit 1 and its message (a hang fails on the 120 s guard), and a rerun
+finishes with the uninterrupted embeddings; a name made by another model, and a file without features, are refused
 (exit 2).
 usage: aggregate.py BIN WORK"""
 import os
@@ -103,6 +105,22 @@ assert (done == 1).all(), done
 assert not before & again, f"slides {sorted(before & again)} computed again"
 np.testing.assert_array_equal(resumed, mean)
 print(f"resume: {len(before)} slides done before the kill, {len(again)} after, none twice; equal to the mean")
+
+# Rank 1 of 2 fails: at the start (before any collective step), then after computing its first
+# slides, before their write. Every rank ends, exit 1, naming rank 1; a rerun finishes the job.
+for phase in ("aggregate-start", "aggregate-write"):
+    name = "failed-" + phase
+    command = mpirun(binary, 2, ["aggregate", cohort, "--output-name", name, "--slides-per-write", "1"])
+    result = subprocess.run(command, env=environment({"WSI_TEST_FAIL": "1:" + phase}), capture_output=True,
+                            text=True, timeout=120)
+    text = result.stdout + result.stderr
+    assert result.returncode == 1, (phase, result.returncode, text[-2000:])
+    assert "failure injected at " + phase in text and "rank 1" in text, (phase, text[-2000:])
+    run(mpirun(binary, 2, ["aggregate", cohort, "--output-name", name]))
+    again, done = embeddings(name)
+    assert (done == 1).all(), (phase, done)
+    np.testing.assert_array_equal(again, mean)
+    print(f"rank 1 failing at {phase}: exit 1 on every rank, naming it; the rerun equals the mean")
 
 # Refusals.
 for args, what in ((["--model", encoder, "--output-name", "mean"], "made by mean"),
