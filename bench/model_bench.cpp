@@ -2,10 +2,10 @@
 // moves the probabilities from CPU fp32 on the same batch.
 //   model_bench --weights W.pth [--model resnet18-kather100k] [--device cpu|cuda]
 //               [--precision fp32|bf16|fp16] [--channels-last -1|0|1] [--batch 8] [--threads 2]
-//               [--seconds 8] [--compare-cpu 0|1] [--probe 1|0]
+//               [--seconds 8] [--compare-cpu 0|1] [--autotune 0|1]
 //   model_bench --matmul 1 [--threads 2] [--seconds 3]   the BLAS's matmul rate
-// The model is loaded as `wsi-mpi run` loads it: on a CPU the layout, optimize_for_inference and
-// (--precision auto) the precision are probed at --batch; --probe 0 takes the options as given.
+// The model runs the numeric configuration `wsi-mpi run` decides for these options: the rule's,
+// or with --autotune 1 the measured one (layout, optimize_for_inference, precision auto) at --batch.
 // It sees only wsi/model/model.hpp, so bench/cuda/build.sh can build it with the model stage
 // alone against another LibTorch (the one a GPU machine's Python ships).
 #include <algorithm>
@@ -59,11 +59,12 @@ int main(int argc, char** argv) {
     o.threads = std::stoi(get(a, "threads", "2"));
     o.channels_last = std::stoi(get(a, "channels-last", "-1"));
     const int batch = std::stoi(get(a, "batch", "8"));
-    o.batch_size = batch;  // layouts and precisions are probed at this batch size
-    o.probe = get(a, "probe", "1") == "1";
+    o.batch_size = batch;
+    o.configure = get(a, "autotune", "0") != "1";
     const double seconds = std::stod(get(a, "seconds", "8"));
     auto model = load_model(o);
-    const ModelConfiguration c = model->configuration();
+    if (!o.configure) model->use_configuration(model->measured_configuration(o));
+    const NumericConfig c = model->configuration();
     const auto& d = model->description();
     // Smooth random colour fields (not noise): patches whose top class varies.
     // In the model's host memory, as a rank's reader threads fill it (pinned on a GPU).
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
                 c.optimized ? " optimized" : "", batch, o.threads, rate);
     if (get(a, "compare-cpu", "0") == "1") {
       ModelOptions cpu = o;
-      cpu.device = "cpu", cpu.precision = Precision::fp32, cpu.channels_last = 0, cpu.probe = false;
+      cpu.device = "cpu", cpu.precision = Precision::fp32, cpu.channels_last = 0, cpu.configure = true;
       const BatchResult reference = load_model(cpu)->run(data.data(), batch, true, false);
       const auto [diff, same] = agreement(first.probabilities, reference.probabilities, d.class_names.size());
       std::printf("; against CPU fp32: max |dp| %.2g, same top class %.1f %%", diff, 100 * same);

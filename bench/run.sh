@@ -63,7 +63,7 @@ rank_table() {
 maxrss_mb() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
 wall_s() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; printf "%.1f", s}' "$1"; }
 
-# The job's own defaults: no --batch-size, so the load-time probe picks layout and batch.
+# The job's own defaults: no --batch-size, the numeric configuration by the rule.
 model_args=(--model resnet18-kather100k --weights weights.pth)
 native_bf16=0
 grep -m1 '^flags' /proc/cpuinfo | grep -qwE 'amx_bf16|avx512_bf16' && native_bf16=1
@@ -80,7 +80,7 @@ ours=$(awk '/tiles\/s$/ {print $(NF-1)}' ours.log)
 : > variants.log
 for v in "fp32 0 0" "bf16 1 0" "auto -1 1"; do
   set -- $v
-  "$model_bench" --weights weights.pth --precision "$1" --channels-last "$2" --probe "$3" --batch "$batch" \
+  "$model_bench" --weights weights.pth --precision "$1" --channels-last "$2" --autotune "$3" --batch "$batch" \
     --threads "$threads" --seconds 6 2>/dev/null | grep 'tiles/s$' | tee -a variants.log
 done
 
@@ -96,15 +96,15 @@ echo "(b) end to end, 1 rank, slide $size ..."
 run_job e2e1.log 1 --slides $e2e/manifest.csv "${model_args[@]}" --threads "$threads" --output e2e1.h5
 read -r e_tiles e_rate e_read e_inf e_wait e_write _ < <(rank_table e2e1.log)
 e_wall=$(wall_s e2e1.log)
-e_probe=$(sed -nE 's/.*probed in ([0-9.]+) s.*/\1/p' e2e1.log | head -1)
-e_choice=$(sed -nE 's/.*model resnet18-kather100k: ([^:]*): .*probed.*/\1/p' e2e1.log | head -1)
+e_first=$(sed -nE 's/.*first batch inferred ([0-9.]+) s after.*/\1/p' e2e1.log | head -1)
+e_choice=$(sed -nE 's/.*numeric configuration: (.*)/\1/p' e2e1.log | head -1)
 e_plan=$(sed -nE 's/.*planned [0-9]+ tiles in [0-9]+ units \(([0-9.]+) s\).*/\1/p' e2e1.log | head -1)
 if [ "$native_bf16" = 1 ]; then
   echo "(b) end to end, --precision auto ..."
   run_job e2e1auto.log 1 --slides $e2e/manifest.csv "${model_args[@]}" --precision auto --threads "$threads" --output e2e1auto.h5
   read -r a_tiles a_rate _ < <(rank_table e2e1auto.log)
   a_wall=$(wall_s e2e1auto.log)
-  a_choice=$(sed -nE 's/.*model resnet18-kather100k: ([^:]*): .*probed.*/\1/p' e2e1auto.log | head -1)
+  a_choice=$(sed -nE 's/.*numeric configuration: (.*)/\1/p' e2e1auto.log | head -1)
 fi
 
 echo "(c) null model and naive reader ..."
@@ -128,7 +128,7 @@ echo "(h) transformers: the BLAS, ViT-B/16 and ViT-L/16 ..."
 /usr/bin/python3 "$root/bench/vit_models.py" "$work" > /dev/null 2>&1
 : > vit.log
 for arch in vit_b_16 vit_l_16; do
-  "$model_bench" --model "$work/$arch.pt" --batch 4 --threads "$threads" --channels-last 0 --probe 0 --seconds 20 \
+  "$model_bench" --model "$work/$arch.pt" --batch 4 --threads "$threads" --channels-last 0 --seconds 20 \
     2>/dev/null | grep 'tiles/s$' | tee -a vit.log
 done
 echo "(g) coordinator ..."
@@ -150,13 +150,13 @@ echo "| measure | value |"
 echo "|---|---|"
 echo "| (a) ceiling: PyTorch from Python, best fp32 of NCHW/channels-last x frozen/optimize_for_inference x batch 8/16/32 | $ceiling tiles/s ($ceiling_config) |"
 [ "$native_bf16" = 1 ] && echo "| (a) PyTorch from Python, best bf16 (this CPU computes bf16 natively) | $bf16_ceiling tiles/s |"
-echo "| (a) ours, model-only, as \`wsi-mpi run\` loads it (probed) | $ours tiles/s = $(r "$ours" "$ceiling") of the ceiling ($(sed -nE 's/.*precision (.*) batch .*/\1/p' ours.log)) |"
+echo "| (a) ours, model-only, as \`wsi-mpi run\` runs it (the rule) | $ours tiles/s = $(r "$ours" "$ceiling") of the ceiling ($(sed -nE 's/.*precision (.*) batch .*/\1/p' ours.log)) |"
 while read -r line; do
   echo "| (a) ours: $(echo "$line" | sed -E 's/model resnet18-kather100k device cpu //; s/: ([0-9.]+) tiles\/s/ | \1 tiles\/s/') |"
 done < variants.log
-echo "| (b) end-to-end \`wsi-mpi run\`, 1 rank, the probe's choice: $e_choice | $(r "$e_tiles" "$e_wall") tiles/s wall clock ($e_tiles tiles in $e_wall s) = **$(r "$(r "$e_tiles" "$e_wall")" "$ceiling") of the ceiling** |"
+echo "| (b) end-to-end \`wsi-mpi run\`, 1 rank, $e_choice | $(r "$e_tiles" "$e_wall") tiles/s wall clock ($e_tiles tiles in $e_wall s) = **$(r "$(r "$e_tiles" "$e_wall")" "$ceiling") of the ceiling** |"
 echo "| (b) the same, inference stage only (rank table: tiles / seconds inferring) | $(r "$e_tiles" "$e_inf") tiles/s = $(r "$(r "$e_tiles" "$e_inf")" "$ceiling") of the ceiling |"
-echo "| (b) where the wall time goes (s): model probe / planning (per-slide: mask, grid) / waiting for reads / inferring / writing / rest (load, maps, start-up) | $e_probe / $e_plan / $e_read / $e_inf / $e_write / $(awk -v w="$e_wall" -v p="$e_probe" -v l="$e_plan" -v a="$e_read" -v b="$e_inf" -v d="$e_write" 'BEGIN { printf "%.1f", w-p-l-a-b-d }') |"
+echo "| (b) where the wall time goes (s): process start to first batch / planning (per-slide: mask, grid) / waiting for reads / inferring / writing / rest (maps, closing) | $e_first / $e_plan / $e_read / $e_inf / $e_write / $(awk -v w="$e_wall" -v p="$e_first" -v a="$e_read" -v b="$e_inf" -v d="$e_write" 'BEGIN { printf "%.1f", w-p-a-b-d }') |"
 [ "$native_bf16" = 1 ] && echo "| (b) end-to-end with --precision auto ($a_choice) | $(r "$a_tiles" "$a_wall") tiles/s wall clock = $(r "$(r "$a_tiles" "$a_wall")" "$bf16_ceiling") of PyTorch's best bf16 |"
 echo "| (c) null model \`wsi-mpi run --model null\`, 1 reader (rank table) | $n_rate tiles/s (reading-wait $n_read s) |"
 echo "| (c) batch reader alone, 1 thread: planned / naive (one openslide_read_region per tile) | $planned / $naive tiles/s = $(r "$planned" "$naive")x |"

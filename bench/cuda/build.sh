@@ -15,8 +15,9 @@ flags=(-std=gnu++20 -O3 -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI="$abi" -DSPDLOG_COMPIL
        -DSPDLOG_SHARED_LIB -DFMT_SHARED -DBOOST_BIND_GLOBAL_PLACEHOLDERS -I"$root/include" -I"$root/src"
        -isystem "$kit/include" -isystem "$torch/include" -isystem "$torch/include/torch/csrc/api/include")
 pids=()
-for f in src/model/model_description.cpp src/model/torch_builtin.cpp src/model/torch_model.cpp src/model/torch_tuning.cpp src/model/blas_backend.cpp \
-         src/model/torch_state_dict.cpp bench/model_bench.cpp; do
+for f in src/model/model_description.cpp src/model/numeric_config.cpp src/model/torch_builtin.cpp \
+         src/model/torch_model.cpp src/model/torch_tuning.cpp src/model/blas_backend.cpp src/model/torch_state_dict.cpp \
+         src/model/pickle_machine.cpp src/util/json.cpp bench/model_bench.cpp; do
   g++ "${flags[@]}" -c "$root/$f" -o "$out/$(basename "$f" .cpp).o" & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done

@@ -21,7 +21,10 @@ void setup_logging(int rank) {
 }
 
 void print_error(const std::string& command, const std::string& message) {
-  std::cerr << "wsi-mpi " << command << ": error: " << message << std::endl;
+  // One write: the lines of several ranks reach mpirun's output whole, never interleaved.
+  const std::string line = "wsi-mpi " + command + ": error: " + message + "\n";
+  std::cerr.write(line.data(), static_cast<std::streamsize>(line.size()));
+  std::cerr.flush();
 }
 
 namespace fs = std::filesystem;
@@ -88,9 +91,10 @@ void add_model_options(po::options_description& options) {
       ("threads", po::value<int>()->default_value(0), "inference threads per rank (0: the rank's share of cores)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | auto")
       ("precision", po::value<std::string>()->default_value("fp32"),
-       "fp32 | bf16 | fp16 | auto (CPU: bf16 where native and measured faster, else fp32; GPU: fp16)")
+       "fp32 | bf16 | fp16 | auto (CPU: bf16 where the CPU has it natively, else fp32; GPU: fp16)")
       ("channels-last", po::value<std::string>()->default_value("auto"),
-       "auto | on | off: NHWC weights and input (auto: measured at load on a CPU, on with CUDA)");
+       "auto | on | off: NHWC weights and input (auto: on with CUDA and for bf16, off for fp32 on a CPU)")
+      ("deterministic", po::bool_switch(), "GPU: deterministic cuDNN algorithms only (slower; CPU results are already)");
 }
 
 ModelOptions model_options_from(const po::variables_map& vm) {
@@ -126,6 +130,7 @@ ModelOptions model_options_from(const po::variables_map& vm) {
     throw std::invalid_argument("--channels-last: unknown value '" + channels_last + "' (expected auto, on or off)");
   model.channels_last = channels_last == "auto" ? -1 : channels_last == "on" ? 1 : 0;
   model.threads = vm["threads"].as<int>();
+  model.deterministic = vm["deterministic"].as<bool>();
   if (model.threads < 0) throw std::invalid_argument("--threads must not be negative");
   if (model.precision == Precision::fp16 && model.device == "cpu")
     throw std::invalid_argument("--precision fp16 needs --device cuda: LibTorch has no fp16 convolution on the CPU (use bf16)");

@@ -243,8 +243,7 @@ int classify(const Settings& s) {
   }
   auto model = load_classifier(s.model);
   const ModelDescription& d = model->description();
-  const int measured = model->configuration().batch_size;
-  const int batch = s.batch_size > 0 ? s.batch_size : measured > 0 ? measured : 8;
+  const int batch = model->configuration().batch_size;
   spdlog::info("{} patches from {}; model {} ({} classes, input {}x{}), batches of {}, {} threads", patches.size(),
                s.input, s.model.model, d.class_names.size(), d.input_width, d.input_height, batch, s.model.threads);
   Reader reader(patches, d.input_width, d.input_height);

@@ -45,7 +45,13 @@ po::options_description run_options(const std::string& command) {
       ("mpp-override", po::value<double>()->default_value(0.0), "microns per level-0 px for every slide")
       ("unit-tiles", po::value<int64_t>()->default_value(256), "tiles per work unit")
       ("checkpoint-interval", po::value<double>()->default_value(60.0), "seconds between checkpoints")
-      ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: chosen from the device)")
+      ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: the rule's, 8 on a CPU)")
+      // Not --tune: mpirun takes that for its own option anywhere on the command line.
+      ("autotune", po::bool_switch(),
+       "measure the numeric configuration (layout, optimize_for_inference, batch size; bf16 with --precision auto) "
+       "instead of the rule, or take it from the tuning cache; a resume runs the recorded one")
+      ("tuning-cache", po::value<std::string>()->default_value(""),
+       "the tuning cache file (default: $XDG_CACHE_HOME/wsi-mpi/tuning.json, else ~/.cache/wsi-mpi/tuning.json)")
       ("readers", po::value<int>()->default_value(0), "reader threads per rank (0: from the cores)")
       ("cpu-workers", po::value<int>()->default_value(0),
        "threads per rank for planning and maps, beside inference (0: the rank's share of the cores)")
@@ -89,6 +95,8 @@ Job job_from(const po::variables_map& vm) {
     throw std::invalid_argument("--feature-dtype: expected float32 or float16, got '" + dtype + "'");
   job.features_float16 = dtype == "float16";
   job.retry_failed = get<bool>(vm, "retry-failed");
+  job.autotune = get<bool>(vm, "autotune");
+  job.tuning_cache = get<std::string>(vm, "tuning-cache");
   validate(job);
   return job;
 }
@@ -110,7 +118,7 @@ int job_command(const std::string& command, int argc, char** argv, Stages stages
   Job job;
   std::string bad_options;
   try {
-    const auto vm = parse_with_job_file(argc, argv, options, {"slides", "output", "model", "weights"});
+    const auto vm = parse_with_job_file(argc, argv, options, {"slides", "output", "model", "weights", "tuning-cache"});
     if (vm.count("help")) {
       std::cout << options << std::endl;
       return kExitOk;

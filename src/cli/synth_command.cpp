@@ -76,12 +76,7 @@ void write_job_file(const fs::path& dir) {
          "stride = 224\n"
          "overview-resolution = 4\n"
          "overview-units = mpp\n"
-         "unit-tiles = 64\n"
-         "# Pinned, so that runs with any number of ranks, and resumed runs, write bit-identical\n"
-         "# files. Without these lines each rank measures its fastest layout and batch size at start\n"
-         "# (results then agree within 1e-4 between ranks).\n"
-         "channels-last = off\n"
-         "batch-size = 8\n";
+         "unit-tiles = 64\n";
 }
 
 int synthesise(const po::variables_map& vm) {

@@ -33,6 +33,7 @@ void validate(const CohortPlan& plan, const std::string& path) {
   require(plan.tile_bounds.size() == plan.tile_slide.size(), path, "as many tile bounds as tile slides");
   require(plan.stats_ranks >= 1, path, "stats_ranks >= 1");
   require(plan.feature_size >= 0, path, "feature_size >= 0");
+  require(plan.numeric_config.size() < n::kNumericConfigBytes, path, "numeric configuration within its dataset");
   std::set<std::string> keys;
   for (int64_t i = 0; i < slides; ++i) {
     const SlideRow& row = plan.slides[i];
@@ -52,11 +53,11 @@ void validate(const CohortPlan& plan, const std::string& path) {
 
 // Every dataset the initial content goes to, created (and kept open) on every rank.
 struct Created {
-  Handle config, fingerprint, class_names, feature_size;
+  Handle config, fingerprint, class_names, feature_size, numeric_config;
   Handle id, key, spath, status, error, tile_start, tile_count, width, height, mpp, power, scale, fractions;
   Handle resolution_width, resolution_height;
   Handle tile_slide, tile_bounds, units, done, unit_rank, state, stats;
-  Handle key_type, id_type, path_type, class_type, config_type, fingerprint_type, error_type;
+  Handle key_type, id_type, path_type, class_type, config_type, fingerprint_type, error_type, numeric_config_type;
 };
 
 void create_job(hid_t file, const CohortPlan& plan, const std::string& path, Created& c) {
@@ -67,6 +68,8 @@ void create_job(hid_t file, const CohortPlan& plan, const std::string& path, Cre
   c.fingerprint = h5::create_dataset(file, n::kJobFingerprint, c.fingerprint_type.id(), {}, path);
   c.class_names = h5::create_dataset(file, n::kJobClassNames, c.class_type.id(), {plan.class_names.size()}, path);
   c.feature_size = h5::create_dataset(file, n::kJobFeatureSize, H5T_STD_I64LE, {}, path);
+  c.numeric_config_type = h5::string_type(n::kNumericConfigBytes);
+  c.numeric_config = h5::create_dataset(file, n::kJobNumericConfig, c.numeric_config_type.id(), {}, path);
 }
 
 void create_slides(hid_t file, const CohortPlan& plan, const std::string& path, Created& c) {
@@ -212,6 +215,8 @@ void write_initial(const CohortPlan& plan, const Created& c, const std::string& 
   text = h5::pack_strings(plan.class_names, H5Tget_size(c.class_type.id()));
   h5::write_all(c.class_names.id(), c.class_type.id(), text.data(), x, {path, n::kJobClassNames});
   h5::write_all(c.feature_size.id(), H5T_NATIVE_INT64, &plan.feature_size, x, {path, n::kJobFeatureSize});
+  text = h5::pack_strings({plan.numeric_config}, n::kNumericConfigBytes);
+  h5::write_all(c.numeric_config.id(), c.numeric_config_type.id(), text.data(), x, {path, n::kJobNumericConfig});
   write_slides(plan, c, x, path);
 
   h5::write_all(c.tile_slide.id(), H5T_NATIVE_INT32, plan.tile_slide.data(), x, {path, n::kTileSlide});

@@ -226,6 +226,7 @@ CohortSummary read_cohort_summary(const std::string& path) {
   s.software_version = h5::read_string_attribute(r.file.id(), n::kAttrSoftwareVersion, root);
   s.job_json = r.string(n::kJobConfig);
   s.fingerprint = r.string(n::kJobFingerprint);
+  s.numeric_config = r.string(n::kJobNumericConfig);
   s.class_names = r.strings(n::kJobClassNames);
   s.feature_size = scalar<int64_t>(r, n::kJobFeatureSize, H5T_NATIVE_INT64);
   read_slides(r, s);

@@ -319,6 +319,17 @@ void CohortFile::write_slide_status(int64_t slide, SlideStatus status, const std
   h5::write_rows(m.status.id(), H5T_NATIVE_INT8, row, 1, &value, x, m.at(n::kSlideStatus));
 }
 
+void CohortFile::write_numeric_config(const std::string& json) {
+  Impl& m = *impl_;
+  if (json.size() >= n::kNumericConfigBytes)
+    throw std::invalid_argument("cohort file '" + m.path + "': a numeric configuration of " +
+                                std::to_string(json.size()) + " bytes does not fit " + n::kJobNumericConfig);
+  Handle dataset = h5::open_dataset(m.file.id(), n::kJobNumericConfig, m.path);
+  Handle type = h5::string_type(n::kNumericConfigBytes);
+  const std::vector<char> text = h5::pack_strings({json}, n::kNumericConfigBytes);
+  h5::write_all(dataset.id(), type.id(), text.data(), m.independent.id(), m.at(n::kJobNumericConfig));
+}
+
 void CohortFile::write_stats(const std::vector<RankStats>& per_rank) {
   Impl& m = *impl_;
   hsize_t rows = per_rank.size();

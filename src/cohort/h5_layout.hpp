@@ -42,6 +42,9 @@ inline constexpr const char* kJobConfig = "/job/config";
 inline constexpr const char* kJobFingerprint = "/job/fingerprint";
 inline constexpr const char* kJobClassNames = "/job/class_names";
 inline constexpr const char* kJobFeatureSize = "/job/feature_size";
+// The job's numeric configuration (JSON), fixed kNumericConfigBytes, all zero until decided.
+inline constexpr const char* kJobNumericConfig = "/job/numeric_config";
+inline constexpr size_t kNumericConfigBytes = 4096;
 inline constexpr const char* kAttrFormat = "format";
 inline constexpr const char* kAttrFormatVersion = "format_version";
 inline constexpr const char* kAttrSoftwareVersion = "software_version";

@@ -2,9 +2,11 @@
 #include "comm/mpi_comm.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <exception>
 #include <stdexcept>
+#include <thread>
 
 namespace wsi {
 
@@ -105,6 +107,32 @@ std::string Comm::broadcast(const std::string& bytes, int root) const {
     check_mpi(MPI_Bcast(out.data() + at, static_cast<int>(std::min<int64_t>(INT_MAX, length - at)), MPI_BYTE, root,
                         handle_->comm),
               "broadcasting data");
+  return out;
+}
+
+namespace {
+
+// Waits for `request`, sleeping between tests (MPI_Wait would spin on a core).
+void wait_quietly(MPI_Request& request, const char* activity) {
+  for (int done = 0;;) {
+    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), activity);
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace
+
+std::string Comm::broadcast_quietly(const std::string& bytes, int root) const {
+  int64_t length = static_cast<int64_t>(bytes.size());
+  MPI_Request request;
+  check_mpi(MPI_Ibcast(&length, 1, MPI_INT64_T, root, handle_->comm, &request), "broadcasting a size");
+  wait_quietly(request, "broadcasting a size");
+  if (length > INT_MAX) throw std::length_error("broadcast_quietly: more than INT_MAX bytes");
+  std::string out = rank() == root ? bytes : std::string(static_cast<size_t>(length), '\0');
+  check_mpi(MPI_Ibcast(out.data(), static_cast<int>(length), MPI_BYTE, root, handle_->comm, &request),
+            "broadcasting data");
+  wait_quietly(request, "broadcasting data");
   return out;
 }
 

@@ -69,6 +69,7 @@ std::string to_json(const Job& job) {
                       {"device", job.model.device},
                       {"precision", to_string(job.model.precision)},
                       {"channels_last", job.model.channels_last < 0 ? "auto" : job.model.channels_last ? "on" : "off"},
+                      {"deterministic", job.model.deterministic},
                       {"threads", job.model.threads}};
   return json_text({{"slides", job.slides},
                     {"output", job.output},
@@ -89,6 +90,8 @@ std::string to_json(const Job& job) {
                     {"cpu_workers", job.cpu_workers},
                     {"feature_dtype", job.features_float16 ? "float16" : "float32"},
                     {"retry_failed", job.retry_failed},
+                    {"autotune", job.autotune},
+                    {"tuning_cache", job.tuning_cache},
                     {"software_version", WSI_MPI_VERSION}});
 }
 

@@ -49,8 +49,8 @@ c10::Device choose_device(const std::string& device, int local_rank) {
   throw std::invalid_argument("unknown device '" + device + "' (expected cpu, cuda or auto)");
 }
 
-// Precision::automatic is resolved by the CPU probe (torch_tuning.cpp); here it is what runs
-// without one: fp16 on a GPU, fp32 on a CPU.
+// The dtype an explicit precision asks for; Precision::automatic is the rule's (torch_tuning.cpp):
+// fp16 on a GPU, here fp32 on a CPU.
 at::ScalarType choose_dtype(Precision precision, const c10::Device& device) {
   if (precision == Precision::fp16 && device.is_cpu())
     throw std::runtime_error("fp16 needs CUDA; LibTorch has no CPU fp16 convolution (use fp32 or bf16 on CPU)");
@@ -68,15 +68,18 @@ TorchModel::TorchModel(std::string name, torch::jit::Module module, ModelDescrip
       device_(choose_device(options.device, options.local_rank)) {
   if (options.threads > 0) at::set_num_threads(options.threads);
   set_blas_threads(options.threads);
-  // Batches keep one shape: let cuDNN time its kernels once per shape and keep the fastest.
-  if (!device_.is_cpu()) at::globalContext().setBenchmarkCuDNN(true);
   const auto& d = description_;
   mean_ = torch::tensor({d.mean[0], d.mean[1], d.mean[2]}, at::kFloat).view({1, 3, 1, 1}).to(device_);
   std_ = torch::tensor({d.std[0], d.std[1], d.std[2]}, at::kFloat).view({1, 3, 1, 1}).to(device_);
   normalise_ = d.mean != std::array<double, 3>{0, 0, 0} || d.std != std::array<double, 3>{1, 1, 1};
+  give_tensors_own_storage(base_);
   base_.eval();
   base_.to(device_);
-  prepare(options);
+  // The base as it is (fp32, not frozen) learns the feature size of a file that does not say.
+  const TorchVariant plain{base_, at::kFloat, false, false};
+  const std::vector<uint8_t> patch(size_t(description_.input_width) * size_t(description_.input_height) * 3, 128);
+  learn_feature_size(forward(plain, patch.data(), 1));
+  if (options.configure) use_configuration(rule_configuration(options));
 }
 
 HostBuffer TorchModel::host_buffer(size_t bytes) const {
@@ -91,6 +94,7 @@ HostBuffer TorchModel::host_buffer(size_t bytes) const {
 BatchResult TorchModel::run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) {
   BatchResult result;
   if (n <= 0) return result;
+  if (!configured_) throw std::logic_error("model " + name_ + " run before use_configuration()");
   try {
     ForwardOutputs out = forward(chosen_, patches, n);
     if (want_probabilities) result.probabilities = copy_scores(out.scores, n);

@@ -1,8 +1,9 @@
 // Private to src/model: the LibTorch-backed Model. torch_model.cpp loads and runs it;
-// torch_tuning.cpp chooses how it runs (layout, optimize_for_inference, precision, batch size).
+// torch_tuning.cpp makes its NumericConfig by rule or by measuring, and prepares the variant.
 #pragma once
 #include <torch/script.h>
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -35,17 +36,27 @@ class TorchModel final : public Model {
   bool on_gpu() const override { return !device_.is_cpu(); }
   HostBuffer host_buffer(size_t bytes) const override;
   BatchResult run(const uint8_t* patches, int n, bool want_probabilities, bool want_features) override;
-  ModelConfiguration configuration() const override { return configuration_; }
+  // torch_tuning.cpp
+  NumericConfig rule_configuration(const ModelOptions& options) override;
+  NumericConfig measured_configuration(const ModelOptions& options) override;
+  void use_configuration(const NumericConfig& config) override;
 
  private:
-  // torch_tuning.cpp: sets chosen_ and configuration_.
-  void prepare(const ModelOptions& options);
-  void prepare_fixed(const ModelOptions& options);
-  void tune(const ModelOptions& options);
+  // torch_tuning.cpp
+  NumericConfig machine_configuration(const ModelOptions& options) const;  // device, CPU, versions
+  // The variant of that dtype, layout and optimisation: made (clone, freeze, optimise) once and
+  // kept, so that the rule's check and use_configuration share it.
+  const TorchVariant& variant(at::ScalarType dtype, bool channels_last, bool optimize);
   TorchVariant make_variant(at::ScalarType dtype, bool channels_last, bool optimize) const;
-  // Tiles per second of `v` on batches of `batch` probe patches; the caller has run one batch of
-  // that size already (its results check), this runs one more before timing.
-  double time_batches(const TorchVariant& v, const uint8_t* patches, int batch) const;
+  // A candidate being measured: its configuration, its prepared variant, its timings.
+  struct Timed {
+    NumericConfig config;
+    const TorchVariant* variant = nullptr;
+    std::vector<double> rates;
+  };
+  Timed fastest(std::vector<Timed>& candidates, const uint8_t* patches, std::string& summary) const;
+  // Tiles per second of `v` over batches of `batch` probe patches for kRepeatSeconds (one at least).
+  double timed_rate(const TorchVariant& v, const uint8_t* patches, int batch) const;
 
   at::Tensor preprocess(const TorchVariant& v, const uint8_t* patches, int n) const;
   ForwardOutputs forward(const TorchVariant& v, const uint8_t* patches, int n) const;
@@ -59,13 +70,18 @@ class TorchModel final : public Model {
   std::string name_;
   torch::jit::Module base_;  // eval, on the device, fp32, not frozen
   TorchVariant chosen_;
+  bool configured_ = false;            // chosen_ is set: use_configuration() ran
+  std::deque<TorchVariant> variants_;  // made so far (at most the candidates of one measurement)
   ModelDescription description_;
   bool builtin_;
   c10::Device device_;
   at::Tensor mean_, std_;
   bool normalise_ = false;
-  ModelConfiguration configuration_;
 };
+
+// Gives every tensor attribute of `module` a storage of its own, so that Module::clone() keeps
+// views into one storage apart (torch_tuning.cpp).
+void give_tensors_own_storage(torch::jit::Module& module);
 
 // Device and dtype from the options (torch_model.cpp); throw for what cannot run here.
 c10::Device choose_device(const std::string& device, int local_rank);

@@ -7,6 +7,7 @@
 
 #include "util/enum_names.hpp"
 #include "util/json.hpp"
+#include "wsi/model/model.hpp"
 
 namespace wsi {
 namespace {
@@ -48,6 +49,20 @@ void read_job(const std::string& json, CohortInspection& out) {
     out.resolution = format_number(value->get<double>()) + " " + units;
 }
 
+void read_numerics(const std::string& json, CohortInspection& out) {
+  if (json.empty()) {
+    out.numerics = "not decided yet (the first run decides it)";
+    return;
+  }
+  try {
+    const NumericConfig c = parse_numeric_config(json, "/job/numeric_config");
+    out.numerics = describe(c) + " on " + (c.device == "cpu" ? c.cpu_model : c.device) + ", LibTorch " + c.libtorch;
+    out.numerics_json = to_json(c);
+  } catch (const std::invalid_argument& e) {
+    out.numerics = std::string("unreadable: ") + e.what();
+  }
+}
+
 // Six significant digits, as the text form shows them.
 double json_fraction(double value) { return std::stod(format_number(value, "%.6g")); }
 
@@ -59,6 +74,7 @@ CohortInspection inspect_cohort(const CohortSummary& s, const std::string& path,
   out.format_version = s.format_version;
   out.software_version = s.software_version;
   read_job(s.job_json, out);
+  read_numerics(s.numeric_config, out);
   out.class_names = s.class_names;
   out.end_state = enum_name(kEndStateNames, s.end_state);
   out.tiles_total = s.tile_count;
@@ -116,6 +132,7 @@ std::string inspection_text(const CohortInspection& c) {
     for (size_t k = 0; k < c.class_names.size(); ++k) out << (k ? ", " : "") << c.class_names[k];
     out << "\n";
   }
+  out << "numerics:     " << c.numerics << "\n";
   out << "end state:    " << c.end_state;
   if (c.end_state == "running") out << " (still running, or stopped before it finished)";
   out << "\n\nslides:\n";
@@ -171,7 +188,11 @@ std::string inspection_json(const CohortInspection& c) {
                        {"units_total", c.units_total},
                        {"tiles_done", c.tiles_done},
                        {"tiles_total", c.tiles_total}};
-  const Json job = {{"mode", c.mode}, {"model", c.model}, {"resolution", c.resolution}, {"class_names", c.class_names}};
+  const Json job = {{"mode", c.mode},
+                    {"model", c.model},
+                    {"resolution", c.resolution},
+                    {"class_names", c.class_names},
+                    {"numeric_config", c.numerics_json.empty() ? Json(nullptr) : parse_json(c.numerics_json, "")}};
   return json_text({{"path", c.path},
                     {"format_version", c.format_version},
                     {"software_version", c.software_version},

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/process_clock.hpp"
+
 namespace wsi::run {
 
 BatchGeometry batch_geometry(const Job& job, const ModelDescription& d) {
@@ -14,24 +16,19 @@ BatchGeometry batch_geometry(const Job& job, const ModelDescription& d) {
           d.input_height > 0 ? d.input_height : job.patch, job.patch_padding()};
 }
 
-int batch_size_for(const Job& job, const Model& model) {
-  if (job.batch_size > 0) return job.batch_size;
-  if (model.configuration().batch_size > 0) return model.configuration().batch_size;
-  const BatchGeometry g = batch_geometry(job, model.description());
-  return default_batch_size(model.on_gpu(), g.input_width, g.input_height);
-}
-
 // One unit's computation, a batch per step(), so that the rank can answer epochs in between.
 class Worker::UnitWork {
  public:
-  UnitWork(const Job& job, Model& model, const JobState& state, const CohortFile& file, const ThreadPlan& threads)
+  UnitWork(const Job& job, Model& model, const JobState& state, const CohortFile& file, const ThreadPlan& threads,
+           bool log_first_batch)
       : job_(job),
         model_(model),
         state_(state),
         file_(file),
         reader_(threads.readers, [&model](size_t bytes) { return model.host_buffer(bytes); }),
         geometry_(batch_geometry(job, model.description())),
-        batch_size_(batch_size_for(job, model)) {}
+        batch_size_(model.configuration().batch_size),
+        inferred_once_(!log_first_batch) {}
 
   bool active() const { return active_; }
   int64_t open_slide() const { return slide_index_; }
@@ -63,6 +60,9 @@ class Worker::UnitWork {
     model_.set_tile_origin(unit_.slide, unit_.first_tile + first);
     BatchResult out = model_.run(batch.pixels.data(), batch.count, job_.wants_probabilities(), job_.wants_features());
     stats.seconds_inferring += seconds_since(infer);
+    if (!inferred_once_)  // start-up as bench/ measures it
+      spdlog::info("first batch inferred {:.2f} s after the process started", seconds_since_process_start());
+    inferred_once_ = true;
     check_finite(out);
     result_.probabilities.insert(result_.probabilities.end(), out.probabilities.begin(), out.probabilities.end());
     result_.features.insert(result_.features.end(), out.features.begin(), out.features.end());
@@ -106,6 +106,7 @@ class Worker::UnitWork {
   UnitResult result_;
   int64_t done_ = 0, slide_index_ = -1;
   bool active_ = false;
+  bool inferred_once_;  // true from the start where nothing is to be logged
   std::unique_ptr<SlideReader> slide_;
   std::future<PatchBatch> pending_;
 };
@@ -113,7 +114,8 @@ class Worker::UnitWork {
 Worker::Worker(const Job& job, Model& model, JobState& state, CohortFile& file, MapMaker& maps,
                const ThreadPlan& threads, const Comm& world, const Comm& coordination, RankStats& stats)
     : job_(job), state_(state), file_(file), maps_(maps), world_(world), channel_(coordination),
-      work_(std::make_unique<UnitWork>(job, model, state, file, threads)), hooks_(world.rank()), stats_(stats) {}
+      work_(std::make_unique<UnitWork>(job, model, state, file, threads, world.rank() == 0)), hooks_(world.rank()),
+      stats_(stats) {}
 
 Worker::~Worker() = default;
 

@@ -16,8 +16,6 @@ namespace wsi::run {
 
 // What the model is fed: its own input size, or the job's patch size when it takes any.
 BatchGeometry batch_geometry(const Job& job, const ModelDescription& model);
-// Patches per batch: the job's, or the default for the model's device and input size.
-int batch_size_for(const Job& job, const Model& model);
 
 class Worker {
  public:

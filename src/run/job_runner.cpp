@@ -17,8 +17,10 @@
 #include "run/finalize.hpp"
 #include "run/infer_stage.hpp"
 #include "run/maps_stage.hpp"
+#include "run/numeric_stage.hpp"
 #include "run/plan_stage.hpp"
 #include "run/test_hooks.hpp"
+#include "util/process_clock.hpp"
 #include "run/output_lock.hpp"
 #include "wsi/schedule/failure.hpp"
 #include "wsi/schedule/coordinator.hpp"
@@ -55,6 +57,7 @@ std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads)
     options.threads = threads.threads;
     options.local_rank = threads.local_rank;
     options.batch_size = job.batch_size;
+    options.configure = false;  // the job's numeric configuration is agreed by every rank (numeric_stage)
     model = load_model(options);
   } catch (const std::exception& e) {
     throw JobRefused(std::string("--model: ") + e.what());
@@ -73,7 +76,6 @@ std::unique_ptr<Model> load_job_model(const Job& job, const ThreadPlan& threads)
 Job planning_job(Job job) {
   job.model.device = "cpu";
   job.model.precision = Precision::fp32;
-  job.model.probe = false;
   return job;
 }
 
@@ -132,19 +134,29 @@ void start_job(const Job& job, const Comm& comm, bool plan_only, Started& s) {
       comm.broadcast(comm.rank() == 0 && std::filesystem::exists(job.output) && !job.overwrite ? "1" : "0", 0) == "1";
   if (comm.rank() == 0) log_blas_backend();
   if (comm.rank() == 0)
-    spdlog::info("{} slides, {} ranks, {} inference threads, {} readers and {} CPU workers per rank, batches of {}{}",
+    spdlog::info("model loaded {:.2f} s after the process started", seconds_since_process_start());
+  if (comm.rank() == 0)
+    spdlog::info("{} slides, {} ranks, {} inference threads, {} readers and {} CPU workers per rank{}",
                  s.manifest.size(), comm.size(), s.threads.threads, s.threads.readers, s.threads.cpu_workers,
-                 batch_size_for(job, *s.model), s.resume ? ", resuming " + job.output : "");
+                 s.resume ? ", resuming " + job.output : "");
 }
 
-// The model configuration this rank runs with, as /stats/ranks records it.
-RankStats configuration_stats(const Job& job, const Model& model) {
-  const ModelConfiguration c = model.configuration();
+// The numeric configuration this rank runs with, as /stats/ranks records it.
+RankStats configuration_stats(const Model& model) {
+  const NumericConfig& c = model.configuration();
   RankStats stats;
   stats.channels_last = c.channels_last, stats.optimized = c.optimized;
   stats.precision = static_cast<double>(c.precision);
-  stats.batch_size = batch_size_for(job, model), stats.probe_tiles_per_second = c.probe_tiles_per_second;
+  stats.batch_size = c.batch_size, stats.probe_tiles_per_second = c.measured_tiles_per_second;
   return stats;
+}
+
+// A file planned by `wsi-mpi plan` records the configuration its first run decided.
+void record_numeric_config(CohortFile& file, const Model& model, const Comm& comm) {
+  auto [status, message] = outcome([&] {
+    if (comm.rank() == 0) file.write_numeric_config(to_json(model.configuration()));
+  });
+  agree_on(comm, "recording the numeric configuration", status, message);
 }
 
 // The units not done of slides still pending, in unit order.
@@ -191,15 +203,18 @@ JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const Ab
   Started started;
   start_job(job, comm, plan_only, started);
   WorkerPool pool(started.threads.cpu_workers);
-  RankStats stats = configuration_stats(job, *started.model);
   JobState state;
   if (started.resume) {
     auto [status, message] = outcome([&] { state = resume_state(job, started.manifest, started.fingerprint); });
     agree_on(comm, "resume", status, message);
-  } else {
-    state = plan_and_create(job, started.model->description(), started.manifest, started.fingerprint, comm, pool,
-                            stats);
   }
+  const std::string recorded = state.numeric_config;
+  if (!plan_only)
+    agree_numeric_config(job, *started.model, recorded, started.fingerprint, started.threads, comm);
+  RankStats stats = configuration_stats(*started.model);
+  if (!started.resume)
+    state = plan_and_create(job, started.model->description(), started.manifest, started.fingerprint,
+                            plan_only ? "" : to_json(started.model->configuration()), comm, pool, stats);
   if (plan_only) {
     if (comm.rank() == 0)
       spdlog::info("{} {}: run `wsi-mpi run` with the same job to compute it", job.output,
@@ -211,6 +226,7 @@ JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const Ab
     spdlog::info("{} of {} units left to compute", todo.size(), state.units.size());
 
   CohortFile file = CohortFile::open(job.output, comm);
+  if (recorded.empty() && started.resume) record_numeric_config(file, *started.model, comm);
   const Comm coordination = comm.duplicate();
   MapMaker maps(job, state, file, comm, pool);
   bool stopped = false;

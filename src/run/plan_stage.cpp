@@ -204,12 +204,14 @@ std::string job_fingerprint(const Job& job) {
 }
 
 JobState plan_and_create(const Job& job, const ModelDescription& model, const std::vector<ManifestEntry>& manifest,
-                         const std::string& fingerprint, const Comm& comm, WorkerPool& pool, RankStats& stats) {
+                         const std::string& fingerprint, const std::string& numeric_config, const Comm& comm,
+                         WorkerPool& pool, RankStats& stats) {
   const auto start = Clock::now();
   const PlanScratch scratch(comm.rank());
   std::vector<SlidePlan> plans = gather_plans(plan_share(job, manifest, comm, pool, scratch), manifest.size(), comm);
   stats.seconds_planning += seconds_since(start);
-  const CohortPlan cohort = make_cohort_plan(job, model, plans, fingerprint, comm);
+  CohortPlan cohort = make_cohort_plan(job, model, plans, fingerprint, comm);
+  cohort.numeric_config = numeric_config;
   for (SlidePlan& plan : plans) std::vector<TileBounds>().swap(plan.tiles);
   check_file_size_limit(job.output, cohort_file_bytes_bound(cohort), comm);
   CohortFile::create(job.output, cohort, comm,
@@ -222,6 +224,7 @@ JobState plan_and_create(const Job& job, const ModelDescription& model, const st
   state.units = cohort.units;
   state.done.assign(cohort.units.size(), 0);
   state.classes = static_cast<int64_t>(cohort.class_names.size());
+  state.numeric_config = numeric_config;
   return state;
 }
 
@@ -244,6 +247,7 @@ JobState resume_state(const Job& job, const std::vector<ManifestEntry>& manifest
   state.done = summary.done;
   state.previous_stats = summary.stats;
   state.classes = static_cast<int64_t>(summary.class_names.size());
+  state.numeric_config = summary.numeric_config;
   for (size_t s = 0; s < summary.slides.size(); ++s) {
     SlidePlan plan;
     plan.row = summary.slides[s];

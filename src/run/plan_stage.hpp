@@ -17,10 +17,12 @@ std::string job_fingerprint(const Job& job);
 
 // A new file (collective): slide i is planned by rank i mod size on `pool`, its tissue mask and
 // thumbnail kept in local scratch; the plans are gathered, the file created with every slide's
-// mask and thumbnail written before it is renamed into place. The returned plans hold no tiles
-// (the file has them). Adds this rank's planning seconds to `stats`.
+// mask and thumbnail and the job's numeric configuration (JSON; "" for `wsi-mpi plan`) written
+// before it is renamed into place. The returned plans hold no tiles (the file has them). Adds
+// this rank's planning seconds to `stats`.
 JobState plan_and_create(const Job& job, const ModelDescription& model, const std::vector<ManifestEntry>& manifest,
-                         const std::string& fingerprint, const Comm& comm, WorkerPool& pool, RankStats& stats);
+                         const std::string& fingerprint, const std::string& numeric_config, const Comm& comm,
+                         WorkerPool& pool, RankStats& stats);
 
 // An existing file of the same job: its plan, done flags and statistics; no slide is opened.
 // Throws JobRefused when the file holds another job or cannot be resumed.

@@ -38,6 +38,7 @@ struct JobState {
   std::vector<RankStats> previous_stats;
   int64_t classes = 0;
   bool resumed = false;
+  std::string numeric_config;  // the file's /job/numeric_config: "" until a run decided it
 };
 
 // Slides that failed on this rank after planning: slide index -> message.

@@ -2,7 +2,9 @@
 comparing cohort files dataset by dataset."""
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import h5py
 import numpy as np
@@ -33,6 +35,25 @@ def run(command, expect=0, env=None, log=None):
         text = open(log).read()[-3000:] if log else ""
         raise AssertionError(f"{' '.join(command)} exited {result.returncode}, expected {expect}\n{text}")
     return result.returncode
+
+
+def stop_at_epoch(command, log, sig=signal.SIGKILL, epochs=1, env=None):
+    """Runs `command` with a pause after each epoch's rows, sends `sig` to its wsi-mpi processes
+    (by pid: the launcher's children under mpirun) inside the pause of epoch number `epochs`, and
+    returns the exit status."""
+    with open(log, "w") as out:
+        launcher = subprocess.Popen(command, env=environment({"WSI_TEST_EPOCH_PAUSE": "0.5", **(env or {})}),
+                                    stdout=out, stderr=subprocess.STDOUT)
+    while open(log).read().count("rank 0] warning: test hook: epoch rows written") < epochs:
+        assert launcher.poll() is None, open(log).read()[-2000:]
+        time.sleep(0.02)
+    if command[0] == "mpirun":
+        pids = subprocess.run(["pgrep", "-P", str(launcher.pid), "-x", "wsi-mpi"], capture_output=True, text=True)
+        for pid in pids.stdout.split():
+            os.kill(int(pid), sig)
+    else:
+        os.kill(launcher.pid, sig)
+    return launcher.wait(timeout=120)
 
 
 def synth(binary, folder, *args):

@@ -1,6 +1,8 @@
-"""The same job with 1, 2 and 3 ranks (oversubscribed, --threads 1) on a cohort of very unequal
-slides: identical datasets, every unit done once, every slide done with its maps, and the
-largest slide's units computed by at least two ranks.   usage: mpi_ranks.py BIN WORK"""
+"""The same job with 1, 2 and 3 ranks on a cohort of very unequal slides, with the defaults a user
+gets (threads per rank from the cores: 2, 1 and 1 here; the numeric configuration by the rule):
+identical datasets and recorded numeric configuration, one configuration on every rank, every
+unit done once, every slide done with its maps, and the largest slide's units computed by at least
+two ranks.   usage: mpi_ranks.py BIN WORK"""
 import os
 import shutil
 import sys
@@ -18,8 +20,7 @@ outputs = []
 for ranks in (1, 2, 3):
     out = os.path.join(work, f"ranks{ranks}.h5")
     unit_log = os.path.join(work, f"units{ranks}")
-    run(mpirun(binary, ranks, ["run", "--job", os.path.join(work, "job.ini"), "--output", out, "--threads", "1",
-                               "--unit-tiles", "16", "--batch-size", "4"]),
+    run(mpirun(binary, ranks, ["run", "--job", os.path.join(work, "job.ini"), "--output", out, "--unit-tiles", "16"]),
         env={"WSI_TEST_UNIT_LOG": unit_log}, log=out + ".log")
     computed = []
     for r in range(ranks):
@@ -31,6 +32,9 @@ for ranks in (1, 2, 3):
         assert (f["slides/status"][:] == 1).all(), f["slides/error"][:]
         for key in f["slides/key"][:]:
             assert f[f"maps/{key.decode()}/prediction"][:].any(), key
+        columns = [c.decode() for c in f["stats/ranks"].attrs["columns"]]
+        configured = f["stats/ranks"][:, columns.index("channels_last"):]
+        assert (configured == configured[0]).all(), f"ranks ran different configurations: {configured}"
         rank_of = f["progress/rank"][:]
         counts = f["slides/tile_count"][:]
         largest = int(np.argmax(counts))

@@ -1,10 +1,12 @@
 """The command line's --channels-last and --precision reach the model: runs on a real slide
 (CMU-1-Small-Region.svs) with seeded weights whose top class varies over its tiles agree with
 fp32 (channels-last within 1e-4, bf16 within 0.03, same argmax); unknown values and fp16 on the
-CPU are usage errors (exit 2) naming the option. What the load-time probe chose is in
-/stats/ranks: the job's batch size when given, a measured one otherwise, and with --precision auto
-bf16 only on a CPU with native bf16 (AMX / AVX-512-BF16), its results then within bf16's 0.03.
+CPU are usage errors (exit 2) naming the option. The numeric configuration the rule decided is in
+/job/numeric_config and /stats/ranks: the job's batch size when given, 8 otherwise, and with
+--precision auto bf16 exactly on a CPU with native bf16 (AMX / AVX-512-BF16), its results then
+within bf16's 0.03; nothing measured.
 usage: precision_cli.py BIN SLIDE WORK"""
+import json
 import os
 import shutil
 import subprocess
@@ -66,7 +68,8 @@ for name, limit in (("nhwc", 1e-4), ("bf16", 0.03)):
 def configuration(name):
     with h5py.File(out(name), "r") as f:
         columns = [c.decode() for c in f["/stats/ranks"].attrs["columns"]]
-        return dict(zip(columns, f["/stats/ranks"][0]))
+        recorded = json.loads(f["/job/numeric_config"][()].rstrip(b"\0"))
+        return dict(zip(columns, f["/stats/ranks"][0])), recorded
 
 
 def native_bf16():
@@ -75,11 +78,14 @@ def native_bf16():
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-fixed, auto = configuration("fp32"), configuration("auto")
-print(f"probe, --batch-size 16: {fixed}\nprobe, --precision auto: {auto}")
-assert fixed["batch_size"] == 16 and fixed["precision"] == 0 and fixed["probe_tiles_per_second"] > 0, fixed
-assert auto["batch_size"] in (4, 8, 16) and auto["probe_tiles_per_second"] > 0, auto
-assert auto["precision"] in ((0, 1) if native_bf16() else (0,)), auto
+(fixed, fixed_json), (auto, auto_json) = configuration("fp32"), configuration("auto")
+print(f"--batch-size 16: {fixed_json}\n--precision auto: {auto_json}")
+assert fixed["batch_size"] == 16 and fixed["precision"] == 0 and fixed["probe_tiles_per_second"] == 0, fixed
+assert fixed_json["batch_size"] == 16 and fixed_json["precision"] == "fp32" and fixed_json["decided_by"] == "rule"
+assert fixed_json["optimize_for_inference"] and not fixed_json["channels_last"], fixed_json
+assert auto["batch_size"] == 8 and auto["probe_tiles_per_second"] == 0, auto
+assert auto_json["precision"] == ("bf16" if native_bf16() else "fp32"), auto_json
+assert configuration("nhwc")[1]["channels_last"]
 limit = 0.03 if auto["precision"] == 1 else 1e-4
 diff = float(np.abs(a - probabilities("auto")).max())
 print(f"auto ({'bf16' if auto['precision'] == 1 else 'fp32'}): max |difference| {diff:.6f}")

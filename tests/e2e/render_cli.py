@@ -61,7 +61,8 @@ assert status == 2, (status, text)
 # inspect: text and JSON.
 status, text = command("inspect", cohort)
 assert status == 0, text
-for part in ("slide_001", "slide_002", "done", "classify", "0.5 mpp", "resumable:  no", f"{units} of {units}"):
+for part in ("slide_001", "slide_002", "done", "classify", "0.5 mpp", "resumable:  no", f"{units} of {units}",
+             "numerics:     fp32 NCHW optimize_for_inference, batch 8 (rule, "):
     assert part in text, (part, text)
 status, text = command("inspect", cohort, "--json")
 assert status == 0, text
@@ -69,8 +70,9 @@ d = json.loads(text)
 t = d["totals"]
 assert (t["slides"], t["slides_done"], t["slides_failed"], t["slides_pending"]) == (2, 2, 0, 0), t
 assert (t["units_done"], t["units_total"], t["tiles_done"], t["tiles_total"]) == (units, units, tiles, tiles), t
-assert d["resumable"] is False and d["end_state"] == "complete" and d["format_version"] == 3, d
+assert d["resumable"] is False and d["end_state"] == "complete" and d["format_version"] == 4, d
 assert d["job"]["mode"] == "classify" and d["job"]["resolution"] == "0.5 mpp", d["job"]
+assert d["job"]["numeric_config"]["decided_by"] == "rule" and d["job"]["numeric_config"]["batch_size"] == 8, d["job"]
 assert [s["id"] for s in d["slides"]] == ["slide_001", "slide_002"]
 assert all(s["status"] == "done" and s["top_classes"] for s in d["slides"]), d["slides"]
 

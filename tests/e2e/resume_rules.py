@@ -1,5 +1,5 @@
 """Resume rules: a changed job is refused (other weights, other stride) with exit 2 and what
-differs; another rank count and batch size are accepted; SIGUSR1 / SIGTERM stop with exit 75;
+differs; another rank count is accepted, and another batch size runs the recorded one; SIGUSR1 / SIGTERM stop with exit 75;
 failed slides are retried only with --retry-failed; a full disk during an epoch is exit 1 and the
 file resumes once space is back.   usage: resume_rules.py BIN WORK"""
 import os
@@ -14,29 +14,11 @@ import h5py
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import tiatoolbox_reference as tia  # noqa: E402
-from common import assert_same_results, environment, mpirun, run, synth  # noqa: E402
+from common import assert_same_results, environment, mpirun, run, stop_at_epoch, synth  # noqa: E402
 
 binary, work = sys.argv[1], sys.argv[2]
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
-
-
-def stop_at_first_epoch(command, sig, log):
-    """Runs `command`, sends `sig` to its wsi-mpi processes inside the first epoch pause, and
-    returns the exit status."""
-    with open(log, "w") as out:
-        launcher = subprocess.Popen(command, env=environment({"WSI_TEST_EPOCH_PAUSE": "0.5"}), stdout=out,
-                                    stderr=subprocess.STDOUT)
-    while "test hook: epoch rows written" not in open(log).read():
-        assert launcher.poll() is None, open(log).read()[-2000:]
-        time.sleep(0.02)
-    if command[0] == "mpirun":
-        pids = subprocess.run(["pgrep", "-P", str(launcher.pid), "-x", "wsi-mpi"], capture_output=True, text=True)
-        for pid in pids.stdout.split():
-            os.kill(int(pid), sig)
-    else:
-        os.kill(launcher.pid, sig)
-    return launcher.wait(timeout=120)
 
 
 # 1. Other weights, other stride: refused, saying what differs.
@@ -64,27 +46,29 @@ args = ["--threads", "1", "--unit-tiles", "8", "--checkpoint-interval", "0.2"]
 reference = os.path.join(cohort, "reference.h5")
 run(mpirun(binary, 1, ["run", "--job", job, "--output", reference, "--batch-size", "4"] + args))
 out = os.path.join(cohort, "stopped.h5")
-status = stop_at_first_epoch(mpirun(binary, 2, ["run", "--job", job, "--output", out, "--batch-size", "4"] + args),
-                             signal.SIGUSR1, out + ".log")
+status = stop_at_epoch(mpirun(binary, 2, ["run", "--job", job, "--output", out, "--batch-size", "4"] + args),
+                       out + ".log", signal.SIGUSR1)
 assert status == 75, status
 with h5py.File(out, "r") as f:
     assert f["progress/state"][()] == 2 and not f["progress/done"][:].all()
 assert '"state":"stopped"' in open(out + ".progress.json").read()
 inspect = subprocess.run([binary, "inspect", out], capture_output=True, text=True).stdout
 assert "resumable: yes" in inspect or "resumable" in inspect, inspect
-status = stop_at_first_epoch([binary, "run", "--job", job, "--output", out, "--batch-size", "8"] + args,
-                             signal.SIGTERM, out + ".log2")
+status = stop_at_epoch([binary, "run", "--job", job, "--output", out, "--batch-size", "8"] + args, out + ".log2",
+                       signal.SIGTERM)
 assert status == 75, status
-run(mpirun(binary, 3, ["run", "--job", job, "--output", out, "--batch-size", "2"] + args))
+run(mpirun(binary, 3, ["run", "--job", job, "--output", out, "--batch-size", "2"] + args), log=out + ".log3")
+assert "the file's numeric configuration runs batches of 4" in open(out + ".log3").read()
 assert_same_results(reference, out)
-print("SIGUSR1 and SIGTERM stop with 75; resumed with 3 ranks and another batch size: identical")
+print("SIGUSR1 and SIGTERM stop with 75; resumed with 3 ranks, asked for another batch size, ran the recorded "
+      "one: identical")
 
 # 3. A slide that fails during inference stays failed on resume unless --retry-failed.
 slide = os.path.join(cohort, "slide_003.svs")
 shutil.copy(slide, slide + ".saved")
 out = os.path.join(cohort, "retry.h5")
-status = stop_at_first_epoch([binary, "run", "--job", job, "--output", out, "--batch-size", "4"] + args,
-                             signal.SIGUSR1, out + ".log")
+status = stop_at_epoch([binary, "run", "--job", job, "--output", out, "--batch-size", "4"] + args, out + ".log",
+                       signal.SIGUSR1)
 assert status == 75, status
 with open(slide, "wb") as f:
     f.write(b"damaged")

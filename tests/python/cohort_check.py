@@ -29,7 +29,7 @@ def check_dtype(f, name, dtype, shape, compressed=False):
 
 def check_layout(f, S, N, U, C, D, f16, maps):
     expect(f.attrs["format"] == b"wsi-mpi cohort", "format attribute")
-    expect(int(f.attrs["format_version"]) == 3, "format_version attribute")
+    expect(int(f.attrs["format_version"]) == 4, "format_version attribute")
     expect(len(f.attrs["software_version"]) > 0, "software_version attribute")
     for name in ["/slides/id", "/slides/key", "/slides/path", "/slides/error"]:
         expect(f[name].dtype.kind == "S" and f[name].shape == (S,), name + " fixed-length strings")
@@ -59,6 +59,7 @@ def check_layout(f, S, N, U, C, D, f16, maps):
                     "precision", "batch_size", "probe_tiles_per_second"], f"stats columns {cols}")
     expect(f["/job/config"].shape == () and f["/job/config"].dtype.kind == "S", "job config scalar string")
     expect(f["/job/fingerprint"].shape == (), "fingerprint scalar")
+    expect(f["/job/numeric_config"].shape == () and f["/job/numeric_config"].dtype == "S4096", "numeric config S4096")
     check_dtype(f, "/job/feature_size", "i8", ())
     expect(f["/job/class_names"].shape == (C,), "class names")
     keys = [k.decode() for k in f["/slides/key"][()]]

@@ -19,12 +19,14 @@ namespace wsi {
 inline constexpr const char* kCohortFormat = "wsi-mpi cohort";
 // 2: compressed maps, a thumbnail of its own resolution, sizes at the resolution, 8 stats columns.
 // 3: 13 stats columns (the model configuration each rank measured and ran with).
-inline constexpr int kCohortFormatVersion = 3;
+// 4: /job/numeric_config, the configuration decided once for the job.
+inline constexpr int kCohortFormatVersion = 4;
 
 // Everything fixed when the file is created.
 struct CohortPlan {
   std::string job_json;       // /job/config
   std::string fingerprint;    // /job/fingerprint
+  std::string numeric_config;  // /job/numeric_config: JSON, or "" (decided by the first run)
   std::vector<std::string> class_names;  // /job/class_names (empty: features only)
   int64_t feature_size = 0;   // D of /tiles/features (0: no features dataset)
   bool features_float16 = false;
@@ -41,9 +43,9 @@ struct CohortPlan {
 struct RankStats {
   double tiles = 0, seconds_total = 0, seconds_reading = 0, seconds_inferring = 0, seconds_waiting = 0,
          seconds_writing = 0, seconds_planning = 0, seconds_maps = 0;
-  // How the rank's model ran (ModelConfiguration), the latest run's: layout 1 = channels-last,
+  // The job's numeric configuration as the rank ran it: layout 1 = channels-last,
   // optimized 1 = optimize_for_inference, precision 0 fp32 / 1 bf16 / 2 fp16, the batch size,
-  // and the model-only rate its load-time probe measured (0: not probed).
+  // and the model-only rate measured with --autotune (0: decided by the rule).
   double channels_last = 0, optimized = 0, precision = 0, batch_size = 0, probe_tiles_per_second = 0;
 };
 
@@ -136,6 +138,10 @@ class CohortFile {
   void write_slide_status(int64_t slide, SlideStatus status, const std::string& error,
                           const std::vector<float>& class_fractions = {});
 
+  // Independent, rank 0 only: /job/numeric_config of a file planned without one (`wsi-mpi plan`);
+  // the next flush makes it durable. Throws when the JSON does not fit.
+  void write_numeric_config(const std::string& json);
+
   // Independent, rank 0 only in practice: /stats/ranks rows and /progress/state. Rows beyond
   // the plan's stats_ranks are dropped with a warning.
   void write_stats(const std::vector<RankStats>& per_rank);
@@ -154,6 +160,7 @@ struct CohortSummary {
   int format_version = 0;
   std::string software_version;
   std::string job_json, fingerprint;
+  std::string numeric_config;  // "" until a run decided it
   std::vector<std::string> class_names;
   int64_t feature_size = 0;
   std::vector<SlideRow> slides;

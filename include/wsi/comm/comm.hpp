@@ -26,6 +26,9 @@ class Comm {
   // `chunk_bytes` per rank, and of INT_MAX bytes in all).
   std::vector<std::string> all_gather(const std::string& bytes, size_t chunk_bytes = size_t{1} << 30) const;
   std::string broadcast(const std::string& bytes, int root) const;
+  // broadcast() for a root that may take long (measuring the model on the node's cores): the
+  // waiting ranks poll and sleep instead of spinning in MPI, so they leave the cores alone.
+  std::string broadcast_quietly(const std::string& bytes, int root) const;
   int64_t all_reduce_max(int64_t value) const;
   int64_t all_reduce_sum(int64_t value) const;
   const CommHandle& handle() const { return *handle_; }

@@ -45,6 +45,10 @@ struct Job {
   int cpu_workers = 0;  // per-slide work (planning, maps) threads per rank; 0: from the cores
   bool features_float16 = false;
   bool retry_failed = false;
+  // --autotune: measure the numeric configuration (or take it from the tuning cache) instead of the
+  // rule. A run setting like the batch size: a resume runs the configuration the file records.
+  bool autotune = false;
+  std::string tuning_cache;  // "" = default_tuning_cache_path()
 
   bool wants_probabilities() const { return mode != JobMode::features; }
   bool wants_features() const { return mode != JobMode::classify; }

@@ -21,8 +21,9 @@ enum class TokenPooling { cls, mean, cls_mean };
 TokenPooling parse_token_pooling(const std::string& text);  // "cls" | "mean" | "cls+mean"
 std::string to_string(TokenPooling pooling);
 
-// automatic ("auto", opt-in): on a CPU, bf16 where the CPU computes it natively (AMX or
-// AVX-512-BF16) and the load-time probe finds it faster, else fp32; on a GPU, fp16.
+// automatic ("auto", opt-in): the user allows reduced precision. By rule: on a CPU bf16 where
+// the CPU computes it natively (AMX or AVX-512-BF16), else fp32; on a GPU fp16. With --autotune the
+// measured faster of those and fp32.
 enum class Precision { fp32, bf16, fp16, automatic };
 Precision parse_precision(const std::string& text);
 std::string to_string(Precision precision);
@@ -55,28 +56,58 @@ struct ModelOptions {
   Precision precision = Precision::fp32;
   int threads = 0;                            // intra-op threads, 0 = library default
   int local_rank = 0;                         // this rank's place on its node: picks its GPU
-  // Weights and input in channels-last (NHWC) memory: -1 = auto (measured on a CPU, see
-  // ModelConfiguration; on a GPU always), 0 = never, 1 = always.
+  // Weights and input in channels-last (NHWC) memory: -1 = auto (the rule: on with CUDA and for
+  // bf16 on a CPU, off for fp32 on a CPU), 0 = never, 1 = always.
   int channels_last = -1;
-  int batch_size = 0;   // the job's --batch-size; 0 = measured on a CPU, the rule below on a GPU
-  bool probe = true;    // false: planning, which needs only the description (nothing timed or optimised)
+  int batch_size = 0;   // the job's --batch-size; 0 = default_batch_size()
+  bool deterministic = false;  // --deterministic: deterministic algorithms only (cuDNN)
+  // load_model applies rule_configuration(); false: the caller calls use_configuration() (the
+  // job's decided configuration), or only the description is needed (planning).
+  bool configure = true;
 };
 
-// How a model runs, as load_model chose it. On a CPU the choices left to auto (layout, whether
-// optimize_for_inference is used, --precision auto, the batch size) are measured at load: every
-// candidate runs the same probe batch for a fraction of a second, a candidate whose results
-// differ from plain fp32 beyond the tolerance (1e-4 relative for fp32, 0.05 for bf16) is
-// dropped, and the fastest of the rest is kept. With nothing left to auto (--channels-last on|off
-// and --batch-size given, precision not auto) nothing is timed: every rank and every run then
-// uses the same configuration and computes the same bits.
-struct ModelConfiguration {
+// How a model computes its numbers: everything that can change a result bit. A job decides it
+// once, before its first tile (src/run/numeric_stage.cpp), records it in the cohort file and
+// runs every rank and every resume with it (docs/numerics.md). Intra-op threads are not part of
+// it: results were measured not to depend on them (each rank uses its share of the cores).
+struct NumericConfig {
+  std::string decided_by = "rule";  // "rule" | "measured" | "tuning cache"
+  std::string device = "cpu";       // "cpu" | "cuda"
+  Precision precision = Precision::fp32;  // never automatic
   bool channels_last = false;
-  bool optimized = false;  // torch.jit.optimize_for_inference
-  Precision precision = Precision::fp32;
-  int batch_size = 0;                  // 0: not measured (the job's or the device's rule)
-  double probe_tiles_per_second = 0;   // the chosen candidate's model-only rate; 0: not probed
-  std::string probe_summary;           // every candidate's rate, for the log
+  bool optimized = false;  // torch.jit.optimize_for_inference after freezing
+  int batch_size = 8;      // patches per forward pass: batch composition changes the last bits
+  bool deterministic = false;  // GPU: cuDNN deterministic algorithms
+  // The CPU instruction-set class oneDNN dispatches on (cpu_isa_class()); "" where the numbers
+  // do not depend on it (the null model). A rank of another class cannot run the configuration.
+  std::string cpu_isa;
+  std::string cpu_model;  // for information
+  std::string libtorch;   // LibTorch version the numbers came from
+  double measured_tiles_per_second = 0;  // model-only rate of the choice; 0: not measured
+  std::string measurement;               // every measured candidate's rate
 };
+// Human-readable JSON (/job/numeric_config), and back; parsing validates every field and throws
+// std::invalid_argument naming `source` and the field.
+std::string to_json(const NumericConfig& config);
+NumericConfig parse_numeric_config(const std::string& json, const std::string& source);
+// One line for logs: "fp32 NCHW optimize_for_inference, batch 8 (rule, avx2)".
+std::string describe(const NumericConfig& config);
+
+// The CPU this process runs on, from /proc/cpuinfo (or `cpuinfo` text, for tests).
+struct CpuFeatures {
+  std::string model;
+  std::vector<std::string> flags;  // sorted
+  bool has(const std::string& flag) const;
+};
+CpuFeatures cpu_features();
+CpuFeatures parse_cpu_features(const std::string& cpuinfo);
+// The instruction-set class oneDNN picks its kernels by, best first: avx512_core_amx,
+// avx512_core_bf16, avx512_core_vnni, avx512_core, avx2_vnni, avx2, avx, sse41, baseline.
+std::string cpu_isa_class(const CpuFeatures& cpu);
+// AMX or AVX-512-BF16: where oneDNN computes bf16 natively (elsewhere it is emulated and slow).
+bool cpu_has_native_bf16(const CpuFeatures& cpu);
+// The SIMD flags (avx*, amx*, fma, f16c, sse*) joined: part of the tuning cache key.
+std::string cpu_simd_flags(const CpuFeatures& cpu);
 
 // Bytes in host memory where batches are assembled. A model on a GPU gives pinned memory, so
 // that the reader threads write straight into what the GPU copies from (no staging copy on
@@ -118,10 +149,23 @@ class Model {
   virtual bool on_gpu() const { return false; }
   // Memory for batches given to run(): pinned on a GPU. Thread-safe.
   virtual HostBuffer host_buffer(size_t bytes) const { return HostBuffer::plain(bytes); }
-  virtual ModelConfiguration configuration() const { return {}; }
+  // The configuration the rule gives for `options` on this machine: a fixed function of the CPU
+  // or GPU, the model and the options; nothing is timed.
+  virtual NumericConfig rule_configuration(const ModelOptions& options);
+  // The fastest candidate measured on this rank (--autotune): warm-up, repeated timings, median; a
+  // candidate must beat the simpler one before it by a margin; candidates whose results differ
+  // from plain fp32 beyond the tolerance are dropped. Models without candidates give the rule's.
+  virtual NumericConfig measured_configuration(const ModelOptions& options) { return rule_configuration(options); }
+  // Runs with `config` from now on. Throws std::invalid_argument when this rank cannot run it
+  // (another device kind or CPU instruction-set class), naming both.
+  virtual void use_configuration(const NumericConfig& config) { configuration_ = config; }
+  const NumericConfig& configuration() const { return configuration_; }
+
+ protected:
+  NumericConfig configuration_;
 };
 
-// Patches per batch when neither the job nor the model's probe says. CPU: 8. GPU: 256 patches of 224 x 224, scaled by the input's pixels and
+// Patches per batch when the job does not say. CPU: 8. GPU: 256 patches of 224 x 224, scaled by the input's pixels and
 // kept within 1..1024: enough to keep a GPU busy, with inference activations of a ResNet-50 in
 // fp32 under about 2 GB. A rule of thumb, not measured on a GPU here; --batch-size overrides it.
 int default_batch_size(bool gpu, int input_width, int input_height);
@@ -165,7 +209,7 @@ std::unique_ptr<SlideEncoder> load_slide_encoder(const std::string& path, int th
 //   (exact as float32 below 2^24 rows), its features the mean RGB / 255 (3 values).
 // - anything else: a TorchScript file. Its forward returns one tensor (read as `output` says) or
 //   a tuple (features, class scores), class scores read as `output` says (logits -> softmax).
-// Built-ins and files are frozen; on a CPU the rest is measured (ModelConfiguration).
+// Built-ins and files are frozen; how they run is a NumericConfig.
 
 // Class order of TIAToolbox's *-kather100k models: BACK NORM DEB TUM ADI MUC MUS STR LYM.
 const std::vector<std::string>& kather100k_classes();

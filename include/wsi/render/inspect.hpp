@@ -31,6 +31,8 @@ struct CohortInspection {
   // From /job/config ("unknown" where the JSON lacks them).
   std::string mode, model, resolution;  // resolution as "0.5 mpp"
   std::vector<std::string> class_names;
+  // /job/numeric_config: one line (describe()), or why there is none; its JSON ("" when none).
+  std::string numerics, numerics_json;
   std::string end_state;  // "running" (running, or stopped before finishing), "complete", "incomplete"
   std::vector<SlideInspection> slides;
   int64_t slides_done = 0, slides_failed = 0, slides_pending = 0;

@@ -84,7 +84,8 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
   const auto& comm = world();
   const fs::path dir = wsi::test::scratch_dir("cohort-full");
   const std::string path = (dir / "cohort.h5").string();
-  const wsi::CohortPlan plan = full_plan();
+  wsi::CohortPlan plan = full_plan();
+  plan.numeric_config = R"({"batch_size":8})";
   wsi::CohortFile::create(path, plan, comm);
   REQUIRE(fs::exists(path));
   REQUIRE_FALSE(fs::exists(path + ".partial"));
@@ -135,6 +136,7 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
   CHECK(s.software_version == WSI_MPI_VERSION);
   CHECK(s.job_json == plan.job_json);
   CHECK(s.fingerprint == "abc123");
+  CHECK(s.numeric_config == plan.numeric_config);
   CHECK(s.class_names == plan.class_names);
   CHECK(s.feature_size == 8);
   CHECK(s.tile_count == 10);
@@ -234,6 +236,18 @@ TEST_CASE("cohort file: valid right after create (crash consistency)", "[cohort]
   CHECK(s.feature_size == 0);
   CHECK_FALSE(s.features_float16);
   CHECK_THROWS(wsi::read_tile_features(path, 0, 1));
+  // Planned without a numeric configuration (`wsi-mpi plan`): the first run records one.
+  CHECK(s.numeric_config.empty());
+  {
+    wsi::CohortFile file = wsi::CohortFile::open(path, comm);
+    if (comm.rank() == 0) {
+      CHECK_THROWS_WITH(file.write_numeric_config(std::string(5000, 'x')), Catch::Contains("does not fit"));
+      file.write_numeric_config(R"({"decided_by":"rule"})");
+    }
+    file.flush();
+    file.close();
+  }
+  CHECK(wsi::read_cohort_summary(path).numeric_config == R"({"decided_by":"rule"})");
 
   // A second create over an existing file replaces it (the CLI decides about --overwrite).
   plan.units.pop_back();

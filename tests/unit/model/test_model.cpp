@@ -63,7 +63,6 @@ TEST_CASE("resnet18-kather100k reads every state_dict form torch.save writes", "
   ModelOptions options;
   options.model = "resnet18-kather100k";
   options.threads = 2;
-  options.probe = false;  // the forms, not the speed: the probe has a test of its own
   for (const char* file : {"r18_ordered.pth", "r18_dict.pth", "r18_cuda.pth", "r18_shared.pth", "r18_torchvision.pth",
                            "r18_checkpoint.pth"}) {
     options.weights = (dir / file).string();
@@ -119,67 +118,67 @@ TEST_CASE("resnet18-kather100k reads every state_dict form torch.save writes", "
   std::filesystem::remove_all(dir);  // hundreds of MB of weights
 }
 
-bool cpu_flag(const std::string& flag) {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line))
-    if (line.rfind("flags", 0) == 0) return (line + " ").find(" " + flag + " ") != std::string::npos;
-  return false;
-}
-
-TEST_CASE("the CPU probe keeps PyTorch's results and records what it chose", "[model]") {
+TEST_CASE("the rule decides the numeric configuration without timing, and measuring keeps PyTorch's results",
+          "[model]") {
   auto dir = make_reference("r18");
   ModelOptions options;
   options.model = "resnet18-kather100k";
   options.weights = (dir / "r18_ordered.pth").string();
   options.threads = 2;
+  const std::string isa = wsi::cpu_isa_class(wsi::cpu_features());
 
-  auto probed = wsi::load_model(options);  // layout, optimize_for_inference and batch size measured
-  const wsi::ModelConfiguration c = probed->configuration();
-  INFO(c.probe_summary);
-  CHECK(c.probe_tiles_per_second > 0);
-  CHECK((c.batch_size == 4 || c.batch_size == 8 || c.batch_size == 16));
-  CHECK(c.precision == wsi::Precision::fp32);
-  CHECK_THAT(c.probe_summary, Catch::Contains("fp32 NCHW frozen") && Catch::Contains("fp32 channels-last optimized"));
-  check_model(*probed, dir, "r18");
+  auto ruled = wsi::load_model(options);  // configured by the rule
+  const wsi::NumericConfig r = ruled->configuration();
+  CHECK(r.decided_by == "rule");
+  CHECK(r.measured_tiles_per_second == 0);
+  CHECK(r.device == "cpu");
+  CHECK(r.precision == wsi::Precision::fp32);
+  CHECK_FALSE(r.channels_last);
+  CHECK(r.optimized);  // fp32 NCHW on a CPU: optimize_for_inference, which keeps the results
+  CHECK(r.batch_size == 8);
+  CHECK(r.cpu_isa == isa);
+  CHECK(r.libtorch == wsi::libtorch_version());
+  check_model(*ruled, dir, "r18");
+  // Nothing timed: another load decides the same, whatever the machine is doing.
+  CHECK(wsi::to_json(wsi::load_model(options)->configuration()) == wsi::to_json(r));
 
-  ModelOptions layout = options;  // the job's layout is kept; the rest is probed
-  layout.channels_last = 0;
-  const wsi::ModelConfiguration l = wsi::load_model(layout)->configuration();
-  INFO(l.probe_summary);
-  CHECK_FALSE(l.channels_last);
-  CHECK(l.probe_tiles_per_second > 0);
-  CHECK_THAT(l.probe_summary, !Catch::Contains("channels-last") && Catch::Contains("batch 16"));
+  ModelOptions pinned = options;  // the job's batch size and layout are kept
+  pinned.batch_size = 16, pinned.channels_last = 1;
+  const wsi::NumericConfig p = wsi::load_model(pinned)->configuration();
+  CHECK(p.batch_size == 16);
+  CHECK(p.channels_last);
 
-  ModelOptions pinned = options;  // nothing left to auto: nothing timed, the fixed rule
-  pinned.batch_size = 8, pinned.channels_last = 0;
-  auto fixed = wsi::load_model(pinned);
-  const wsi::ModelConfiguration p = fixed->configuration();
-  CHECK(p.probe_tiles_per_second == 0);
-  CHECK(p.batch_size == 0);
-  CHECK_FALSE(p.channels_last);
-  CHECK(p.optimized);  // fp32 NCHW on a CPU: optimize_for_inference, which keeps the results
-  check_model(*fixed, dir, "r18");
-
-  ModelOptions automatic = options;  // bf16 only where the CPU has it natively, within its tolerance
+  ModelOptions automatic = options;  // bf16 only where the CPU has it natively
   automatic.precision = wsi::Precision::automatic;
-  automatic.batch_size = 8;
   auto chosen = wsi::load_model(automatic);
-  const wsi::ModelConfiguration a = chosen->configuration();
-  INFO(a.probe_summary);
-  if (!cpu_flag("amx_bf16") && !cpu_flag("avx512_bf16")) {
-    CHECK(a.precision == wsi::Precision::fp32);
-    CHECK_THAT(a.probe_summary, !Catch::Contains("bf16"));
-  } else {
-    CHECK_THAT(a.probe_summary, Catch::Contains("bf16 NCHW frozen"));
-  }
+  const bool native = wsi::cpu_has_native_bf16(wsi::cpu_features());
+  CHECK(chosen->configuration().precision == (native ? wsi::Precision::bf16 : wsi::Precision::fp32));
+  CHECK(chosen->configuration().channels_last == native);
   auto patches = read_raw<uint8_t>(dir / "patches.u8");
   auto result = chosen->run(patches.data(), 2, true, false);
   CHECK(max_abs_diff(result.probabilities, read_raw<float>(dir / "r18.probs.f32")) < 0.05);
 
-  ModelOptions planning = options;  // no timing at all
-  planning.probe = false;
-  CHECK(wsi::load_model(planning)->configuration().probe_tiles_per_second == 0);
+  ModelOptions measuring = options;  // --autotune: candidates checked against fp32, then timed
+  measuring.configure = false;
+  measuring.batch_size = 8;
+  auto measured = wsi::load_model(measuring);
+  CHECK_THROWS_WITH(measured->run(patches.data(), 1, true, false), Catch::Contains("before use_configuration"));
+  const wsi::NumericConfig m = measured->measured_configuration(measuring);
+  INFO(m.measurement);
+  CHECK(m.decided_by == "measured");
+  CHECK(m.measured_tiles_per_second > 0);
+  CHECK(m.batch_size == 8);
+  CHECK_THAT(m.measurement, Catch::Contains("fp32 NCHW batch 8") && Catch::Contains("fp32 NCHW optimized batch 8") &&
+                                Catch::Contains("fp32 channels-last optimized batch 8"));
+  measured->use_configuration(m);
+  check_model(*measured, dir, "r18");
+
+  wsi::NumericConfig other = r;  // decided for another instruction set, or another device: refused
+  other.cpu_isa = isa == "avx2" ? "avx512_core" : "avx2";
+  CHECK_THROWS_WITH(measured->use_configuration(other), Catch::Contains("instruction set " + other.cpu_isa));
+  other = r;
+  other.device = "cuda";
+  CHECK_THROWS_WITH(measured->use_configuration(other), Catch::Contains("runs on cuda"));
   std::filesystem::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 
 #include "test_support.hpp"
 #include "wsi/cohort/cohort_file.hpp"
+#include "wsi/model/model.hpp"
 #include "wsi/render/inspect.hpp"
 
 namespace fs = std::filesystem;
@@ -20,6 +21,12 @@ TEST_CASE("inspect: a partly done cohort with a failed slide is resumable", "[re
   s.job_json = R"({"mode": "classify", "model": {"model": "resnet18-kather100k", "threads": 2},
                    "resolution": {"value": 0.5, "units": "mpp"}})";
   s.class_names = {"BACK", "TUM", "STR"};
+  wsi::NumericConfig numerics;
+  numerics.optimized = true;
+  numerics.cpu_isa = "avx2";
+  numerics.cpu_model = "AMD EPYC 7B13";
+  numerics.libtorch = "1.13.0";
+  s.numeric_config = wsi::to_json(numerics);
   auto row = [](const std::string& id, wsi::SlideStatus status, int64_t start, int64_t count) {
     wsi::SlideRow r;
     r.id = id;
@@ -60,7 +67,9 @@ TEST_CASE("inspect: a partly done cohort with a failed slide is resumable", "[re
 
   const std::string text = wsi::inspection_text(c);
   for (const char* part : {"alpha", "beta", "gamma", "done", "failed", "pending", "cannot open: not a slide",
-                           "resnet18-kather100k", "TUM 60.0%", "3 of 4 done", "14 of 17 done", "resumable:  yes"})
+                           "resnet18-kather100k", "TUM 60.0%", "3 of 4 done", "14 of 17 done", "resumable:  yes",
+                           "numerics:     fp32 NCHW optimize_for_inference, batch 8 (rule, avx2) on AMD EPYC 7B13, "
+                           "LibTorch 1.13.0"})
     CHECK(text.find(part) != std::string::npos);
 
   // Complete: not resumable, even with a unit left (e.g. a slide that failed mid-run).
@@ -70,9 +79,13 @@ TEST_CASE("inspect: a partly done cohort with a failed slide is resumable", "[re
   CHECK(wsi::inspect_cohort(s, "x.h5").resumable);
   s.done = {1, 1, 1, 1};
   CHECK_FALSE(wsi::inspect_cohort(s, "x.h5").resumable);
-  // Unreadable job JSON: "unknown", no throw.
+  // Unreadable job JSON: "unknown", no throw; a configuration not decided yet or unreadable says so.
   s.job_json = "{not json";
   CHECK(wsi::inspect_cohort(s, "x.h5").mode == "unknown");
+  s.numeric_config.clear();
+  CHECK_THAT(wsi::inspect_cohort(s, "x.h5").numerics, Catch::Contains("not decided yet"));
+  s.numeric_config = "{\"batch_size\": 0}";
+  CHECK_THAT(wsi::inspect_cohort(s, "x.h5").numerics, Catch::StartsWith("unreadable: /job/numeric_config"));
 
   // The JSON form parses, with the same counts.
   const fs::path dir = wsi::test::scratch_dir("inspect-json");
