@@ -75,10 +75,10 @@ TorchModel::TorchModel(std::string name, torch::jit::Module module, ModelDescrip
   give_tensors_own_storage(base_);
   base_.eval();
   base_.to(device_);
-  // The base as it is (fp32, not frozen) learns the feature size of a file that does not say.
-  const TorchVariant plain{base_, at::kFloat, false, false};
-  const std::vector<uint8_t> patch(size_t(description_.input_width) * size_t(description_.input_height) * 3, 128);
-  learn_feature_size(forward(plain, patch.data(), 1));
+  // The base as it is (fp32, not frozen) on one probe patch: the feature size of a file that does
+  // not say, and what the rule's check compares optimize_for_inference with.
+  base_outputs_ = forward(TorchVariant{base_, at::kFloat, false, false}, probe_patches(description_, 1).data(), 1);
+  learn_feature_size(base_outputs_);
   if (options.configure) use_configuration(rule_configuration(options));
 }
 

@@ -73,11 +73,15 @@ class TorchModel final : public Model {
   bool configured_ = false;            // chosen_ is set: use_configuration() ran
   std::deque<TorchVariant> variants_;  // made so far (at most the candidates of one measurement)
   ModelDescription description_;
+  ForwardOutputs base_outputs_;  // the fp32 base on probe_patches(description_, 1)
   bool builtin_;
   c10::Device device_;
   at::Tensor mean_, std_;
   bool normalise_ = false;
 };
+
+// A deterministic pseudo-random batch of n patches: the same input for every candidate.
+std::vector<uint8_t> probe_patches(const ModelDescription& d, int n);
 
 // Gives every tensor attribute of `module` a storage of its own, so that Module::clone() keeps
 // views into one storage apart (torch_tuning.cpp).

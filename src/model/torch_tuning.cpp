@@ -31,17 +31,6 @@ constexpr double kBf16Tolerance = 0.05;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// A deterministic pseudo-random batch: the same input for every candidate.
-std::vector<uint8_t> probe_patches(const ModelDescription& d, int n) {
-  std::vector<uint8_t> data(size_t(n) * size_t(d.input_width) * size_t(d.input_height) * 3);
-  uint32_t state = 12345u;
-  for (auto& v : data) {
-    state = state * 1664525u + 1013904223u;
-    v = uint8_t(state >> 24);
-  }
-  return data;
-}
-
 // The first `rows` rows of a and b agree within `tolerance` (both absent also agrees).
 bool agrees(const at::Tensor& a, const at::Tensor& b, int rows, double tolerance) {
   if (a.defined() != b.defined()) return false;
@@ -85,6 +74,16 @@ bool rule_channels_last(int asked, bool gpu, Precision precision) {
 
 }  // namespace
 
+std::vector<uint8_t> probe_patches(const ModelDescription& d, int n) {
+  std::vector<uint8_t> data(size_t(n) * size_t(d.input_width) * size_t(d.input_height) * 3);
+  uint32_t state = 12345u;
+  for (auto& v : data) {
+    state = state * 1664525u + 1013904223u;
+    v = uint8_t(state >> 24);
+  }
+  return data;
+}
+
 // Module::clone() deep-copies tensors keyed by their storage: two tensors that are views into one
 // storage (a state_dict saved from a flat buffer) would come back as one. Each tensor gets a
 // storage of its own first; a tensor shared by two attributes (tied weights) stays shared.
@@ -120,8 +119,8 @@ NumericConfig TorchModel::rule_configuration(const ModelOptions& options) {
   // optimize_for_inference where it keeps fp32's results on a probe patch: a check, not a timing.
   try {
     const std::vector<uint8_t> patch = probe_patches(description_, 1);
-    const ForwardOutputs frozen = forward(variant(at::kFloat, c.channels_last, false), patch.data(), 1);
-    c.optimized = agrees(forward(variant(at::kFloat, c.channels_last, true), patch.data(), 1), frozen, 1, at::kFloat);
+    c.optimized =
+        agrees(forward(variant(at::kFloat, c.channels_last, true), patch.data(), 1), base_outputs_, 1, at::kFloat);
   } catch (const std::exception& e) {
     spdlog::debug("model {}: optimize_for_inference failed ({}); not used", name_, e.what());
   }

@@ -90,12 +90,13 @@ run(mpirun(binary, 2, ["plan", "--job", job, "--output", ahead] + common_args), 
 with h5py.File(ahead, "r") as f:
     assert not f["progress/done"][()].any() and (f["slides/status"][()] == 0).all()
     assert all(f[f"maps/{k}/tissue"][()].any() for k in keys), "the plan holds the tissue masks"
+    assert not f["job/numeric_config"][()].strip(b"\0"), "planning decided a numeric configuration"
 run(mpirun(binary, 2, ["plan", "--job", job, "--output", ahead] + common_args), log=ahead + ".plan2.log")
 assert "was planned already" in open(ahead + ".plan2.log").read()
 run(mpirun(binary, 1, ["run", "--job", job, "--output", ahead] + common_args), log=ahead + ".log")
 assert planned(open(ahead + ".plan.log").read()) and not planned(open(ahead + ".log").read())
 assert_same_results(reference, ahead)
-print("plan on 2 ranks, then run on 1: identical to the reference")
+print("plan on 2 ranks, then run on 1 (which records the numeric configuration): identical to the reference")
 
 # 3. Thumbnail options.
 bare = os.path.join(work, "bare.h5")
