@@ -2,7 +2,7 @@
 # Cohort-scale benchmark: is per-slide work off the critical path, and how big is the file?
 # Not part of the test suite. One command:
 #   bench/cohort.sh [BUILD_DIR]          (default build-perf; needs wsi-mpi, wsi_bench, model_bench)
-# Environment: BENCH_DIR (scratch, default /tmp/wsi-bench-cohort; slides are kept and reused),
+# Environment: BENCH_DIR (scratch, default a fresh mktemp -d; give one to keep and reuse slides),
 # BENCH_BIG_COPIES (copies of the 60000x40000 0.25-mpp slide, default 6), BENCH_MODEL_COPIES
 # (copies for the resnet18 run, default 1: a CPU model needs minutes per copy), BENCH_SMALL
 # (small slides for the planning/maps run, default 2000), BENCH_THREADS (default 2).
@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build-perf}" && pwd)
 bin=$build/src/wsi-mpi
-work=${BENCH_DIR:-/tmp/wsi-bench-cohort}
+work=${BENCH_DIR:-$(mktemp -d)}
 big_copies=${BENCH_BIG_COPIES:-6}
 model_copies=${BENCH_MODEL_COPIES:-1}
 small=${BENCH_SMALL:-2000}

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Throughput benchmark of wsi-mpi on this machine (not part of the test suite). One command:
 #   bench/run.sh [BUILD_DIR]        (default build-perf; needs wsi-mpi and wsi_bench built there)
-# Environment: BENCH_DIR (scratch, default /tmp/wsi-bench; slides and weights are kept there and
+# Environment: BENCH_DIR (scratch, default a fresh mktemp -d; give one to keep and reuse slides and
 # reused), BENCH_SIZE (e2e slide WxH; default: sized from the measured ceiling so that the
 # 1-rank run takes about 40 s), BENCH_THREADS (default 2), BENCH_BATCH (default 8),
 # BENCH_QUIET_WAIT (seconds to wait for a 1-minute load average below 1, default 120).
@@ -13,7 +13,7 @@ build=$(cd "${1:-$root/build-perf}" && pwd)
 bin=$build/src/wsi-mpi
 bench=$build/bench/wsi_bench
 model_bench=$build/bench/model_bench
-work=${BENCH_DIR:-/tmp/wsi-bench}
+work=${BENCH_DIR:-$(mktemp -d)}
 size=${BENCH_SIZE:-}
 threads=${BENCH_THREADS:-2}
 batch=${BENCH_BATCH:-8}

@@ -5,14 +5,19 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${WSI_BUILD_DIR:-$ROOT/build}"
 
-PACKAGES=(
+# What building and running wsi-mpi needs (demo.sh installs these) ...
+BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenslide-dev openslide-tools libhdf5-openmpi-dev hdf5-tools
-  openmpi-bin libopenmpi-dev libboost-program-options-dev libspdlog-dev catch2
+  openmpi-bin libopenmpi-dev libboost-program-options-dev libspdlog-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libtiff-dev libtiff-tools
   nlohmann-json3-dev libssl-dev
   # an optimised BLAS behind LibTorch's matmuls (transformers; the reference BLAS is ~40x slower)
   libopenblas0-pthread
+)
+# ... and what only the test suite needs (test.sh adds these).
+TEST_PACKAGES=(
+  catch2
   # reference computations in tests (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-h5py python3-openslide python3-numpy python3-opencv python3-skimage
   # the real single-node Slurm test
@@ -21,9 +26,11 @@ PACKAGES=(
   clang libclang-rt-14-dev
 )
 
+# install_packages [test]: the build packages, and with "test" the test suite's too.
 install_packages() {
-  local missing=()
-  for p in "${PACKAGES[@]}"; do
+  local wanted=("${BUILD_PACKAGES[@]}") missing=()
+  [[ "${1:-}" == test ]] && wanted+=("${TEST_PACKAGES[@]}")
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]} == 0)); then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds wsi-mpi, writes a synthetic cohort and runs the main job on it.
+# Only what wsi-mpi needs is installed and built (no test tools, no tests).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 install_packages
-build_project
+build_project -DBUILD_TESTING=OFF
 DEMO="${WSI_DEMO_DIR:-$ROOT/demo}"
 WSI="$BUILD_DIR/src/wsi-mpi"
 rm -rf "$DEMO"

@@ -11,7 +11,7 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 kit=${1:?kit (bench/cuda/kit.sh)}
 log=${2:?log file}
-build=/tmp/wsi-cuda
+build=$(mktemp -d)
 exec > >(tee "$log") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0))'

@@ -75,8 +75,13 @@ slurm_cluster_stop() {
   SLURM_CLUSTER_PIDS=()
   slurm_hosts_remove
   # Step daemons detach from slurmd; one left by a job the test gave up on would confuse the
-  # next cluster (whose jobs are numbered from 1 again). This node runs no other Slurm.
-  pkill -KILL -x slurmstepd 2>/dev/null
+  # next cluster (whose jobs are numbered from 1 again). Ours are the ones that started with this
+  # cluster's SLURM_CONF; a step daemon of any other Slurm on the machine is left alone.
+  local stepd
+  for stepd in $(pgrep -x slurmstepd); do
+    tr '\0' '\n' < "/proc/$stepd/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CLUSTER_DIR/slurm.conf" &&
+      kill -KILL "$stepd" 2>/dev/null
+  done
   if [ -n "$SLURM_CLUSTER_DIR" ] && [ -z "${SLURM_CLUSTER_KEEP:-}" ]; then
     rm -rf "$SLURM_CLUSTER_DIR"
   fi

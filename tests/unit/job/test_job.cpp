@@ -69,7 +69,7 @@ const BadSetting kBadSettings[] = {
 
 }  // namespace
 
-TEST_CASE("job modes parse and print; unknown modes name the option", "[job]") {
+TEST_CASE("job modes parse and print, and unknown modes name the option", "[job]") {
   for (const JobMode mode : {JobMode::classify, JobMode::features, JobMode::both})
     CHECK(parse_job_mode(to_string(mode)) == mode);
   CHECK_THROWS_WITH(parse_job_mode("segment"), Catch::Contains("--mode") && Catch::Contains("segment"));
@@ -82,7 +82,7 @@ TEST_CASE("job modes parse and print; unknown modes name the option", "[job]") {
   CHECK(job.wants_features());
 }
 
-TEST_CASE("tile rules: auto is the extractor's for features alone; padding follows the rule", "[job]") {
+TEST_CASE("tile rules: auto is the extractor's for features alone, and padding follows the rule", "[job]") {
   CHECK(parse_tile_rule("auto", JobMode::features) == TileRule::extractor);
   CHECK(parse_tile_rule("auto", JobMode::classify) == TileRule::predictor);
   CHECK(parse_tile_rule("auto", JobMode::both) == TileRule::predictor);  // one pass, the predictor's tiles

@@ -43,7 +43,7 @@ TEST_CASE("manifest: one slide file is a manifest of one, named by its stem", "[
   CHECK(entries[0].key == "TCGA-01");
 }
 
-TEST_CASE("manifest keys: safe names, unique even when ids sanitise alike; duplicates found", "[job]") {
+TEST_CASE("manifest keys: safe names, unique even when ids sanitise alike, and duplicates found", "[job]") {
   CHECK(sanitise_key("a/b c") == "a_b_c");
   CHECK(sanitise_key("..") == "_..");
   CHECK(sanitise_key("") == "_");
