@@ -1,4 +1,4 @@
-// CohortFile::create: the whole file at its final size as OUT.partial, then renamed (DESIGN.md
+// CohortFile::create: the whole file at its final size as OUT.partial, then renamed (docs/design.md
 // "Data flow" step 2). Every rank makes the same object-creating calls; rank 0 alone writes the
 // initial content with an independent transfer.
 #include <spdlog/spdlog.h>

@@ -1,4 +1,4 @@
-// CohortFile: open an existing cohort file in parallel and write raw data in place (DESIGN.md
+// CohortFile: open an existing cohort file in parallel and write raw data in place (docs/design.md
 // "Data flow" steps 4-6). Nothing here creates objects or attributes.
 #include <spdlog/spdlog.h>
 

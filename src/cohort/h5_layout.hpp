@@ -11,7 +11,7 @@
 
 namespace wsi::h5 {
 
-// Dataset and attribute names (DESIGN.md "Cohort file names").
+// Dataset and attribute names (docs/cohort-file.md "Layout").
 namespace names {
 inline constexpr const char* kSlideId = "/slides/id";
 inline constexpr const char* kSlideKey = "/slides/key";

@@ -1,5 +1,5 @@
-// Private to src/run/: what the stages of one `wsi-mpi run` share on a rank (DESIGN.md "Data
-// flow"): the plan's rows and map shapes, the unit table, the done flags, the rank's threads.
+// Private to src/run/: what the stages of one `wsi-mpi run` share on a rank (docs/design.md
+// "Data flow"): the plan's rows and map shapes, the unit table, the done flags, the rank's threads.
 // Data go down the stages: plan_stage fills a JobState, infer_stage and checkpoint advance its
 // done flags, maps_stage turns complete slides into maps, finalize reads it.
 #pragma once

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034  # SLURM_STATE is read by the sourcing script
 # A real single-node Slurm cluster for tests: munged + slurmctld + slurmd on localhost, all
 # state, sockets, logs and the config in a scratch directory of their own
-# (../shared/PLATFORM.md, "A real Slurm cluster on one machine").
+# (docs/platform.md, "Slurm 22.05 on one machine").
 #
 #   source tests/e2e/slurm_cluster.sh
 #   slurm_cluster_start          # exports SLURM_CONF; fails the test when Slurm cannot start
@@ -284,7 +284,7 @@ slurm_wait_state() {
   slurm_fail "job $job not $want after $limit s (state '${st:-unknown}')"
 }
 
-# ---- Several hosts on this machine (../shared/PLATFORM.md, "Several Slurm hosts") -------------
+# ---- Several hosts on this machine (docs/platform.md, "Slurm on several hosts of one machine") ---
 # slurm_cluster_start_hosts N: the controller (slurmctld) in this machine's own network
 # namespace, at the bridge's address, and N compute hosts node1..nodeN, each a network namespace
 # of its own (address 10.A.B.1K on a bridge, its own hostname through a UTS namespace, its own

@@ -178,9 +178,10 @@ def filter_coordinates_extractor(mask, coords, wsi_shape):
 
 
 def merge_predictions(bounds, probabilities, wsi_shape, canvas_shape):
-    """PatchPredictor.merge_predictions (1.4.1) as DESIGN.md states it: each tile adds its
-    probabilities into [ceil(x0 f), ceil(x1 f)) x [ceil(y0 f), ceil(y1 f)) of the canvas (f per
-    axis, canvas / slide at the requested resolution), then argmax + 1 where any tile landed."""
+    """PatchPredictor.merge_predictions (1.4.1) as docs/conventions.md ("Prediction map") states
+    it: each tile adds its probabilities into [ceil(x0 f), ceil(x1 f)) x [ceil(y0 f), ceil(y1 f))
+    of the canvas (f per axis, canvas / slide at the requested resolution), then argmax + 1
+    where any tile landed."""
     width, height = canvas_shape
     f = np.array([width / wsi_shape[0], height / wsi_shape[1]])
     total = np.zeros((height, width, probabilities.shape[1]), np.float32)

@@ -1,5 +1,5 @@
-// One rank's failure ends the job on every rank, and every rank says why (DESIGN.md "Parallel
-// shape"). Two ways, depending on where the job is:
+// One rank's failure ends the job on every rank, and every rank says why (docs/design.md
+// "Failures that end the job"). Two ways, depending on where the job is:
 // - At a point every rank reaches (start, the resume decision), the ranks agree: agree_on()
 //   gathers every rank's outcome, and every rank throws JobStopped with the same exit status,
 //   so that they all leave cleanly, the failing rank with its own message, the others naming it.
