@@ -107,7 +107,7 @@ NumericConfig agree_numeric_config(const Job& job, Model& model, const std::stri
                       : "numeric configuration: " + body;
   }
   agree_on(comm, "numeric configuration", result, message);
-  if (!recorded.empty()) warn_about_overrides(job, config);
+  if (comm.rank() == 0 && !recorded.empty()) warn_about_overrides(job, config);  // once, not per rank
   if (comm.rank() == 0)
     spdlog::info("numeric configuration: {}{}", describe(model.configuration()),
                  recorded.empty() ? "" : ", as the file records");
