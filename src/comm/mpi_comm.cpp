@@ -4,9 +4,14 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <thread>
+
+#include <unistd.h>
 
 namespace wsi {
 
@@ -27,6 +32,8 @@ void check_mpi(int status, const char* activity) {
   throw std::runtime_error(std::string("MPI failed ") + activity + " on rank " + std::to_string(rank) + ": " +
                            std::string(text, length));
 }
+
+const CommHandle& handle_of(const Comm& comm) { return *comm.handle_; }
 
 Comm Comm::world() {
   auto handle = std::make_shared<CommHandle>();
@@ -148,11 +155,86 @@ int64_t Comm::all_reduce_sum(int64_t value) const {
   return out;
 }
 
+void Comm::send(int rank, int tag, const std::string& bytes) const {
+  if (bytes.size() > INT_MAX) throw std::length_error("Comm::send: more than INT_MAX bytes");
+  check_mpi(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, rank, tag, handle_->comm),
+            "sending a message");
+}
+
+std::optional<Comm::Received> Comm::try_receive(int source, int tag) const {
+  int flag = 0;
+  MPI_Status status;
+  check_mpi(MPI_Iprobe(source == kAnySource ? MPI_ANY_SOURCE : source, tag, handle_->comm, &flag, &status),
+            "probing for a message");
+  if (!flag) return std::nullopt;
+  int count = 0;
+  check_mpi(MPI_Get_count(&status, MPI_BYTE, &count), "sizing a message");
+  Received received{status.MPI_SOURCE, std::string(static_cast<size_t>(count), '\0')};
+  check_mpi(MPI_Recv(received.bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, tag, handle_->comm, MPI_STATUS_IGNORE),
+            "receiving a message");
+  return received;
+}
+
+bool Comm::send_to_others(int tag, const std::string& bytes, double timeout_s) const {
+  if (bytes.size() > INT_MAX) throw std::length_error("Comm::send_to_others: more than INT_MAX bytes");
+  const int me = rank(), ranks = size();
+  std::vector<MPI_Request> requests;
+  for (int r = 0; r < ranks; ++r) {
+    if (r == me) continue;
+    requests.emplace_back();
+    check_mpi(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, r, tag, handle_->comm,
+                        &requests.back()),
+              "sending to every rank");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    int done = 0;
+    check_mpi(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
+              "sending to every rank");
+    if (done) return true;
+    if (std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_s)) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+namespace {
+
+// One line, formatted before any crash, that the crash handler writes with write(2) alone.
+char g_crash_line[128] = "wsi-mpi: fatal signal\n";
+
+extern "C" void on_fatal_signal(int signal_number) {
+  const ssize_t ignored = write(STDERR_FILENO, g_crash_line, strnlen(g_crash_line, sizeof g_crash_line));
+  (void)ignored;
+  std::signal(signal_number, SIG_DFL);
+  std::raise(signal_number);  // dies by the signal: the launcher (mpirun, srun) sees it and ends the job
+}
+
+// Open MPI's own handler for these signals prints a backtrace, which can deadlock on a heap a
+// crash has damaged, and then the rank neither dies nor answers: ours says which rank and which
+// signal in one write and dies by the signal, so the launcher ends every rank.
+void replace_fatal_signal_handlers(int rank) {
+  std::snprintf(g_crash_line, sizeof g_crash_line, "[wsi-mpi] rank %d died of a fatal signal; the job ends\n", rank);
+  struct sigaction action {};
+  action.sa_handler = on_fatal_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  for (const int signal_number : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(signal_number, &action, nullptr);
+}
+
+}  // namespace
+
 MpiSession::MpiSession(int* argc, char*** argv) {
   int provided = 0;
   check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided), "initialising");
+  // Errors come back to check_mpi (MPI's default would abort without our message); communicators
+  // made from these inherit it.
+  check_mpi(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "setting the error handler");
+  check_mpi(MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN), "setting the error handler");
   if (provided < MPI_THREAD_MULTIPLE)
     throw std::runtime_error("this MPI library does not provide MPI_THREAD_MULTIPLE, which wsi-mpi needs");
+  int rank = 0;
+  check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "asking the rank");
+  replace_fatal_signal_handlers(rank);
 }
 
 MpiSession::~MpiSession() { MPI_Finalize(); }

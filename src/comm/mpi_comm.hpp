@@ -12,6 +12,9 @@ struct CommHandle {
   ~CommHandle();
 };
 
+// The MPI communicator behind `comm` (for HDF5's MPI-IO driver).
+const CommHandle& handle_of(const Comm& comm);
+
 // Throws std::runtime_error naming the activity and the rank when an MPI call fails.
 void check_mpi(int status, const char* activity);
 

@@ -118,7 +118,7 @@ AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& co
     if (summary.feature_size <= 0)
       throw std::invalid_argument(options.file + " has no tile features (run with --mode features or both)");
     aggregator = std::make_unique<SlideAggregator>(options, summary.feature_size);
-    run::fail_point(comm.rank(), "aggregate-start");
+    run::fail_point(comm, "aggregate-start");
   } catch (const std::invalid_argument& e) {
     status = StepResult::refused, message = e.what();
   } catch (const std::exception& e) {
@@ -158,7 +158,7 @@ AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& co
       slides.push_back(mine[next]);
       hooks.computed(mine[next]);
     }
-    run::fail_point(comm.rank(), "aggregate-write");
+    run::fail_point(comm, "aggregate-write");
     file.write(slides, rows);
     const int64_t written = comm.all_reduce_sum(static_cast<int64_t>(slides.size()));
     result.computed += written;

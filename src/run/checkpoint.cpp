@@ -14,7 +14,7 @@ namespace wsi::run {
 double checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
                         const TestHooks& hooks, const Comm& comm, const std::string& output) {
   const auto start = Clock::now();
-  fail_point(comm.rank(), "epoch");
+  fail_point(comm, "epoch");
   std::vector<CohortFile::TileRows> rows;
   std::vector<int64_t> units;
   for (const UnitResult& r : finished) {

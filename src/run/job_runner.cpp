@@ -127,7 +127,7 @@ void start_job(const Job& job, const Comm& comm, bool plan_only, Started& s) {
     s.model = load_job_model(plan_only ? planning_job(job) : job, s.threads);
     s.fingerprint = job_fingerprint(job);
     if (comm.rank() == 0) s.lock.emplace(job.output);
-    fail_point(comm.rank(), "start");
+    fail_point(comm, "start");
   });
   agree_on(comm, "start", status, message);
   s.resume =
@@ -180,7 +180,7 @@ JobOutcome finish_job(const Job& job, JobState& state, CohortFile& file, MapMake
   }
   stats.seconds_maps = maps.seconds();
   stats.seconds_total = seconds_since(start);
-  fail_point(comm.rank(), "finalize");
+  fail_point(comm, "finalize");
   const auto rows = job_statistics(stats, state, comm);
   JobOutcome ended = JobOutcome::stopped;
   if (!stopped) ended = finalize_slides(state, file, comm, gather_failures(mine, comm));

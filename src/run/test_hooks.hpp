@@ -4,10 +4,13 @@
 // (between an epoch's row writes and its done flags) and WSI_TEST_MAPS_PAUSE (between an epoch's
 // maps write and its flush), so that kill tests can hit those moments; WSI_TEST_FAIL=RANK:PHASE
 // makes rank RANK throw at PHASE (start, planning, epoch, maps, finalize; aggregate-start and
-// aggregate-write in `wsi-mpi aggregate`), for the tests that
-// one rank's failure ends the job everywhere.
+// aggregate-write in `wsi-mpi aggregate`), for the tests that one rank's failure ends the job
+// everywhere; at the phases run on the main thread (start, epoch, finalize, aggregate-*),
+// RANK:PHASE:mpi makes a real MPI call fail there (a send to a rank that does not exist) and
+// RANK:PHASE:signal makes the rank die of SIGSEGV.
 #pragma once
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -16,6 +19,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "wsi/comm/comm.hpp"
+
 namespace wsi::run {
 
 // Throws when WSI_TEST_FAIL names this rank and phase.
@@ -23,6 +28,16 @@ inline void fail_point(int rank, const char* phase) {
   const char* wanted = std::getenv("WSI_TEST_FAIL");
   if (wanted && std::string(wanted) == std::to_string(rank) + ":" + phase)
     throw std::runtime_error(std::string("test hook: failure injected at ") + phase);
+}
+
+// fail_point, and the MPI error and the fatal signal.
+inline void fail_point(const Comm& comm, const char* phase) {
+  fail_point(comm.rank(), phase);
+  const char* wanted = std::getenv("WSI_TEST_FAIL");
+  const std::string here = std::to_string(comm.rank()) + ":" + phase;
+  if (!wanted) return;
+  if (wanted == here + ":mpi") comm.send(comm.size(), 0, "test hook: a message to no rank");
+  if (wanted == here + ":signal") std::raise(SIGSEGV);
 }
 
 class TestHooks {

@@ -4,7 +4,9 @@ For 2 and 3 ranks and every phase (start, planning, epoch, maps, finalize) the t
 WSI_TEST_FAIL=RANK:PHASE makes the last rank throw there. Each run must end within 60 s with
 exit status 1, the failing rank's own message and the others' "stopped because rank N failed",
 and a healthy rerun of the same command must finish with the file of an uninterrupted run.
-Then the failures seen by users: MPMD command lines where rank 1 cannot load its model or has a
+A real MPI error on one rank (a send to a rank that does not exist) takes the same path: exit 1,
+the rank's "MPI failed ..." message, the others naming it. A rank that dies of SIGSEGV ends the
+job on every rank within 30 s, saying which rank died. Then the failures seen by users: MPMD command lines where rank 1 cannot load its model or has a
 bad option (exit 2 everywhere, both messages), rank 1 under `ulimit -f` (exit 1, before the file
 is made), and a second job on an output another job holds (exit 2, naming host and pid).
 usage: fault_injection.py BIN WORK"""
@@ -56,6 +58,44 @@ for ranks in (2, 3):
         expect(name, status, seconds, text, 1, failing, f"failure injected at {phase}", ranks - 1)
         rerun_equals_reference(name, output, ranks)
         print(f"{name}: exit 1 after {seconds:.1f} s, every rank said why; the rerun equals the reference")
+
+
+
+def ranks_left(output):
+    """Processes still running whose command line names `output` (ranks that outlived mpirun)."""
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if output.encode() in f.read():
+                    left.append(int(pid))
+        except OSError:
+            pass
+    return left
+
+
+# MPI errors return to our code (MPI_ERRORS_RETURN) and end the job like any other error.
+for phase in ("start", "epoch"):
+    name = f"mpi-error-{phase}"
+    output = os.path.join(work, name + ".h5")
+    status, seconds, text = attempt(name, mpirun(binary, 2, ["run", "--job", job, "--output", output] + args),
+                                    {"WSI_TEST_FAIL": f"1:{phase}:mpi"})
+    expect(name, status, seconds, text, 1, 1, "MPI failed sending a message on rank 1", 1)
+    assert not ranks_left(output), f"{name}: ranks outlived mpirun"
+    rerun_equals_reference(name, output, 2)
+    print(f"{name}: exit 1 after {seconds:.1f} s with MPI's error named on rank 1; the rerun equals the reference")
+
+# A rank that dies of a fatal signal: every rank ends within 30 s, none outlives the launcher.
+name = "signal"
+output = os.path.join(work, name + ".h5")
+status, seconds, text = attempt(name, mpirun(binary, 2, ["run", "--job", job, "--output", output] + args),
+                                {"WSI_TEST_FAIL": "1:epoch:signal"})
+assert status != 0 and seconds < 30, f"{name}: exit {status} after {seconds:.0f} s\n{text[-3000:]}"
+assert "rank 1 died of a fatal signal" in text, f"{name}: the dying rank did not say so\n{text[-3000:]}"
+assert not ranks_left(output), f"{name}: ranks outlived mpirun"
+rerun_equals_reference(name, output, 2)
+print(f"{name}: rank 1 died of SIGSEGV; every rank ended after {seconds:.1f} s (exit {status}); "
+      "the rerun equals the reference")
 
 # MPMD: rank 1 cannot load its model / has a bad option: exit 2 on every rank, before any file.
 for name, extra, cause in (("mpmd-model", ["--model", os.path.join(work, "missing.pt")], "missing.pt"),

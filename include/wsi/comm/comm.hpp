@@ -1,8 +1,13 @@
-// A communicator as the rest of the code sees it (ADIOS2's helper::Comm idea): rank, size and
-// the few collectives the job needs. mpi.h stays in src/comm/, src/schedule/mpi_*.cpp and src/cohort/h5_*.cpp.
+// A communicator as the rest of the code sees it (ADIOS2's helper::Comm idea): rank, size, the
+// few collectives the job needs and tagged byte messages between ranks (which carry what
+// message.hpp encodes). mpi.h stays in src/comm/; HDF5's MPI-IO driver gets the communicator
+// through src/comm/mpi_comm.hpp. Every MPI call returns its error (MPI_ERRORS_RETURN, set by
+// MpiSession and inherited by duplicates), and a failed one throws std::runtime_error naming the
+// activity, the rank and MPI's text, which then ends the job like any other error.
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,9 +36,22 @@ class Comm {
   std::string broadcast_quietly(const std::string& bytes, int root) const;
   int64_t all_reduce_max(int64_t value) const;
   int64_t all_reduce_sum(int64_t value) const;
-  const CommHandle& handle() const { return *handle_; }
+
+  // Point to point (the coordinator's protocol, the failure watch). Tags are the caller's.
+  static constexpr int kAnySource = -1;
+  void send(int rank, int tag, const std::string& bytes) const;
+  struct Received {
+    int source = -1;
+    std::string bytes;
+  };
+  // The next message from `source` (or kAnySource) with `tag` if one has arrived, else nothing.
+  std::optional<Received> try_receive(int source, int tag) const;
+  // `bytes` to every other rank under `tag`, giving up after `timeout_s` (a peer that died takes
+  // nothing); whether every send completed.
+  bool send_to_others(int tag, const std::string& bytes, double timeout_s) const;
 
  private:
+  friend const CommHandle& handle_of(const Comm& comm);
   explicit Comm(std::shared_ptr<CommHandle> handle) : handle_(std::move(handle)) {}
   std::shared_ptr<CommHandle> handle_;
 };

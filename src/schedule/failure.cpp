@@ -3,12 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
-#include "comm/mpi_comm.hpp"
 #include "wsi/comm/message.hpp"
 
 namespace wsi {
@@ -41,27 +39,28 @@ struct FailureWatch::State {
 FailureWatch::FailureWatch(const Comm& comm, AbortJob abort_job)
     : state_(std::make_shared<State>(comm.duplicate(), std::move(abort_job))) {
   thread_ = std::thread([state = state_] {
-    const MPI_Comm c = state->comm.handle().comm;
-    while (!state->quit) {
-      int flag = 0;
-      MPI_Status status;
-      if (MPI_Iprobe(MPI_ANY_SOURCE, kTagFailed, c, &flag, &status) != MPI_SUCCESS) return;
-      if (!flag) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        continue;
+    try {
+      while (!state->quit) {
+        const auto message = state->comm.try_receive(Comm::kAnySource, kTagFailed);
+        if (!message) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          continue;
+        }
+        spdlog::error("the job stopped because rank {} failed: {}", message->source,
+                      decode_message<std::string>(message->bytes, "failure message"));
+        spdlog::default_logger()->flush();
+        break;
       }
-      int length = 0;
-      MPI_Get_count(&status, MPI_CHAR, &length);
-      std::string message(static_cast<size_t>(length), '\0');
-      MPI_Recv(message.data(), length, MPI_CHAR, status.MPI_SOURCE, kTagFailed, c, MPI_STATUS_IGNORE);
-      spdlog::error("the job stopped because rank {} failed: {}", status.MPI_SOURCE, message);
+    } catch (const std::exception& e) {  // MPI itself failed: nobody can tell this rank any more
+      spdlog::error("the failure watch stopped: {}", e.what());
       spdlog::default_logger()->flush();
-      const auto heard = std::chrono::steady_clock::now();
-      while (!state->quit && std::chrono::steady_clock::now() - heard < std::chrono::duration<double>(kAbortGrace))
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (!state->quit) state->abort_job();
-      return;
     }
+    // Heard of a failure, or MPI broke: the failing rank aborts the job; if it died before it
+    // could, this rank does after the grace period.
+    const auto heard = std::chrono::steady_clock::now();
+    while (!state->quit && std::chrono::steady_clock::now() - heard < std::chrono::duration<double>(kAbortGrace))
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!state->quit) state->abort_job();
   });
 }
 
@@ -71,21 +70,11 @@ FailureWatch::~FailureWatch() {
 }
 
 void FailureWatch::announce(const std::string& message) {
-  const MPI_Comm c = state_->comm.handle().comm;
-  const int me = state_->comm.rank(), ranks = state_->comm.size();
-  std::vector<MPI_Request> requests;
-  for (int r = 0; r < ranks; ++r) {
-    if (r == me) continue;
-    requests.emplace_back();
-    MPI_Isend(message.data(), static_cast<int>(message.size()), MPI_CHAR, r, kTagFailed, c, &requests.back());
-  }
   // Small messages go out at once; give up after 2 s (a dead peer) and let the abort do the rest.
-  const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    int done = 0;
-    MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE);
-    if (done || std::chrono::steady_clock::now() - start > std::chrono::seconds(2)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  try {
+    state_->comm.send_to_others(kTagFailed, encode_message(message), 2.0);
+  } catch (const std::exception& e) {
+    spdlog::error("could not tell the other ranks: {}", e.what());
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the others log before the abort
 }

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "comm/mpi_comm.hpp"
+#include "wsi/comm/message.hpp"
 #include "util/progress_log.hpp"
 #include "wsi/schedule/coordinator.hpp"
 #include "wsi/schedule/signals.hpp"
@@ -33,27 +33,14 @@ constexpr int kTagReply = 21;  // [unit index or -1]
 constexpr int kTagEpoch = 22;  // [final, stop]
 
 void send(const Comm& comm, int rank, int tag, const std::vector<int64_t>& values) {
-  check_mpi(MPI_Send(values.data(), static_cast<int>(values.size()), MPI_INT64_T, rank, tag, comm.handle().comm),
-            "sending to the coordinator protocol");
+  comm.send(rank, tag, encode_message(values));
 }
 
-// Receives a message already probed.
-std::vector<int64_t> receive(const Comm& comm, const MPI_Status& status) {
-  int count = 0;
-  MPI_Get_count(&status, MPI_INT64_T, &count);
-  std::vector<int64_t> values(count);
-  check_mpi(MPI_Recv(values.data(), count, MPI_INT64_T, status.MPI_SOURCE, status.MPI_TAG, comm.handle().comm,
-                     MPI_STATUS_IGNORE),
-            "receiving in the coordinator protocol");
-  return values;
-}
-
-std::optional<MPI_Status> probe(const Comm& comm, int source, int tag) {
-  int flag = 0;
-  MPI_Status status;
-  check_mpi(MPI_Iprobe(source, tag, comm.handle().comm, &flag, &status), "probing");
-  if (!flag) return std::nullopt;
-  return status;
+// The values of the next message with `tag` from `source`, when one has arrived.
+std::optional<std::pair<int, std::vector<int64_t>>> receive(const Comm& comm, int source, int tag) {
+  auto message = comm.try_receive(source, tag);
+  if (!message) return std::nullopt;
+  return std::pair{message->source, decode_message<std::vector<int64_t>>(message->bytes, "coordinator message")};
 }
 
 }  // namespace
@@ -176,9 +163,9 @@ void Coordinator::loop() {
     bool busy = false;
     // Tag by tag: on rank 0 the replies and epochs addressed to its own channel wait here too.
     for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone, kTagEpochWanted, kTagMapsWanted})
-      while (auto status = probe(s.comm, MPI_ANY_SOURCE, tag)) {
+      while (auto message = receive(s.comm, Comm::kAnySource, tag)) {
         busy = true;
-        s.handle(tag, status->MPI_SOURCE, receive(s.comm, *status));
+        s.handle(tag, message->first, message->second);
       }
     s.start_epoch_if_due();
     if (!s.final_sent)
@@ -202,12 +189,12 @@ void WorkChannel::report_signal() {
 
 std::optional<WorkEvent> WorkChannel::poll() {
   if (stop_requested() && !signal_reported_) report_signal();
-  if (auto status = probe(comm_, 0, kTagEpoch)) {
-    const auto v = receive(comm_, *status);
+  if (auto message = receive(comm_, 0, kTagEpoch)) {
+    const auto& v = message->second;
     return WorkEvent{WorkEvent::epoch, -1, v.at(0) != 0, v.at(1) != 0};
   }
-  if (auto status = probe(comm_, 0, kTagReply)) {
-    const auto v = receive(comm_, *status);
+  if (auto message = receive(comm_, 0, kTagReply)) {
+    const auto& v = message->second;
     if (v.at(0) < 0) return WorkEvent{WorkEvent::no_work, -1, false, false};
     return WorkEvent{WorkEvent::unit, v.at(0), false, false};
   }
