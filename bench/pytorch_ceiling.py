@@ -1,6 +1,6 @@
 """The model-only ceiling that PyTorch reaches on this machine from Python (Debian's python3-torch,
-the same LibTorch as wsi-mpi's), for bench/run.sh: resnet18 (9 classes) in every layout the C++
-probe tries -- NCHW or channels-last, plain frozen or torch.jit.optimize_for_inference -- at
+the same LibTorch as wsi-mpi's), for bench/run.sh: resnet18 (9 classes) in every layout wsi-mpi's
+--autotune measures -- NCHW or channels-last, plain frozen or torch.jit.optimize_for_inference -- at
 several batch sizes; fp32, and bf16 where asked. Prints one line per configuration and, last,
 "best <tiles/s> <configuration>" for fp32.
 

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Throughput benchmark of wsi-mpi on this machine (not part of the test suite). One command:
 #   bench/run.sh [BUILD_DIR]        (default build-perf; needs wsi-mpi and wsi_bench built there)
-# Environment: BENCH_DIR (scratch, default a fresh mktemp -d; give one to keep and reuse slides and
-# reused), BENCH_SIZE (e2e slide WxH; default: sized from the measured ceiling so that the
+# Environment: BENCH_DIR (scratch, default a fresh mktemp -d; give one to keep the slides and reuse
+# them), BENCH_SIZE (e2e slide WxH; default: sized from the measured ceiling so that the
 # 1-rank run takes about 40 s), BENCH_THREADS (default 2), BENCH_BATCH (default 8),
 # BENCH_QUIET_WAIT (seconds to wait for a 1-minute load average below 1, default 120).
 # Takes about 5-8 minutes on 2 cores, most of it in the model runs.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU figures of README's Performance section, in one run on a GPU machine whose Python has
+# The GPU figures of docs/performance.md, in one run on a GPU machine whose Python has
 # a CUDA LibTorch (the device tool's machines): builds bench/model_bench there (build.sh), then
 # measures resnet18/50-kather100k with batches already in host memory: the C++ path's uint8
 # upload (pinned, non-blocking), conversion on the GPU and probabilities copied back, per

@@ -45,14 +45,14 @@ po::options_description patches_options() {
       ("help,h", "show this help")
       ("input", po::value<std::string>(), "folder of class folders, or CSV file,label")
       ("output", po::value<std::string>(), "folder for predictions.csv and confusion.csv (created)")
-      ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: measured at load on a CPU, else 8)");
+      ("batch-size", po::value<int>()->default_value(0), "patches per batch (0: the model's numeric configuration's batch size)");
   add_model_options(o);
   return o;
 }
 
 struct Settings {
   std::string input, output;
-  int batch_size = 0;  // 0: the model's measured batch size, else 8
+  int batch_size = 0;  // 0: the batch size of the model's numeric configuration
   ModelOptions model;
 };
 

@@ -117,10 +117,6 @@ std::vector<std::string> builtin_model_names() {
   return names;
 }
 
-bool is_builtin_model(const std::string& name) {
-  return name == "null" || model_detail::find_builtin(name).has_value();
-}
-
 std::string to_json(const ModelDescription& d) {
   return json_text({{"class_names", d.class_names},
                     {"feature_size", d.feature_size},

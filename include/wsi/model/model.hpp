@@ -214,9 +214,6 @@ std::unique_ptr<SlideEncoder> load_slide_encoder(const std::string& path, int th
 // Class order of TIAToolbox's *-kather100k models: BACK NORM DEB TUM ADI MUC MUS STR LYM.
 const std::vector<std::string>& kather100k_classes();
 
-// True for a name that builtin_model_names() lists (no file is looked at).
-bool is_builtin_model(const std::string& name);
-
 // The `wsi_model.json` text of a description, and back. Parsing throws std::invalid_argument
 // naming `source` and the bad key; absent keys keep ModelDescription's defaults.
 std::string to_json(const ModelDescription& description);

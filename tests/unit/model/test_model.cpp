@@ -327,9 +327,7 @@ TEST_CASE("model helpers: names, enums, descriptions, null model", "[model]") {
                            "resnet101-kather100k", "resnext50_32x4d-kather100k", "wide_resnet50_2-kather100k",
                            "resnet18", "wide_resnet50_2", "null"}) {
     CHECK(std::find(names.begin(), names.end(), name) != names.end());
-    CHECK(wsi::is_builtin_model(name));
   }
-  CHECK_FALSE(wsi::is_builtin_model("model.pt"));
 
   CHECK(wsi::parse_model_output("logits") == wsi::ModelOutput::logits);
   CHECK(wsi::to_string(wsi::ModelOutput::features) == "features");
