@@ -7,14 +7,17 @@
 #include <filesystem>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
+#include "run/output_lock.hpp"
 #include "run/test_hooks.hpp"
 #include "util/progress_log.hpp"
 #include "util/sha256.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/cohort/slide_embeddings.hpp"
 #include "wsi/model/model.hpp"
+#include "wsi/run/job_runner.hpp"
 #include "wsi/schedule/failure.hpp"
 #include "wsi/units.hpp"
 
@@ -111,14 +114,18 @@ AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& co
   std::unique_ptr<SlideAggregator> aggregator;
   AggregateResult result;
   result.name = options.output_name.empty() ? default_name(options.model) : options.output_name;
+  std::optional<run::OutputLock> lock;  // rank 0: no other job writes the file meanwhile
   std::string message;
   StepResult status = StepResult::ok;
   try {  // every rank checks the file and loads the model before the collective open
+    if (comm.rank() == 0) lock.emplace(options.file);
     summary = read_cohort_summary(options.file);
     if (summary.feature_size <= 0)
       throw std::invalid_argument(options.file + " has no tile features (run with --mode features or both)");
     aggregator = std::make_unique<SlideAggregator>(options, summary.feature_size);
     run::fail_point(comm.rank(), "aggregate-start");
+  } catch (const JobRefused& e) {
+    status = StepResult::refused, message = e.what();
   } catch (const std::invalid_argument& e) {
     status = StepResult::refused, message = e.what();
   } catch (const std::exception& e) {
