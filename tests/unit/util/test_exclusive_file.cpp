@@ -38,7 +38,7 @@ TEST_CASE("a new file replaces a link planted at its name, and leaves the link's
   CHECK(names_in(dir) == std::vector<std::string>{"out.txt", "victim"});  // no partial file left
 }
 
-TEST_CASE("an output never committed leaves nothing; one whose partial file was swapped is refused", "[util]") {
+TEST_CASE("an output never committed leaves nothing, and one whose partial file was swapped is refused", "[util]") {
   const fs::path dir = test::scratch_dir("atomic-abandon");
   const std::string target = (dir / "out.bin").string();
   std::string first;
