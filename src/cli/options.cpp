@@ -1,6 +1,7 @@
 // Option helpers (see options.hpp) and the CLI's logging and error line (see cli.hpp).
 #include "cli/options.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -46,13 +47,25 @@ std::vector<double> parse_numbers(const std::string& option, const std::string& 
     try {
       size_t used = 0;
       numbers.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
+      if (used != item.size() || !std::isfinite(numbers.back())) throw std::invalid_argument(item);
     } catch (const std::exception&) {
-      throw std::invalid_argument("--" + option + ": '" + item + "' is not a number");
+      throw std::invalid_argument("--" + option + ": '" + item + "' is not a finite number");
     }
   }
   return numbers;
 }
+
+namespace {
+
+// Boost reads "nan" and "inf" as doubles; no option of ours means either (a NaN passes every
+// "<= 0" check, an infinite interval never comes).
+void reject_non_finite(const po::variables_map& vm) {
+  for (const auto& [name, value] : vm)
+    if (const auto* number = boost::any_cast<double>(&value.value()); number && !std::isfinite(*number))
+      throw std::invalid_argument("--" + name + ": must be a finite number, got " + std::to_string(*number));
+}
+
+}  // namespace
 
 po::variables_map parse_with_job_file(int argc, char** argv, const po::options_description& options,
                                       const std::vector<std::string>& path_keys) {
@@ -75,6 +88,7 @@ po::variables_map parse_with_job_file(int argc, char** argv, const po::options_d
     po::store(parsed, vm);
   }
   po::notify(vm);
+  reject_non_finite(vm);
   return vm;
 }
 
@@ -148,6 +162,7 @@ int run_subcommand(const char* name, int argc, char** argv, const po::options_de
     po::variables_map vm;
     po::store(po::command_line_parser(argc, argv).options(options).positional(positionals).run(), vm);
     po::notify(vm);
+    reject_non_finite(vm);
     if (vm.count("help")) {
       std::cout << options << std::endl;
       return kExitOk;

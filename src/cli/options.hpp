@@ -19,7 +19,9 @@ std::vector<double> parse_numbers(const std::string& option, const std::string& 
 
 // Parses argv (command line wins) and, when `--job` names one, the INI file; values of
 // `path_keys` from the INI that are relative paths (existing files for "model") are resolved
-// against the INI's folder. Throws po::error for unknown or malformed options.
+// against the INI's folder. Throws po::error for unknown or malformed options,
+// std::invalid_argument naming the option for a number that is NaN or infinite (run_subcommand
+// refuses those too).
 po::variables_map parse_with_job_file(int argc, char** argv, const po::options_description& options,
                                       const std::vector<std::string>& path_keys);
 

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -17,6 +17,7 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "util/csv.hpp"
+#include "util/exclusive_file.hpp"
 #include "wsi/batch/patch_batch.hpp"
 #include "wsi/patches/metrics.hpp"
 #include "wsi/patches/patch_dataset.hpp"
@@ -145,7 +146,7 @@ void write_outputs(const std::string& dir, const std::vector<LabelledPatch>& pat
   const auto& classes = matrix.classes;
   const size_t n_classes = classes.size();
   const std::string predictions_path = (fs::path(dir) / "predictions.csv").string();
-  std::ofstream predictions(predictions_path);
+  std::ostringstream predictions;
   predictions << "file,label,prediction";
   for (const auto& c : classes) predictions << ',' << csv_field(c);
   predictions << '\n';
@@ -155,11 +156,10 @@ void write_outputs(const std::string& dir, const std::vector<LabelledPatch>& pat
     for (size_t c = 0; c < n_classes; ++c) predictions << ',' << number(probabilities[k * n_classes + c], "%.9g");
     predictions << '\n';
   }
-  predictions.close();
-  if (!predictions) throw std::runtime_error("--output: cannot write " + predictions_path);
+  write_file_atomically(predictions_path, predictions.str());
 
   const std::string confusion_path = (fs::path(dir) / "confusion.csv").string();
-  std::ofstream confusion(confusion_path);
+  std::ostringstream confusion;
   confusion << "label";
   for (const auto& c : classes) confusion << ',' << csv_field(c);
   confusion << '\n';
@@ -169,8 +169,7 @@ void write_outputs(const std::string& dir, const std::vector<LabelledPatch>& pat
     for (size_t p = 0; p < n_classes; ++p) confusion << ',' << number(rows[t * n_classes + p], "%.17g");
     confusion << '\n';
   }
-  confusion.close();
-  if (!confusion) throw std::runtime_error("--output: cannot write " + confusion_path);
+  write_file_atomically(confusion_path, confusion.str());
   spdlog::info("wrote {} and {}", predictions_path, confusion_path);
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
@@ -13,7 +14,10 @@
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
+#include "util/exclusive_file.hpp"
+#include "util/json.hpp"
 #include "wsi/cohort/cohort_file.hpp"
+#include "wsi/job/manifest.hpp"
 #include "wsi/render/export.hpp"
 #include "wsi/render/feature_picture.hpp"
 #include "wsi/render/map_thumbnail.hpp"
@@ -36,6 +40,9 @@ po::options_description render_options() {
       ("help,h", "show this help")
       ("file", po::value<std::string>(), "cohort file (FILE.h5; also the first positional argument)")
       ("slide", po::value<std::string>(), "render only this slide (its id, or its key under /maps)")
+      ("slides", po::value<std::string>(),
+       "manifest (or slide file) to read the slides from when the cohort file keeps no thumbnail "
+       "(default: the job's manifest, when it lies next to the cohort file; /slides/path is never opened)")
       ("output", po::value<std::string>(), "folder to write (made if missing)")
       ("alpha", po::value<double>()->default_value(0.4, "0.4"), "weight of the class colours over tissue, 0..1")
       ("min-size", po::value<int>()->default_value(512),
@@ -65,6 +72,44 @@ std::vector<size_t> selected_slides(const CohortSummary& summary, const po::vari
                              (slide.status == SlideStatus::failed ? "failed: " + slide.error : std::string("pending")) +
                              "): it has no prediction map yet");
   return {*found};
+}
+
+// The slide files render may open, for slides whose maps come without a thumbnail: those of the
+// manifest --slides names, else of the job's manifest found next to the cohort file (its file
+// name from /job, looked up in the cohort file's folder). Never /slides/path: a cohort file from
+// elsewhere must not make render open whatever file it names.
+struct SlideFiles {
+  std::string manifest;  // "" when there is none
+  std::map<std::string, std::string> by_id;
+
+  const std::string& of(const SlideRow& slide) const {
+    const auto found = by_id.find(slide.id);
+    if (found != by_id.end()) return found->second;
+    throw std::runtime_error(
+        "slide '" + slide.id + "' has no thumbnail in the cohort file, and " +
+        (manifest.empty() ? std::string("no manifest names its slide file (give --slides MANIFEST)")
+                          : "the manifest " + manifest + " does not list it") +
+        "; render does not open the file's own /slides/path ('" + slide.path + "')");
+  }
+};
+
+std::string manifest_next_to(const std::string& path, const CohortSummary& summary) {
+  std::string slides;
+  try {
+    slides = parse_json(summary.job_json, path + ": /job/config").value("slides", "");
+  } catch (const std::exception&) {
+    return "";  // no usable job record: no manifest to find
+  }
+  const fs::path candidate = fs::path(path).parent_path() / fs::path(slides).filename();
+  return fs::path(slides).extension() == ".csv" && fs::is_regular_file(candidate) ? candidate.string() : "";
+}
+
+SlideFiles slide_files(const po::variables_map& vm, const std::string& path, const CohortSummary& summary) {
+  SlideFiles files;
+  files.manifest = vm.count("slides") ? vm["slides"].as<std::string>() : manifest_next_to(path, summary);
+  if (files.manifest.empty()) return files;
+  for (const ManifestEntry& entry : read_manifest(files.manifest)) files.by_id.emplace(entry.id, entry.path);
+  return files;
 }
 
 // --pca cohort: one basis and one colour scale over every done slide (moments first, then the
@@ -106,20 +151,29 @@ std::vector<uint8_t> tile_colours(const std::vector<float>& features, const Slid
   return scores_to_rgb(scores, score_range(scores));
 }
 
+// Encoded in memory and written as a new file (a link planted at `out` is replaced, not followed).
 void write_png(const fs::path& out, const cv::Mat& picture) {
-  if (!cv::imwrite(out.string(), picture)) throw std::runtime_error("cannot write '" + out.string() + "'");
+  std::vector<uchar> png;
+  if (!cv::imencode(".png", picture, png)) throw std::runtime_error("cannot encode '" + out.string() + "' as PNG");
+  write_file_atomically(out.string(), std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
   std::cout << out.string() << std::endl;
 }
 
 // <key>.overlay.png when the file has classes, <key>.features.png when it has features.
 void render_slide(const std::string& path, const CohortSummary& summary, const SlideRow& slide,
-                  const CohortColours& cohort, OverlayOptions options, const fs::path& dir) {
+                  const CohortColours& cohort, const SlideFiles& files, OverlayOptions options, const fs::path& dir) {
   const bool has_classes = !summary.class_names.empty() && summary.has_probabilities;
   const SlideMaps maps = read_slide_maps(path, slide.key);
   const size_t pixels = static_cast<size_t>(maps.shape.height) * static_cast<size_t>(maps.shape.width);
   if (pixels == 0 || maps.prediction.size() != pixels)
     throw std::runtime_error("slide '" + slide.id + "' has no usable prediction map in '" + path + "'");
-  const std::vector<uint8_t> thumbnail = thumbnail_at_map_size(maps, slide);
+  std::string slide_file;
+  if (!keeps_thumbnail(maps.shape)) {
+    slide_file = files.of(slide);
+    spdlog::info("slide {}: the cohort file keeps no thumbnail, reading {} (listed in {})", slide.id, slide_file,
+                 files.manifest);
+  }
+  const std::vector<uint8_t> thumbnail = thumbnail_at_map_size(maps, slide, slide_file);
   options.title = slide.id;
   const int width = static_cast<int>(maps.shape.width), height = static_cast<int>(maps.shape.height);
   if (has_classes)
@@ -165,9 +219,12 @@ int render(const po::variables_map& vm) {
   const std::vector<size_t> slides = selected_slides(summary, vm, path);
   const CohortColours cohort =
       summary.feature_size > 0 && pca_mode == "cohort" ? cohort_colours(path, summary) : CohortColours{};
+  const bool needs_slide_files = std::any_of(slides.begin(), slides.end(),
+                                             [&](size_t i) { return !keeps_thumbnail(summary.maps.at(i)); });
+  const SlideFiles files = needs_slide_files ? slide_files(vm, path, summary) : SlideFiles{};
   const fs::path dir = vm["output"].as<std::string>();
   fs::create_directories(dir);
-  for (size_t i : slides) render_slide(path, summary, summary.slides[i], cohort, options, dir);
+  for (size_t i : slides) render_slide(path, summary, summary.slides[i], cohort, files, options, dir);
   spdlog::info("rendered {} slide(s) into {}", slides.size(), dir.string());
   return kExitOk;
 }

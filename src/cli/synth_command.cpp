@@ -1,14 +1,14 @@
 // `wsi-mpi synth`: a synthetic cohort to try the tool on: slides, manifest, ground-truth
 // layouts, the demo colour model and a job file.
-#include <filesystem>
-#include <fstream>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
+#include "util/exclusive_file.hpp"
 #include "wsi/model/model.hpp"
 #include "wsi/synth/synth_slide.hpp"
 
@@ -63,8 +63,8 @@ SynthSlideSpec slide_spec(const po::variables_map& vm, int index) {
 }
 
 void write_job_file(const fs::path& dir) {
-  std::ofstream job(dir / "job.ini");
-  job << "# wsi-mpi job for the synthetic demo cohort (paths are relative to this file).\n"
+  write_file_atomically((dir / "job.ini").string(),
+         "# wsi-mpi job for the synthetic demo cohort (paths are relative to this file).\n"
          "# Run: wsi-mpi run --job job.ini   (or: mpirun -n 2 wsi-mpi run --job job.ini)\n"
          "slides = manifest.csv\n"
          "output = cohort.h5\n"
@@ -76,7 +76,7 @@ void write_job_file(const fs::path& dir) {
          "stride = 224\n"
          "overview-resolution = 4\n"
          "overview-units = mpp\n"
-         "unit-tiles = 64\n";
+         "unit-tiles = 64\n");
 }
 
 int synthesise(const po::variables_map& vm) {
@@ -85,8 +85,7 @@ int synthesise(const po::variables_map& vm) {
   const int count = vm["slides"].as<int>();
   if (count < 1) throw std::invalid_argument("--slides: at least 1");
   fs::create_directories(dir / "layouts");
-  std::ofstream manifest(dir / "manifest.csv");
-  manifest << "slide_id,path\n";
+  std::string manifest = "slide_id,path\n";
   for (int i = 0; i < count; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "slide_%03d", i + 1);
@@ -94,12 +93,13 @@ int synthesise(const po::variables_map& vm) {
     const SynthLayout layout = make_synth_layout(spec);
     write_synth_slide((dir / (std::string(name) + ".svs")).string(), spec, layout);
     write_layout_csv((dir / "layouts" / (std::string(name) + ".csv")).string(), layout);
-    manifest << name << "," << name << ".svs\n";
+    manifest += std::string(name) + "," + name + ".svs\n";
     spdlog::info("wrote {} ({}x{}, {} levels, {} regions)", name, spec.width, spec.height, spec.levels,
                  layout.regions.size());
   }
   std::vector<DemoClass> classes;
   for (const SynthClass& c : synth_classes()) classes.push_back({c.name, c.rgb});
+  write_file_atomically((dir / "manifest.csv").string(), manifest);
   write_demo_model((dir / "model.pt").string(), classes);
   write_job_file(dir);
   std::cout << "synthetic cohort: " << (dir / "manifest.csv").string() << "\n"

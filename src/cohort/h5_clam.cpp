@@ -1,9 +1,7 @@
-// The CLAM / TRIDENT features file (see wsi/cohort/clam_file.hpp), written to PATH.partial and
-// renamed, so a killed export leaves no half file.
+// The CLAM / TRIDENT features file (see wsi/cohort/clam_file.hpp), written to a fresh partial
+// file beside PATH and renamed (util/exclusive_file.hpp), so a killed export leaves no half file.
 #include "wsi/cohort/clam_file.hpp"
 
-#include <cstdio>
-#include <filesystem>
 #include <stdexcept>
 
 #include "cohort/h5_layout.hpp"
@@ -35,11 +33,11 @@ void write_clam_h5(const std::string& path, const float* features, int64_t rows,
     throw std::invalid_argument("CLAM file '" + path + "': " + std::to_string(coords.size()) + " coords for " +
                                 std::to_string(rows) + " feature rows");
   h5::quiet_errors();
-  const std::string partial = path + ".partial";
+  AtomicOutput output(path);
+  const std::string& partial = output.path();
   {
     Handle fapl = h5::serial_file_access(partial);
-    remove_leftover(partial);  // a planted link goes; H5F_ACC_EXCL then never writes through one
-    Handle file = make(H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.id()), {partial, "/"},
+    Handle file = make(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), {partial, "/"},
                        "creating the file");
     const hsize_t n = static_cast<hsize_t>(rows);
     {
@@ -64,9 +62,7 @@ void write_clam_h5(const std::string& path, const float* features, int64_t rows,
     }
     file.close(partial, "/");
   }
-  std::error_code error;
-  std::filesystem::rename(partial, path, error);
-  if (error) throw std::runtime_error("cannot rename '" + partial + "' to '" + path + "': " + error.message());
+  output.commit();
 }
 
 }  // namespace wsi

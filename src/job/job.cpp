@@ -1,6 +1,7 @@
 // Job validation, JSON and fingerprint, see include/wsi/job/job.hpp.
 #include "wsi/job/job.hpp"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "util/enum_names.hpp"
@@ -30,25 +31,33 @@ std::string to_string(JobMode mode) { return enum_name(kJobModeNames, mode); }
 
 void validate(const Job& job) {
   const auto fail = [](const std::string& message) { throw std::invalid_argument(message); };
+  // Written so that NaN fails them too; infinities are no setting either.
+  const auto positive = [](double v) { return std::isfinite(v) && v > 0; };
+  const auto positive_resolution = [&](const Resolution& r) {
+    return positive(r.value) || (r.units == Units::level && r.value == 0);
+  };
   if (job.slides.empty()) fail("--slides is required (a manifest CSV or one slide file)");
   if (job.output.empty()) fail("--output is required (the cohort file to write)");
   if (job.patch <= 0) fail("--patch must be positive, got " + std::to_string(job.patch));
   if (job.stride <= 0) fail("--stride must be positive, got " + std::to_string(job.stride));
-  if (job.resolution.value <= 0 && job.resolution.units != Units::level) fail("--resolution must be positive");
-  if (job.overview.value <= 0 && job.overview.units != Units::level) fail("--overview-resolution must be positive");
-  if (job.keep_thumbnail && job.thumbnail.value <= 0 && job.thumbnail.units != Units::level)
-    fail("--thumbnail-resolution must be positive");
+  if (!positive_resolution(job.resolution)) fail("--resolution must be positive");
+  if (!positive_resolution(job.overview)) fail("--overview-resolution must be positive");
+  if (job.keep_thumbnail && !positive_resolution(job.thumbnail)) fail("--thumbnail-resolution must be positive");
   if (job.cpu_workers < 0) fail("--cpu-workers must not be negative");
   if (job.unit_tiles <= 0) fail("--unit-tiles must be positive");
-  if (job.checkpoint_interval <= 0) fail("--checkpoint-interval must be positive");
+  if (!positive(job.checkpoint_interval)) fail("--checkpoint-interval must be positive");
   if (job.batch_size < 0) fail("--batch-size must not be negative");
   if (job.readers < 0) fail("--readers must not be negative");
   if (job.model.threads < 0) fail("--threads must not be negative");
-  if (job.mpp_override < 0) fail("--mpp-override must be positive");
+  if (!(job.mpp_override == 0 || positive(job.mpp_override))) fail("--mpp-override must be positive (0: none)");
   if (job.model.precision == Precision::fp16 && job.model.device == "cpu")
     fail("--precision fp16 needs --device cuda: LibTorch has no fp16 convolution on the CPU (use bf16)");
   if (!job.model.mean.empty() && job.model.mean.size() != 3) fail("--mean takes three values R,G,B");
   if (!job.model.std.empty() && job.model.std.size() != 3) fail("--std takes three values R,G,B");
+  for (const double v : job.model.mean)
+    if (!std::isfinite(v)) fail("--mean takes finite numbers");
+  for (const double v : job.model.std)
+    if (!positive(v)) fail("--std takes positive numbers");
 }
 
 namespace {

@@ -54,15 +54,29 @@ std::array<double, 3> read_triple(const Json& root, const std::string& key, cons
   return {values[0], values[1], values[2]};
 }
 
+// The longest input side a model may declare: one 4096 x 4096 patch is 192 MiB as float32, and
+// every batch buffer, tile read and per-rank memory estimate is sized from it.
+constexpr int kMaxInputSide = 4096;
+
+// An input side as declared (a JSON number), checked before it becomes an int.
+int input_side(double value, const char* what, const std::string& source) {
+  if (!(value >= 1 && value <= kMaxInputSide) || value != std::floor(value))
+    throw std::invalid_argument(source + ": input " + what + " " + Json(value).dump() + " is not a whole number in 1.." +
+                                std::to_string(kMaxInputSide) + " (one 4096 x 4096 patch is 192 MiB as float32)");
+  return static_cast<int>(value);
+}
+
 void read_input_size(const Json& root, ModelDescription& d, const std::string& source) {
   if (root.contains("input_size")) {
     auto values = read_numbers(root, "input_size", source);
     if (values.size() != 2) throw std::invalid_argument(source + ": \"input_size\" needs [width, height]");
-    d.input_width = static_cast<int>(values[0]);
-    d.input_height = static_cast<int>(values[1]);
+    d.input_width = input_side(values[0], "width", source);
+    d.input_height = input_side(values[1], "height", source);
   }
-  if (root.contains("input_width")) d.input_width = read_value<int>(root, "input_width", source, "an integer");
-  if (root.contains("input_height")) d.input_height = read_value<int>(root, "input_height", source, "an integer");
+  if (root.contains("input_width"))
+    d.input_width = input_side(read_value<double>(root, "input_width", source, "a number"), "width", source);
+  if (root.contains("input_height"))
+    d.input_height = input_side(read_value<double>(root, "input_height", source, "a number"), "height", source);
   if (d.input_width <= 0 || d.input_height <= 0) throw std::invalid_argument(source + ": input size must be positive");
 }
 

@@ -16,6 +16,7 @@
 #include "model/torch_builtin.hpp"
 #include "model/torch_model.hpp"
 #include "model/torch_state_dict.hpp"
+#include "util/exclusive_file.hpp"
 
 namespace wsi {
 namespace model_detail {
@@ -320,11 +321,13 @@ def forward(self, x):
     return d * -50.0
 )");
   torch::jit::ExtraFilesMap extra{{"wsi_model.json", to_json(d)}};
+  std::ostringstream bytes;
   try {
-    module.save(path, extra);
+    module.save(bytes, extra);
   } catch (const c10::Error& e) {
     throw std::runtime_error("cannot write demo model " + path + ": " + e.what_without_backtrace());
   }
+  write_file_atomically(path, bytes.str());
 }
 
 }  // namespace wsi

@@ -20,7 +20,7 @@ void write_feature_tensor(const std::string& path, const float* features, int64_
                                    : torch::from_blob(const_cast<float*>(features), {rows, cols}, torch::kFloat32)
                                          .clone();
   const std::vector<char> bytes = torch::jit::pickle_save(tensor);
-  write_file_atomically(path + ".partial", path, std::string(bytes.begin(), bytes.end()));
+  write_file_atomically(path, std::string_view(bytes.data(), bytes.size()));
 }
 
 }  // namespace wsi

@@ -2,8 +2,6 @@
 // {"format": "wsi-mpi tuning cache", "version": 1, "entries": [{"key": {...}, "config": {...}}]}
 #include "wsi/model/tuning_cache.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -80,7 +78,6 @@ std::optional<NumericConfig> find_tuned(const std::string& path, const TuningKey
 }
 
 void store_tuned(const std::string& path, const TuningKey& key, const NumericConfig& config) {
-  const std::string scratch = path + "." + std::to_string(getpid()) + ".tmp";
   try {
     std::vector<Json> entries;
     try {
@@ -96,11 +93,9 @@ void store_tuned(const std::string& path, const TuningKey& key, const NumericCon
     const Json root = {{"format", kFormat}, {"version", kVersion}, {"entries", entries}};
     if (const auto folder = std::filesystem::path(path).parent_path(); !folder.empty())
       std::filesystem::create_directories(folder);
-    write_file_atomically(scratch, path, root.dump(1) + "\n");
+    write_file_atomically(path, root.dump(1) + "\n");
   } catch (const std::exception& e) {
     spdlog::warn("tuning cache {} not written: {}", path, e.what());
-    std::error_code ignored;
-    std::filesystem::remove(scratch, ignored);
   }
 }
 

@@ -48,13 +48,6 @@ Json tile_feature(const Level0Box& b, const float* p, const std::vector<std::str
             {"tile", row}}}};
 }
 
-// Writes `text` to path.partial (made exclusively: a planted link is not followed), then renames
-// it to path.
-void write_text_file(const fs::path& path, const std::string& text) {
-  write_file_atomically(path.string() + ".partial", path.string(), text);
-}
-
-
 }  // namespace
 
 std::string slide_file_name(const SlideRow& slide, const char* suffix) {
@@ -168,7 +161,8 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
     } else {
       const std::vector<float> probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
       const fs::path out = dir / slide_file_name(slide, ".geojson");
-      write_text_file(out, slide_geojson(slide, tiles, probabilities.data(), summary.class_names, slide.tile_start));
+      write_file_atomically(out.string(),
+                            slide_geojson(slide, tiles, probabilities.data(), summary.class_names, slide.tile_start));
       written.push_back(out.string());
     }
   }

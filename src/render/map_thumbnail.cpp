@@ -7,14 +7,17 @@
 
 namespace wsi {
 
-std::vector<uint8_t> thumbnail_at_map_size(const SlideMaps& maps, const SlideRow& slide) {
+bool keeps_thumbnail(const MapShape& shape) { return shape.thumbnail_height > 0 && shape.thumbnail_width > 0; }
+
+std::vector<uint8_t> thumbnail_at_map_size(const SlideMaps& maps, const SlideRow& slide,
+                                           const std::string& slide_file) {
   const cv::Size size(static_cast<int>(maps.shape.width), static_cast<int>(maps.shape.height));
   cv::Mat source;
-  if (maps.shape.thumbnail_height > 0 && maps.shape.thumbnail_width > 0) {
+  if (keeps_thumbnail(maps.shape)) {
     source = cv::Mat(static_cast<int>(maps.shape.thumbnail_height), static_cast<int>(maps.shape.thumbnail_width),
                      CV_8UC3, const_cast<uint8_t*>(maps.thumbnail.data()));
   } else {
-    const auto reader = open_slide(slide.path, {});
+    const auto reader = open_slide(slide_file, {});
     source = read_thumbnail(*reader, {static_cast<double>(maps.shape.width) / slide.width, Units::baseline});
   }
   cv::Mat out;

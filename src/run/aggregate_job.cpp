@@ -7,14 +7,17 @@
 #include <filesystem>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
+#include "run/output_lock.hpp"
 #include "run/test_hooks.hpp"
 #include "util/progress_log.hpp"
 #include "util/sha256.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/cohort/slide_embeddings.hpp"
 #include "wsi/model/model.hpp"
+#include "wsi/run/job_runner.hpp"
 #include "wsi/schedule/failure.hpp"
 #include "wsi/units.hpp"
 
@@ -104,27 +107,39 @@ std::string default_name(const std::string& model) {
   return model == "mean" ? "mean" : std::filesystem::path(model).stem().string();
 }
 
-}  // namespace
-
-AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& comm) {
-  CohortSummary summary;
+// Every rank checks the file and loads the model before the collective open, rank 0 after taking
+// the output lock (held by `lock` from then on); the ranks agree on the outcome.
+std::unique_ptr<SlideAggregator> start(const AggregateOptions& options, const Comm& comm, CohortSummary& summary,
+                                       std::optional<run::OutputLock>& lock) {
   std::unique_ptr<SlideAggregator> aggregator;
-  AggregateResult result;
-  result.name = options.output_name.empty() ? default_name(options.model) : options.output_name;
   std::string message;
   StepResult status = StepResult::ok;
-  try {  // every rank checks the file and loads the model before the collective open
+  try {
+    if (comm.rank() == 0) lock.emplace(options.file);
     summary = read_cohort_summary(options.file);
     if (summary.feature_size <= 0)
       throw std::invalid_argument(options.file + " has no tile features (run with --mode features or both)");
     aggregator = std::make_unique<SlideAggregator>(options, summary.feature_size);
     run::fail_point(comm, "aggregate-start");
+  } catch (const JobRefused& e) {
+    status = StepResult::refused, message = e.what();
   } catch (const std::invalid_argument& e) {
     status = StepResult::refused, message = e.what();
   } catch (const std::exception& e) {
     status = StepResult::failed, message = e.what();
   }
   agree_on(comm, "start", status, message);
+  return aggregator;
+}
+
+}  // namespace
+
+AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& comm) {
+  CohortSummary summary;
+  std::optional<run::OutputLock> lock;  // rank 0: no other job writes the file meanwhile
+  const std::unique_ptr<SlideAggregator> aggregator = start(options, comm, summary, lock);
+  AggregateResult result;
+  result.name = options.output_name.empty() ? default_name(options.model) : options.output_name;
 
   std::vector<int64_t> done_slides;
   for (size_t s = 0; s < summary.slides.size(); ++s)

@@ -55,7 +55,7 @@ void write_progress_file(const std::string& output, const JobState& state, int64
                          {"updated_unix", static_cast<int64_t>(std::time(nullptr))}};
   const std::string path = output + ".progress.json";
   try {  // atomic: a reader sees the old file or the new one
-    write_file_atomically(path + ".tmp", path, json_text(progress) + "\n");
+    write_file_atomically(path, json_text(progress) + "\n");
   } catch (const std::exception& e) {
     spdlog::warn("progress file not updated: {}", e.what());  // a view of the job, not its state
   }

@@ -2,8 +2,10 @@
 #include "run/plan_stage.hpp"
 
 #include <sys/resource.h>
-#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -24,14 +26,10 @@ namespace fs = std::filesystem;
 
 // Planning keeps each slide's mask and thumbnail here (node-local, $TMPDIR) until the file
 // exists: memory stays flat in the number of slides. PNG level 1: fast, and masks shrink ~100x.
+// The folder is mkdtemp's (a fresh name, mode 0700): nobody else can have put anything in it.
 class PlanScratch {
  public:
-  explicit PlanScratch(int rank)
-      : dir_(fs::temp_directory_path() /
-             ("wsi-mpi-plan-" + std::to_string(::getpid()) + "-rank" + std::to_string(rank))) {
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  explicit PlanScratch(int rank) : dir_(make_folder(rank)) {}
   ~PlanScratch() {
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
@@ -62,6 +60,12 @@ class PlanScratch {
     if (image.empty()) throw std::runtime_error("cannot read planning scratch file '" + path + "'");
     fs::remove(path);
     return image;
+  }
+  static fs::path make_folder(int rank) {
+    std::string name = (fs::temp_directory_path() / ("wsi-mpi-plan-rank" + std::to_string(rank) + "-XXXXXX")).string();
+    if (!::mkdtemp(name.data()))
+      throw std::runtime_error("cannot make the planning scratch folder '" + name + "': " + std::strerror(errno));
+    return name;
   }
   fs::path dir_;
 };

@@ -4,11 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include "util/csv.hpp"
+#include "util/exclusive_file.hpp"
 
 namespace wsi {
 
@@ -116,8 +117,7 @@ SynthLayout make_synth_layout(const SynthSlideSpec& spec) {
 }
 
 void write_layout_csv(const std::string& path, const SynthLayout& layout) {
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) throw std::runtime_error("layout CSV " + path + ": cannot open for writing");
+  std::ostringstream out;
   const auto& classes = synth_classes();
   out << "class,name,x0,y0,x1,y1\n";
   for (const auto& r : layout.regions) {
@@ -126,8 +126,7 @@ void write_layout_csv(const std::string& path, const SynthLayout& layout) {
                                  : std::string("unknown");
     out << r.class_index << ',' << name << ',' << r.x0 << ',' << r.y0 << ',' << r.x1 << ',' << r.y1 << '\n';
   }
-  out.flush();
-  if (!out) throw std::runtime_error("layout CSV " + path + ": write failed");
+  write_file_atomically(path, out.str());
 }
 
 SynthLayout read_layout_csv(const std::string& path, int64_t width, int64_t height) {

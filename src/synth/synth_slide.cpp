@@ -5,14 +5,15 @@
 #include "wsi/synth/synth_slide.hpp"
 
 #include <tiffio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
-#include <filesystem>
 #include <stdexcept>
 
+#include "util/exclusive_file.hpp"
 
 namespace wsi {
 
@@ -238,15 +239,19 @@ std::string format_number(double v) {
   return buffer;
 }
 
+// Writes through a copy of the partial file's descriptor (TIFFClose closes the copy): libtiff
+// never opens a path.
 class TiffWriter {
  public:
-  TiffWriter(const std::string& path, bool bigtiff) : path_(path) {
+  TiffWriter(const AtomicOutput& output, bool bigtiff) : path_(output.target()) {
     TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
     if (!options) fail("TIFFOpenOptionsAlloc");
     TIFFOpenOptionsSetErrorHandlerExtR(options, capture_error, &messages_);
     TIFFOpenOptionsSetWarningHandlerExtR(options, ignore_warning, nullptr);
-    tif_ = TIFFOpenExt(path.c_str(), bigtiff ? "w8" : "w", options);
+    const int fd = ::dup(output.fd());
+    if (fd >= 0) tif_ = TIFFFdOpenExt(fd, output.path().c_str(), bigtiff ? "w8" : "w", options);
     TIFFOpenOptionsFree(options);
+    if (fd >= 0 && !tif_) ::close(fd);
     if (!tif_) fail("cannot open for writing");
   }
   ~TiffWriter() {
@@ -346,33 +351,29 @@ void write_synth_slide(const std::string& path, const SynthSlideSpec& spec, cons
   for (const auto& s : sizes) raw += 1.5 * static_cast<double>(s.width) * static_cast<double>(s.height);
   const bool bigtiff = raw > 2.0e9;
 
-  TiffWriter writer(path, bigtiff);
-  try {
-    TIFF* tif = writer.get();
-    const int T = spec.tile_size;
-    std::vector<uint8_t> buffer(static_cast<size_t>(T) * T * 3);
-    for (size_t level = 0; level < sizes.size(); ++level) {
-      const auto& s = sizes[level];
-      const uint32_t w = static_cast<uint32_t>(s.width), h = static_cast<uint32_t>(s.height);
-      set_level_tags(writer, spec, s, level);
-      TileRenderer renderer(layout, spec.seed, s.downsample, T);
-      for (uint32_t ty = 0; ty < h; ty += static_cast<uint32_t>(T)) {
-        for (uint32_t tx = 0; tx < w; tx += static_cast<uint32_t>(T)) {
-          renderer.render(tx, ty, buffer.data());
-          const uint32_t index = TIFFComputeTile(tif, tx, ty, 0, 0);
-          if (TIFFWriteEncodedTile(tif, index, buffer.data(), static_cast<tmsize_t>(buffer.size())) < 0)
-            writer.fail("writing tile (" + std::to_string(tx) + "," + std::to_string(ty) + ") of level " +
-                        std::to_string(level));
-        }
+  AtomicOutput output(path);  // removed unless committed: no half-written slide is left behind
+  TiffWriter writer(output, bigtiff);
+  TIFF* tif = writer.get();
+  const int T = spec.tile_size;
+  std::vector<uint8_t> buffer(static_cast<size_t>(T) * T * 3);
+  for (size_t level = 0; level < sizes.size(); ++level) {
+    const auto& s = sizes[level];
+    const uint32_t w = static_cast<uint32_t>(s.width), h = static_cast<uint32_t>(s.height);
+    set_level_tags(writer, spec, s, level);
+    TileRenderer renderer(layout, spec.seed, s.downsample, T);
+    for (uint32_t ty = 0; ty < h; ty += static_cast<uint32_t>(T)) {
+      for (uint32_t tx = 0; tx < w; tx += static_cast<uint32_t>(T)) {
+        renderer.render(tx, ty, buffer.data());
+        const uint32_t index = TIFFComputeTile(tif, tx, ty, 0, 0);
+        if (TIFFWriteEncodedTile(tif, index, buffer.data(), static_cast<tmsize_t>(buffer.size())) < 0)
+          writer.fail("writing tile (" + std::to_string(tx) + "," + std::to_string(ty) + ") of level " +
+                      std::to_string(level));
       }
-      writer.check(TIFFWriteDirectory(tif), "TIFFWriteDirectory");
     }
-    writer.close();
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);  // no half-written slide left behind
-    throw;
+    writer.check(TIFFWriteDirectory(tif), "TIFFWriteDirectory");
   }
+  writer.close();
+  output.commit();
 }
 
 }  // namespace wsi

@@ -1,49 +1,84 @@
-// Exclusive creation of the job's side files, see exclusive_file.hpp.
+// New files made beside their final name and renamed into place, see exclusive_file.hpp.
 #include "util/exclusive_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 
 namespace wsi {
 
 namespace {
+
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
   throw std::runtime_error("cannot " + what + " '" + path + "': " + std::strerror(errno));
 }
+
+std::string random_suffix() {
+  static constexpr char kLetters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  std::string suffix(8, 'a');
+  for (char& c : suffix) c = kLetters[generator() % (sizeof kLetters - 1)];
+  return suffix;
+}
+
 }  // namespace
 
 void remove_leftover(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail("remove the leftover", path);
 }
 
-int create_exclusive(const std::string& path) {
-  remove_leftover(path);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) fail("create", path);
-  return fd;
+AtomicOutput::AtomicOutput(std::string target) : target_(std::move(target)) {
+  // A name another process made first (a planted link included) is never opened: O_EXCL fails
+  // on it, and the next random name is tried.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    partial_ = target_ + "." + random_suffix() + ".partial";
+    fd_ = ::open(partial_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd_ >= 0) return;
+    if (errno != EEXIST) fail("create", partial_);
+  }
+  fail("create a fresh partial file for", target_);
 }
 
-void write_file_atomically(const std::string& path, const std::string& target, const std::string& text) {
-  const int fd = create_exclusive(path);
+AtomicOutput::~AtomicOutput() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(partial_.c_str());
+}
+
+void AtomicOutput::write(std::string_view bytes) {
   size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + written, bytes.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = errno;
-      ::close(fd);
-      errno = error;
-      fail("write", path);
-    }
+    if (n <= 0) fail("write", partial_);
     written += static_cast<size_t>(n);
   }
-  if (::close(fd) != 0) fail("close", path);
-  if (std::rename(path.c_str(), target.c_str()) != 0) fail("rename into place", path);
+}
+
+void AtomicOutput::commit() {
+  // What a library reopened by name must still be the file made here, not a link put in its place.
+  struct stat made, named;
+  if (::fstat(fd_, &made) != 0) fail("inspect", partial_);
+  if (::lstat(partial_.c_str(), &named) != 0) fail("inspect", partial_);
+  if (made.st_dev != named.st_dev || made.st_ino != named.st_ino)
+    throw std::runtime_error("'" + partial_ + "' was replaced while it was written; '" + target_ +
+                             "' is left as it was");
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail("close", partial_);
+  if (std::rename(partial_.c_str(), target_.c_str()) != 0) fail("rename into place", partial_);
+  committed_ = true;
+}
+
+void write_file_atomically(const std::string& target, std::string_view text) {
+  AtomicOutput output(target);
+  output.write(text);
+  output.commit();
 }
 
 }  // namespace wsi

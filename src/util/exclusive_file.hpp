@@ -1,21 +1,42 @@
-// Files the job makes next to its output (OUT.h5.partial, the progress file's .tmp, export's
-// .partial): a leftover is removed (a symlink itself, never what it points to) and the file is
-// made anew with O_CREAT | O_EXCL | O_NOFOLLOW, so that a link planted there cannot make the
-// job overwrite another file.
+// New files are never written at their final name: each is made beside it under a fresh name
+// (FINAL.<random>.partial) with O_CREAT | O_EXCL | O_NOFOLLOW and renamed into place once
+// complete, so that a link planted at either name cannot make a command write another file, and
+// a killed command leaves no half file under the final name. (Files extended in place, the
+// cohort file of a resume or of `aggregate`, are checked by the output lock, src/run/output_lock.hpp.)
 #pragma once
 #include <string>
+#include <string_view>
 
 namespace wsi {
 
 // Removes `path` if it is there (a link is removed, not followed). Throws naming the file.
 void remove_leftover(const std::string& path);
 
-// remove_leftover(path), then creates it empty and exclusively; returns the open descriptor
-// (write-only, 0644). Throws std::runtime_error naming the file and the cause.
-int create_exclusive(const std::string& path);
+// One new file on its way to `target`. The constructor creates the fresh partial file (mode
+// 0666 less the umask); commit() closes it and renames it over `target`; a partial file never
+// committed is removed by the destructor. Writers that need a path (libraries that open files
+// themselves) may reopen path() with truncation: it is this process's fresh file, and commit()
+// refuses to rename unless path() still is the file made here.
+class AtomicOutput {
+ public:
+  explicit AtomicOutput(std::string target);
+  ~AtomicOutput();
+  AtomicOutput(const AtomicOutput&) = delete;
+  AtomicOutput& operator=(const AtomicOutput&) = delete;
 
-// Writes `text` to a new file at `path` through create_exclusive, then renames it to `target`
-// (atomic on one file system). Throws naming the file.
-void write_file_atomically(const std::string& path, const std::string& target, const std::string& text);
+  const std::string& path() const { return partial_; }
+  const std::string& target() const { return target_; }
+  int fd() const { return fd_; }
+  void write(std::string_view bytes);
+  void commit();
+
+ private:
+  std::string target_, partial_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+// `text` as a new file at `target`, through AtomicOutput. Throws naming the file.
+void write_file_atomically(const std::string& target, std::string_view text);
 
 }  // namespace wsi

@@ -130,7 +130,7 @@ deadline = time.time() + 60
 while not os.path.exists(output + ".progress.json") and time.time() < deadline:
     time.sleep(0.1)
 status, seconds, text = attempt(name, mpirun(binary, 1, ["run", "--job", job, "--output", output] + args))
-assert status == 2 and "is being written by another job (host" in text and "pid" in text, text[-2000:]
+assert status == 2 and "is being written by another job (lock" in text and " since " in text, text[-2000:]
 assert first.wait(timeout=300) == 0
 assert_same_results(reference, output)
 print("lock: a second job on the same output is refused (exit 2, host and pid named); the first completes")

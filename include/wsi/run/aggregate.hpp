@@ -25,8 +25,10 @@ struct AggregateResult {
   std::string name;      // the dataset's name under /slides/embeddings
 };
 
-// Collective. Throws std::invalid_argument for a file or model that cannot be aggregated (no
-// features, no done slide, embeddings of that name made otherwise), std::runtime_error otherwise.
+// Collective. Rank 0 holds the same output lock as `run` throughout (another job writing the file
+// refuses this one, and the other way round). Throws std::invalid_argument for a file or model
+// that cannot be aggregated (no features, no done slide, embeddings of that name made otherwise),
+// std::runtime_error otherwise.
 AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& comm);
 
 }  // namespace wsi

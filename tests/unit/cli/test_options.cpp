@@ -100,3 +100,17 @@ TEST_CASE("model options: each bad value is a usage error naming the option", "[
   CHECK(fine.channels_last == 1);
   CHECK(split_list(" a, b ,c ") == std::vector<std::string>{"a", "b", "c"});
 }
+
+TEST_CASE("numbers that are NaN or infinite are refused, on the command line and in the job file", "[cli][job]") {
+  for (const char* value : {"nan", "NaN", "inf", "-inf", "infinity"}) {
+    INFO(value);
+    CHECK_THROWS_WITH(parse({"--resolution", value}), Catch::Contains("--resolution: must be a finite number"));
+  }
+  const fs::path dir = test::scratch_dir("ini-nan");
+  std::ofstream(dir / "nan.ini") << "resolution = nan\n";
+  CHECK_THROWS_WITH(parse({"--job", (dir / "nan.ini").string()}),
+                    Catch::Contains("--resolution: must be a finite number"));
+  CHECK_THROWS_WITH(model_options_from(parse({"--mean", "nan,0.5,0.5"})),
+                    Catch::Contains("--mean: 'nan' is not a finite number"));
+  CHECK(parse({"--resolution", "0.25"})["resolution"].as<double>() == 0.25);
+}

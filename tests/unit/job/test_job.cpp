@@ -58,6 +58,12 @@ const BadSetting kBadSettings[] = {
     {"cpu-workers", "-1", "--cpu-workers must not be negative"},
     {"unit-tiles", "0", "--unit-tiles must be positive"},
     {"checkpoint-interval", "0", "--checkpoint-interval must be positive"},
+    // NaN passes every "<= 0" test and an infinite interval disables checkpoints: both refused.
+    {"checkpoint-interval", "nan", "--checkpoint-interval must be positive"},
+    {"checkpoint-interval", "inf", "--checkpoint-interval must be positive"},
+    {"resolution", "nan", "--resolution must be positive"},
+    {"overview-resolution", "inf", "--overview-resolution must be positive"},
+    {"mpp-override", "nan", "--mpp-override must be positive"},
     {"batch-size", "-1", "--batch-size must not be negative"},
     {"readers", "-2", "--readers must not be negative"},
     {"threads", "-1", "--threads must not be negative"},

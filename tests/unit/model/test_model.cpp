@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 
@@ -395,6 +396,22 @@ TEST_CASE("model helpers: names, enums, descriptions, null model", "[model]") {
   CHECK(result.probabilities == std::vector<float>{7.0f, 1000.0f, 7.0f, 1001.0f});
   CHECK(result.features.size() == 6);
   CHECK(result.features[0] == Approx(0.2));
+}
+
+TEST_CASE("a model's declared input size is a whole number of pixels in 1..4096 a side", "[model]") {
+  const auto size = [](const std::string& json) {
+    const auto d = wsi::parse_model_description(json, "m.pt");
+    return std::array<int, 2>{d.input_width, d.input_height};
+  };
+  CHECK(size(R"({"input_size": [4096, 1]})") == std::array<int, 2>{4096, 1});
+  CHECK(size(R"({"input_width": 300, "input_height": 200})") == std::array<int, 2>{300, 200});
+  for (const char* json : {R"({"input_size": [4097, 224]})", R"({"input_size": [224, 1e12]})",
+                           R"({"input_size": [0, 224]})", R"({"input_size": [224.5, 224]})",
+                           R"({"input_width": 100000})", R"({"input_height": -3})"}) {
+    INFO(json);
+    CHECK_THROWS_WITH(wsi::parse_model_description(json, "m.pt"),
+                      Catch::Contains("m.pt: input") && Catch::Contains("not a whole number in 1..4096"));
+  }
 }
 
 TEST_CASE("the batch size follows the device and the input size when not given", "[model]") {
