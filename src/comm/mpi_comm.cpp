@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -177,12 +178,15 @@ std::optional<Comm::Received> Comm::try_receive(int source, int tag) const {
 
 bool Comm::send_to_others(int tag, const std::string& bytes, double timeout_s) const {
   if (bytes.size() > INT_MAX) throw std::length_error("Comm::send_to_others: more than INT_MAX bytes");
+  // Sends that time out may still complete later (a slow peer), so their buffer must outlive this
+  // call: it is kept until they do, or, when they never do, for the rest of the process.
+  auto buffer = std::make_unique<std::string>(bytes);
   const int me = rank(), ranks = size();
   std::vector<MPI_Request> requests;
   for (int r = 0; r < ranks; ++r) {
     if (r == me) continue;
     requests.emplace_back();
-    check_mpi(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, r, tag, handle_->comm,
+    check_mpi(MPI_Isend(buffer->data(), static_cast<int>(buffer->size()), MPI_BYTE, r, tag, handle_->comm,
                         &requests.back()),
               "sending to every rank");
   }
@@ -192,9 +196,13 @@ bool Comm::send_to_others(int tag, const std::string& bytes, double timeout_s) c
     check_mpi(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
               "sending to every rank");
     if (done) return true;
-    if (std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_s)) return false;
+    if (std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_s)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  for (MPI_Request& request : requests)
+    if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);  // let them finish, or not, on their own
+  buffer.release();  // see above: still read by the sends left running
+  return false;
 }
 
 namespace {

@@ -6,7 +6,7 @@
 // `checkpoint_interval` seconds after every rank finished the last one, within a few seconds
 // when a slide's last unit finished or a rank has maps to write (so that maps are made beside
 // inference, not after it), at once when a rank reports a signal, and ends the job with
-// a final epoch once every rank is idle. It waits with MPI_Iprobe and short sleeps, never
+// a final epoch once every rank is idle. It polls (Comm::try_receive) with short sleeps, never
 // spinning a core in a blocking receive. Every rank, rank 0 too, talks to it through a
 // WorkChannel on the same communicator.
 #pragma once

@@ -1,15 +1,19 @@
 // The coordinator on one rank: rank 0 runs the Coordinator thread and talks to it through its own
 // WorkChannel, as every rank does. Which units it hands out and in what order, a failed slide's
-// units left out, the final epoch, and a signal's stopping epoch (and its log line).
+// units left out, the final epoch, and a signal's stopping epoch (and its log line). The [.mpi]
+// case runs under `mpirun -n 2` (ctest unit.mpi_ranks): every unit once over both ranks.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "test_support.hpp"
+#include "wsi/comm/message.hpp"
 #include "wsi/schedule/coordinator.hpp"
 
 using namespace wsi;
@@ -33,7 +37,8 @@ Served drive(const std::vector<WorkUnit>& units, const std::vector<int64_t>& tod
              const std::function<void(int64_t, WorkChannel&)>& on_unit = {}) {
   const Comm coordination = test::world().duplicate();
   std::atomic<bool> aborted{false};  // the coordinator would end the job: it failed
-  Coordinator coordinator(coordination, units, todo, 3600.0, [&aborted] { aborted = true; });
+  std::optional<Coordinator> coordinator;
+  if (coordination.rank() == 0) coordinator.emplace(coordination, units, todo, 3600.0, [&aborted] { aborted = true; });
   WorkChannel channel(coordination);
   Served served;
   int64_t open = first_open;
@@ -65,7 +70,7 @@ Served drive(const std::vector<WorkUnit>& units, const std::vector<int64_t>& tod
     }
   }
   channel.goodbye();
-  coordinator.finish();
+  if (coordinator) coordinator->finish();
   return served;
 }
 
@@ -105,4 +110,17 @@ TEST_CASE("coordinator: a signal ends the run with a final, stopping epoch, and 
   CHECK(served.stopped);
   CHECK(served.units.size() < 6);
   CHECK_THAT(log.text(), Catch::Contains("warning: stop requested (signal on rank 0): checkpointing, then exit 75"));
+}
+
+TEST_CASE("coordinator: over several ranks every unit to do goes to exactly one rank", "[.mpi]") {
+  const Comm& world = test::world();
+  REQUIRE(world.size() > 1);
+  const std::vector<int64_t> todo = {0, 1, 2, 3, 4, 5};
+  const Served served = drive(three_slides(), todo, -1, [](int64_t, WorkChannel&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // every rank gets a share
+  });
+  CHECK_FALSE(served.stopped);
+  std::vector<int64_t> all = all_gather_concat(world, served.units, "units");
+  std::sort(all.begin(), all.end());
+  CHECK(all == todo);
 }
