@@ -55,9 +55,25 @@ std::string holder_record() {
   return std::string(host) + ":" + std::to_string(::getpid()) + " since " + since;
 }
 
+// Whether `fd` is still the file at `path`: the holder removes the lock file when it ends, so a
+// job that locked the removed file must open the new one and try again.
+bool still_linked(int fd, const std::string& path) {
+  struct stat held, named;
+  return ::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+         held.st_ino == named.st_ino;
+}
+
 }  // namespace
 
 OutputLock::OutputLock(const std::string& output) : path_(lock_file_for(output)) {
+  while (!lock_once(output)) {
+  }
+  // The flock is what counts: a failed write only leaves the holder's description out.
+  const std::string holder = holder_record();
+  if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, holder.data(), holder.size(), 0);
+}
+
+bool OutputLock::lock_once(const std::string& output) {
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error("cannot open the lock file '" + path_ + "': " + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -76,13 +92,16 @@ OutputLock::OutputLock(const std::string& output) : path_(lock_file_for(output))
                        " at the same time; write the output where locks work (Lustre: mounted with -o flock)");
     throw std::runtime_error("could not lock '" + path_ + "' (" + std::strerror(error) + ")");
   }
-  // The flock is what counts: a failed write only leaves the holder's description out.
-  const std::string holder = holder_record();
-  if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, holder.data(), holder.size(), 0);
+  if (still_linked(fd_, path_)) return true;
+  ::close(fd_);
+  fd_ = -1;
+  return false;
 }
 
 OutputLock::~OutputLock() {
-  if (fd_ >= 0) ::close(fd_);  // releases the flock; the file stays, unlocked
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());  // while still holding it, so no job ends up holding a removed file
+  ::close(fd_);
 }
 
 }  // namespace wsi::run

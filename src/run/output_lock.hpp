@@ -6,7 +6,9 @@
 // (the run creates it by renaming its partial file to NAME, which keeps the folder and name).
 // A file with more than one name (hard links) is refused: a job writing it under another name
 // would not see the lock. The lock file records "host:pid since <UTC time>" for the message a
-// second job gets. Private to src/run/.
+// second job gets. The holder removes the lock file as it ends (while still holding it; a job
+// that locked a file since removed opens the new one), so a finished job leaves none behind.
+// Private to src/run/.
 #pragma once
 #include <string>
 
@@ -23,6 +25,8 @@ class OutputLock {
   OutputLock& operator=(const OutputLock&) = delete;
 
  private:
+  // Opens and locks path_; false when the file was removed meanwhile (try again).
+  bool lock_once(const std::string& output);
   std::string path_;
   int fd_ = -1;
 };

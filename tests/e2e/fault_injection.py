@@ -133,7 +133,9 @@ status, seconds, text = attempt(name, mpirun(binary, 1, ["run", "--job", job, "-
 assert status == 2 and "is being written by another job (lock" in text and " since " in text, text[-2000:]
 assert first.wait(timeout=300) == 0
 assert_same_results(reference, output)
-print("lock: a second job on the same output is refused (exit 2, host and pid named); the first completes")
+assert not os.path.exists(output + ".lock"), "the finished job left its lock file"
+print("lock: a second job on the same output is refused (exit 2, host and pid named); the first completes "
+      "and leaves no lock file")
 # Under a Slurm requeue (SLURM_RESTART_COUNT > 0) --overwrite is applied once: the run resumes.
 name = "requeue-overwrite"
 status, seconds, text = attempt(name, mpirun(binary, 1, ["run", "--job", job, "--output", output, "--overwrite"] + args),

@@ -1,7 +1,7 @@
 // The output lock (src/run/output_lock.hpp) is keyed on the file, not on the spelling of its
 // path: a second lock through another spelling (./, .., a linked folder) is refused naming the
 // holder and since when; a link at the output or a file with hard links is refused; the lock
-// goes with its holder.
+// and its file go with their holder.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -34,7 +34,9 @@ TEST_CASE("the output lock excludes every spelling of one path, before and after
                         Catch::Contains("is being written by another job") &&
                             Catch::Contains(std::string(host) + ":" + std::to_string(::getpid()) + " since "));
     }
+    CHECK(fs::exists(output + ".lock"));
     held.reset();
+    CHECK_FALSE(fs::exists(output + ".lock"));  // the holder removes it as it ends
     CHECK_NOTHROW(run::OutputLock(spellings.back()));  // released with its holder
   }
 }
