@@ -49,29 +49,13 @@ int aggregate(const po::variables_map& vm) {
   MpiSession mpi(nullptr, nullptr);
   const Comm world = Comm::world();
   setup_logging(world.rank());
-  std::unique_ptr<FailureWatch> watch;
-  try {
-    if (world.size() > 1) watch = std::make_unique<FailureWatch>(world, [] { MpiSession::abort(kExitJobFailed); });
+  return on_every_rank("aggregate", world, [&] {
     const AggregateResult r = aggregate_slides(options, world);
     if (world.rank() == 0)
       spdlog::info("/slides/embeddings/{}: {} slides x {} values ({} computed by this run)", r.name, r.slides, r.size,
                    r.computed);
     return kExitOk;
-  } catch (const JobStopped& e) {  // agreed by every rank
-    print_error("aggregate", e.what() + on_rank(world));
-    return exit_status(e.result());
-  } catch (const std::invalid_argument& e) {  // found alike by every rank (the file, the names)
-    print_error("aggregate", e.what());
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    const std::string message = e.what() + on_rank(world);
-    print_error("aggregate", message);
-    if (world.size() > 1) {
-      if (watch) watch->announce(message);
-      MpiSession::abort(kExitJobFailed);
-    }
-    return kExitJobFailed;
-  }
+  });
 }
 
 }  // namespace

@@ -133,12 +133,10 @@ int job_command(const std::string& command, int argc, char** argv, Stages stages
   MpiSession mpi(&argc, &argv);
   const Comm world = Comm::world();
   setup_logging(world.rank());
-  std::unique_ptr<FailureWatch> watch;
-  try {
+  return on_every_rank(command, world, [&] {
     // Every rank checks its own options (MPMD command lines may differ) before any other step.
     agree_on(world, "options", bad_options.empty() ? StepResult::ok : StepResult::refused, bad_options);
     const AbortJob abort_job = [] { MpiSession::abort(kExitJobFailed); };
-    if (world.size() > 1) watch = std::make_unique<FailureWatch>(world, abort_job);
     if (job.overwrite && std::getenv("SLURM_RESTART_COUNT") && std::atoi(std::getenv("SLURM_RESTART_COUNT")) > 0) {
       if (world.rank() == 0)
         spdlog::warn("--overwrite ignored: this is requeued Slurm run {} of the job, which resumes what the "
@@ -147,18 +145,7 @@ int job_command(const std::string& command, int argc, char** argv, Stages stages
       job.overwrite = false;
     }
     return outcome_status(stages(job, world, abort_job));
-  } catch (const JobStopped& e) {  // agreed by every rank: all leave cleanly
-    print_error(command, e.what() + on_rank(world));
-    return exit_status(e.result());
-  } catch (const std::exception& e) {
-    const std::string message = e.what() + on_rank(world);
-    print_error(command, message);
-    if (world.size() > 1) {
-      if (watch) watch->announce(message);
-      MpiSession::abort(kExitJobFailed);
-    }
-    return kExitJobFailed;
-  }
+  });
 }
 
 }  // namespace

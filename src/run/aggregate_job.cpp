@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "run/agreed_step.hpp"
 #include "run/output_lock.hpp"
 #include "run/test_hooks.hpp"
 #include "util/progress_log.hpp"
@@ -112,23 +113,14 @@ std::string default_name(const std::string& model) {
 std::unique_ptr<SlideAggregator> start(const AggregateOptions& options, const Comm& comm, CohortSummary& summary,
                                        std::optional<run::OutputLock>& lock) {
   std::unique_ptr<SlideAggregator> aggregator;
-  std::string message;
-  StepResult status = StepResult::ok;
-  try {
+  run::agreed_step(comm, "start", [&] {
     if (comm.rank() == 0) lock.emplace(options.file);
     summary = read_cohort_summary(options.file);
     if (summary.feature_size <= 0)
       throw std::invalid_argument(options.file + " has no tile features (run with --mode features or both)");
     aggregator = std::make_unique<SlideAggregator>(options, summary.feature_size);
     run::fail_point(comm, "aggregate-start");
-  } catch (const JobRefused& e) {
-    status = StepResult::refused, message = e.what();
-  } catch (const std::invalid_argument& e) {
-    status = StepResult::refused, message = e.what();
-  } catch (const std::exception& e) {
-    status = StepResult::failed, message = e.what();
-  }
-  agree_on(comm, "start", status, message);
+  });
   return aggregator;
 }
 
@@ -145,11 +137,17 @@ AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& co
   for (size_t s = 0; s < summary.slides.size(); ++s)
     if (summary.slides[s].status == SlideStatus::done && summary.slides[s].tile_count > 0)
       done_slides.push_back(static_cast<int64_t>(s));
-  if (done_slides.empty()) throw std::invalid_argument(options.file + " has no done slide with tiles to aggregate");
   result.slides = static_cast<int64_t>(done_slides.size());
   result.size = aggregator->size();
 
-  SlideEmbeddingFile file = SlideEmbeddingFile::open(options.file, result.name, result.size, aggregator->id(), comm);
+  // Every rank finds the same in the same file (nothing to do, an existing dataset of another
+  // size): agreed, so that such a file is refused (exit 2) on every rank without an abort.
+  std::optional<SlideEmbeddingFile> opened;
+  run::agreed_step(comm, "opening /slides/embeddings", [&] {
+    if (done_slides.empty()) throw std::invalid_argument(options.file + " has no done slide with tiles to aggregate");
+    opened.emplace(SlideEmbeddingFile::open(options.file, result.name, result.size, aggregator->id(), comm));
+  });
+  SlideEmbeddingFile& file = *opened;
   const std::vector<uint8_t> flags = file.done();
   std::vector<int64_t> todo;
   for (const int64_t s : done_slides)

@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "run/agreed_step.hpp"
 #include "run/checkpoint.hpp"
 #include "run/finalize.hpp"
 #include "run/infer_stage.hpp"
@@ -90,21 +91,6 @@ void log_blas_backend() {
     spdlog::info("BLAS behind LibTorch: {} ({})", blas.name, blas.library);
 }
 
-// Runs `step`, turning its exception into a result and a message for agree_on().
-template <class F>
-std::pair<StepResult, std::string> outcome(F step) {
-  try {
-    step();
-    return {StepResult::ok, ""};
-  } catch (const JobRefused& e) {
-    return {StepResult::refused, e.what()};
-  } catch (const std::invalid_argument& e) {
-    return {StepResult::refused, e.what()};
-  } catch (const std::exception& e) {
-    return {StepResult::failed, e.what()};
-  }
-}
-
 // What every rank has once the job's start is agreed.
 struct Started {
   std::vector<ManifestEntry> manifest;
@@ -120,7 +106,7 @@ struct Started {
 // the output exists is rank 0's view (file systems may differ). (Filled in place: the output
 // lock does not move.)
 void start_job(const Job& job, const Comm& comm, bool plan_only, Started& s) {
-  auto [status, message] = outcome([&] {
+  agreed_step(comm, "start", [&] {
     validate(job);
     s.manifest = read_manifest(job.slides);
     s.threads = plan_threads(job, comm);
@@ -129,7 +115,6 @@ void start_job(const Job& job, const Comm& comm, bool plan_only, Started& s) {
     if (comm.rank() == 0) s.lock.emplace(job.output);
     fail_point(comm, "start");
   });
-  agree_on(comm, "start", status, message);
   s.resume =
       comm.broadcast(comm.rank() == 0 && std::filesystem::exists(job.output) && !job.overwrite ? "1" : "0", 0) == "1";
   if (comm.rank() == 0) log_blas_backend();
@@ -153,10 +138,9 @@ RankStats configuration_stats(const Model& model) {
 
 // A file planned by `wsi-mpi plan` records the configuration its first run decided.
 void record_numeric_config(CohortFile& file, const Model& model, const Comm& comm) {
-  auto [status, message] = outcome([&] {
+  agreed_step(comm, "recording the numeric configuration", [&] {
     if (comm.rank() == 0) file.write_numeric_config(to_json(model.configuration()));
   });
-  agree_on(comm, "recording the numeric configuration", status, message);
 }
 
 // The units not done of slides still pending, in unit order.
@@ -205,8 +189,7 @@ JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const Ab
   WorkerPool pool(started.threads.cpu_workers);
   JobState state;
   if (started.resume) {
-    auto [status, message] = outcome([&] { state = resume_state(job, started.manifest, started.fingerprint); });
-    agree_on(comm, "resume", status, message);
+    agreed_step(comm, "resume", [&] { state = resume_state(job, started.manifest, started.fingerprint); });
   }
   const std::string recorded = state.numeric_config;
   if (!plan_only)

@@ -1,6 +1,9 @@
 """The layers of src/ and include/wsi/ depend one way (docs/design.md, "Data flow and where it
 lives"): a module may include its own headers and those of modules of a lower layer, never of its
-own layer or above. Prints every include that breaks this.   usage: layers.py ROOT"""
+own layer or above. MPI stays behind Comm: no file outside src/comm/ includes mpi.h or calls an
+MPI function, and only the parallel HDF5 driver (src/cohort/h5_parallel.*) reaches the raw
+communicator through src/comm/mpi_comm.hpp. Prints every include or call that breaks this.
+usage: layers.py ROOT"""
 import pathlib
 import re
 import sys
@@ -17,6 +20,9 @@ LAYERS = [
     ["cli"],
 ]
 LAYER = {module: i for i, modules in enumerate(LAYERS) for module in modules}
+# Outside src/comm/, the only files that may see the raw MPI communicator.
+RAW_COMMUNICATOR = {"src/cohort/h5_parallel.cpp", "src/cohort/h5_parallel.hpp"}
+MPI_CALL = re.compile(r"\bMPI_[A-Z][a-z_]*\s*\(")
 
 
 def module_of(path):
@@ -42,7 +48,13 @@ def main(root):
         if here not in LAYER:
             bad.append(f"{path.relative_to(root)}: module '{here}' has no layer in tests/style/layers.py")
             continue
+        relative = path.relative_to(root).as_posix()
         for number, line in enumerate(path.read_text().splitlines(), 1):
+            if here != "comm":
+                if re.match(r"\s*#include <mpi\.h>", line) or MPI_CALL.search(line.split("//")[0]):
+                    bad.append(f"{relative}:{number}: MPI used outside src/comm/ (use Comm)")
+                if '#include "comm/mpi_comm.hpp"' in line and relative not in RAW_COMMUNICATOR:
+                    bad.append(f"{relative}:{number}: the raw communicator outside src/comm/ and the HDF5 driver")
             match = re.match(r'\s*#include "([^"]+)"', line)
             if not match:
                 continue
