@@ -96,4 +96,11 @@ int argmax(const float* values, int n) {
   return best;
 }
 
+std::string format_metric(double value, const char* format) {
+  if (std::isnan(value)) return "nan";
+  char text[64];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
 }  // namespace wsi

@@ -32,6 +32,10 @@ ConfusionMatrix confusion_matrix(const std::vector<std::string>& classes, const 
 // per true class with its values (`decimals` places, "nan" for an empty row) and its count.
 std::string format_confusion(const ConfusionMatrix& matrix, int decimals = 4);
 
+// `value` through printf's `format` (one double), or "nan" for NaN: how accuracies and
+// probabilities are printed and written to the CSV files.
+std::string format_metric(double value, const char* format);
+
 // Index of the largest value (the first one on ties); -1 for an empty range.
 int argmax(const float* values, int n);
 
