@@ -20,7 +20,7 @@ threads=${BENCH_THREADS:-2}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMPI_MCA_rmaps_base_oversubscribe=1
 for f in "$bin" "$build/bench/wsi_bench" "$build/bench/model_bench"; do
-  [ -x "$f" ] || { echo "missing $f: build with ninja -C $build" >&2; exit 2; }
+  [ -x "$f" ] || { echo "missing $f: build with ninja -C $build bench" >&2; exit 2; }
 done
 mkdir -p "$work"
 cd "$work"

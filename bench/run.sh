@@ -20,7 +20,7 @@ batch=${BENCH_BATCH:-8}
 mpirun_flags="--bind-to none --oversubscribe"
 [ "$(id -u)" = 0 ] && mpirun_flags="$mpirun_flags --allow-run-as-root"
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-for f in "$bin" "$bench" "$model_bench"; do [ -x "$f" ] || { echo "missing $f: build with ninja -C $build" >&2; exit 2; }; done
+for f in "$bin" "$bench" "$model_bench"; do [ -x "$f" ] || { echo "missing $f: build with ninja -C $build bench" >&2; exit 2; }; done
 mkdir -p "$work"
 cd "$work"
 for ((i = 0; i < ${BENCH_QUIET_WAIT:-120}; i += 10)); do
