@@ -14,8 +14,8 @@ Failures gather_failures(const Failures& mine, const Comm& comm);
 // rows); rank 0 logs the per-rank table.
 std::vector<RankStats> job_statistics(const RankStats& mine, const JobState& state, const Comm& comm);
 
-// Status rows of the slides that failed after planning (rank 0 writes them); returns the exit
-// status: 0 all done, 3 some failed, 1 none done.
+// Status rows of the slides that failed after planning (rank 0 writes them); returns how the
+// job ended: complete, some_slides_failed or all_slides_failed.
 JobOutcome finalize_slides(JobState& state, CohortFile& file, const Comm& comm, const Failures& failed);
 
 }  // namespace wsi::run

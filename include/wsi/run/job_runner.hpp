@@ -30,8 +30,8 @@ JobOutcome run_job(const Job& job, const Comm& comm, const AbortJob& abort_job);
 
 // `wsi-mpi plan`: only the plan -- every slide's tissue mask, tile grid and thumbnail -- into the
 // cohort file, on any number of ranks and without a GPU (the model is loaded on the CPU just to
-// learn its outputs). `run_job` with the same job then continues from it. Returns 0, or 0 when
-// the file already holds this job's plan.
+// learn its outputs). `run_job` with the same job then continues from it. Returns complete,
+// also when the file already holds this job's plan.
 JobOutcome plan_job(const Job& job, const Comm& comm, const AbortJob& abort_job);
 
 }  // namespace wsi
