@@ -140,10 +140,10 @@ for ranks in (1, 2):  # on 2 ranks: failures met in inference on either rank
         check(rows[0]["status"] == 2 and message in rows[0]["error"], f"{where}: {rows}")
         print(f"{where}: exit {status}")
 
-# An output that cannot be written is a job failure, naming it.
+# An output in a folder that does not exist: the job is refused before it starts (exit 2), naming it.
 result = subprocess.run([binary, "run", "--slides", GOOD, "--model", MODEL, "--output", "/nonexistent/dir/out.h5",
                          "--threads", "2"], env=environment(), capture_output=True, text=True, timeout=300)
-check(result.returncode == 1, f"unwritable output: exit {result.returncode}")
+check(result.returncode == 2, f"unwritable output: exit {result.returncode}")
 check("/nonexistent/dir/out.h5" in result.stderr, f"unwritable output: stderr {result.stderr[-1000:]}")
 
 assert not failures, "\n".join(failures)
