@@ -12,6 +12,7 @@ namespace wsi::h5 {
 namespace {
 
 namespace n = names;
+constexpr double kMinScale = 1.0 / (1 << 20);
 
 // The attribute `name` of `object`, opened when it is a scalar of class `type_class`; else
 // refused. An empty handle when there is none.
@@ -88,8 +89,10 @@ void check_consistent(const CheckedFile& file, const CohortSummary& s) {
       if (!in(value, int64_t{1}, int64_t{INT_MAX}))
         file.refuse(slide + " has tiles and " + name + " " + std::to_string(value) + ", outside 1.." +
                     std::to_string(INT_MAX));
-    if (!(std::isfinite(row.scale) && row.scale > 0 && std::isfinite(row.mpp) && std::isfinite(row.objective_power)))
-      file.refuse(slide + " has tiles and a scale, mpp or objective power that is not a finite number (scale > 0)");
+    // Level-0 coordinates are tile bounds (int32) times the scale: kept well inside int64.
+    if (!(row.scale >= kMinScale && row.scale <= 1 / kMinScale && std::isfinite(row.mpp) &&
+          std::isfinite(row.objective_power)))
+      file.refuse(slide + " has tiles and a scale outside 2^-20..2^20, or an mpp or objective power that is not finite");
   }
   // The resume merges a map one row of C float sums at a time: each row must fit one read.
   const uint64_t classes = s.has_probabilities ? s.class_names.size() : 0;
