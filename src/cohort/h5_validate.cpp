@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "cohort/h5_layout.hpp"
@@ -151,6 +152,24 @@ std::string dims_text(const std::vector<hsize_t>& dims) {
   return text + "]";
 }
 
+// Why a dataset's storage is refused, or "": its data in other files (external storage, a
+// virtual dataset), or more chunks than a read can walk in seconds.
+std::string storage_refusal(hid_t dataset, const std::vector<hsize_t>& dims, const Where& where) {
+  Handle dcpl = make(H5Dget_create_plist(dataset), where, "getting a dataset's creation list");
+  if (H5Pget_external_count(dcpl.id()) != 0) return " keeps its data in another file";
+  const H5D_layout_t layout = H5Pget_layout(dcpl.id());
+  if (layout == H5D_VIRTUAL || layout < 0) return " is a virtual dataset";
+  if (layout != H5D_CHUNKED) return "";
+  std::vector<hsize_t> chunk(dims.size());
+  if (H5Pget_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data()) != static_cast<int>(dims.size()))
+    return " has chunks of another rank";
+  double chunks = 1;
+  for (size_t i = 0; i < dims.size(); ++i) chunks *= std::ceil(double(dims[i]) / double(std::max<hsize_t>(chunk[i], 1)));
+  if (chunks > double(kMaxChunks))
+    return " has more than the " + std::to_string(kMaxChunks) + " chunks a reader walks";
+  return "";
+}
+
 // out = a * b; false when that overflows.
 bool multiply(uint64_t a, uint64_t b, uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 
@@ -266,6 +285,8 @@ Handle CheckedFile::open(const std::string& name) const {
   const std::vector<hsize_t> found = dims_of(dataset.id(), path_, name);
   if (found.size() != layout.shape.size())
     refuse(name + " has " + std::to_string(found.size()) + " dimensions, not " + std::to_string(layout.shape.size()));
+  const std::string storage = storage_refusal(dataset.id(), found, {path_, name});
+  if (!storage.empty()) refuse(name + storage);
   uint64_t map_pixels = 1;
   for (size_t i = 0; i < found.size(); ++i) {
     const hsize_t d = found[i];

@@ -30,6 +30,7 @@ inline constexpr hsize_t kMaxMapPixels = hsize_t{1} << 30;   // per map, as plan
 inline constexpr hsize_t kMaxMapSide = hsize_t{1} << 20;
 inline constexpr hsize_t kMaxStatsRanks = hsize_t{1} << 20;
 inline constexpr hsize_t kMaxEmbeddings = 4096;              // members of /slides/embeddings
+inline constexpr hsize_t kMaxChunks = hsize_t{1} << 20;      // per dataset (maps: 256 x 256 each)
 inline constexpr size_t kMaxStringBytes = size_t{1} << 20;   // one string element or attribute
 inline constexpr size_t kMaxKeyBytes = 255;                  // /slides/key: a plain file name
 // Bytes one read may allocate: an eighth of this machine's memory, at most 4 GiB.

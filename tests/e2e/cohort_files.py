@@ -5,8 +5,9 @@ never longer than 60 s -- on each number of ranks of its `ranks` column (2: unde
 MPI commands run and aggregate only).
 Changes (';' between several): attr NAME array|strings; set DATASET INDEX|*|- VALUE;
 replace DATASET DTYPE SHAPE (h5py dtype, e.g. i8, f4, S16; SHAPE 'scalar' or AxB..., each a
-number, S N U C F (+k) or dK, the old K-th dimension); chunked DATASET DTYPE SHAPE (never
-written); vlen DATASET; delete NAME; group NAME; softlink NAME TARGET; extlink NAME;
+number, S N U C F (+k) or dK, the old K-th dimension); chunked DATASET DTYPE SHAPE [CHUNK]
+(never written; chunks 4096 a side unless given); external DATASET (its data in a raw file);
+vlen DATASET; delete NAME; group NAME; softlink NAME TARGET; extlink NAME;
 embeddings NAME ROWS FLAGS (ROWS 0: no rows dataset); manifest ID_BYTES (writes {file}).
 usage: cohort_files.py BIN WORK CSV [NAME...]   (names: only those rows)"""
 import csv
@@ -72,7 +73,8 @@ def change(f, op, folder):
         shape = shape_of(args[2], old)
         del f[args[0]]
         if kind == "chunked":
-            f.create_dataset(args[0], shape=shape, dtype=args[1], chunks=tuple(1 for _ in shape))
+            chunks = shape_of(args[3]) if len(args) > 3 else tuple(min(d, 4096) for d in shape)
+            f.create_dataset(args[0], shape=shape, dtype=args[1], chunks=chunks)
         else:
             f.create_dataset(args[0], shape=shape, dtype=args[1])
     elif kind == "vlen":
@@ -93,6 +95,12 @@ def change(f, op, folder):
             o.create_dataset("x", data=f[args[0]][()])
         del f[args[0]]
         f[args[0]] = h5py.ExternalLink(other, "/x")
+    elif kind == "external":
+        data = f[args[0]][()]
+        raw = os.path.join(folder, "raw.bin")
+        data.tofile(raw)
+        del f[args[0]]
+        f.create_dataset(args[0], shape=data.shape, dtype=data.dtype, external=[(raw, 0, data.nbytes)])
     elif kind == "embeddings":
         rows, flags = extent(args[1], ()), extent(args[2], ())
         if rows:
