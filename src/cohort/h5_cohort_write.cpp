@@ -10,6 +10,7 @@
 
 #include "cohort/h5_layout.hpp"
 #include "cohort/h5_parallel.hpp"
+#include "cohort/h5_validate.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/comm/message.hpp"
 
@@ -39,10 +40,6 @@ struct CohortFile::Impl {
 };
 
 namespace {
-
-Handle open_if(hid_t file, const char* name, const std::string& path) {
-  return h5::exists(file, name) ? h5::open_dataset(file, name, path) : Handle();
-}
 
 hsize_t rows_of(const Handle& dataset, const std::string& path, const char* name) {
   return dataset ? h5::dims_of(dataset.id(), path, name).at(0) : 0;
@@ -141,38 +138,30 @@ CohortFile CohortFile::open(const std::string& path, const Comm& comm) {
   impl->comm = comm;
   Handle fapl = h5::mpio_file_access(comm, false, path);
   impl->file = h5::make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id()), {path, "/"}, "opening the file");
-  const hid_t f = impl->file.id();
-  h5::check_format(f, path);
+  const h5::CheckedFile checked(impl->file.id(), path);  // every dataset opened through it
+  const h5::Counts& counts = checked.counts();
+  const auto open_if = [&](const char* name) { return checked.has(name) ? checked.open(name) : Handle(); };
   impl->collective = h5::mpio_transfer(true, path);
   impl->independent = h5::mpio_transfer(false, path);
-  impl->status = h5::open_dataset(f, n::kSlideStatus, path);
-  impl->error = h5::open_dataset(f, n::kSlideError, path);
+  impl->status = checked.open(n::kSlideStatus);
+  impl->error = checked.open(n::kSlideError);
   impl->error_type = h5::make(H5Dget_type(impl->error.id()), impl->at(n::kSlideError), "getting a type");
-  impl->fractions = open_if(f, n::kSlideClassFractions, path);
-  impl->probabilities = open_if(f, n::kTileProbabilities, path);
-  impl->features = open_if(f, n::kTileFeatures, path);
-  impl->done = h5::open_dataset(f, n::kDone, path);
-  impl->unit_rank = h5::open_dataset(f, n::kUnitRank, path);
-  impl->state = h5::open_dataset(f, n::kEndState, path);
-  impl->stats = h5::open_dataset(f, n::kStats, path);
-  impl->bounds = h5::open_dataset(f, n::kTileBounds, path);
-
-  Handle keys = h5::open_dataset(f, n::kSlideKey, path);
-  Handle key_type = h5::make(H5Dget_type(keys.id()), impl->at(n::kSlideKey), "getting a type");
-  const size_t width = H5Tget_size(key_type.id());
-  impl->slides = rows_of(keys, path, n::kSlideKey);
-  std::vector<char> packed(impl->slides * width);
-  h5::read_all(keys.id(), key_type.id(), packed.data(), impl->at(n::kSlideKey));
-  impl->keys = h5::unpack_strings(packed, width);
-
-  Handle tile_slide = h5::open_dataset(f, n::kTileSlide, path);
-  impl->tiles = rows_of(tile_slide, path, n::kTileSlide);
-  impl->units = rows_of(impl->done, path, n::kDone);
+  impl->fractions = open_if(n::kSlideClassFractions);
+  impl->probabilities = open_if(n::kTileProbabilities);
+  impl->features = open_if(n::kTileFeatures);
+  impl->done = checked.open(n::kDone);
+  impl->unit_rank = checked.open(n::kUnitRank);
+  impl->state = checked.open(n::kEndState);
+  impl->stats = checked.open(n::kStats);
+  impl->bounds = checked.open(n::kTileBounds);
+  impl->keys = checked.strings(n::kSlideKey);
+  impl->slides = counts.slides;
+  impl->tiles = counts.tiles;
+  impl->units = counts.units;
   impl->stats_rows = rows_of(impl->stats, path, n::kStats);
-  if (impl->fractions) impl->classes = h5::dims_of(impl->fractions.id(), path, n::kSlideClassFractions).at(1);
-  if (impl->probabilities) impl->classes = h5::dims_of(impl->probabilities.id(), path, n::kTileProbabilities).at(1);
+  impl->classes = counts.classes;
+  impl->feature_size = counts.features;
   if (impl->features) {
-    impl->feature_size = h5::dims_of(impl->features.id(), path, n::kTileFeatures).at(1);
     Handle type = h5::make(H5Dget_type(impl->features.id()), impl->at(n::kTileFeatures), "getting a type");
     impl->features_float16 = H5Tget_size(type.id()) == 2;
   }

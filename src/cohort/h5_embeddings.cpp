@@ -5,6 +5,7 @@
 
 #include "cohort/h5_layout.hpp"
 #include "cohort/h5_parallel.hpp"
+#include "cohort/h5_validate.hpp"
 #include "wsi/cohort/slide_embeddings.hpp"
 
 namespace wsi {
@@ -33,6 +34,7 @@ struct SlideEmbeddingFile::Impl {
   std::string path, rows_name, done_name;
   h5::ParallelFileOpen parallel;
   Handle file;  // declared first: closed last
+  std::unique_ptr<h5::CheckedFile> checked;  // every dataset opened through it
   Handle independent, rows, done, features, bounds;
   int64_t slides = 0, size = 0, feature_size = 0;
   std::vector<uint8_t> done_flags;
@@ -46,7 +48,9 @@ struct SlideEmbeddingFile::Impl {
   // Collective: the two datasets, created and flushed when absent, checked when present.
   void open_datasets(const std::string& model) {
     const hid_t f = file.id();
-    if (!h5::exists(f, rows_name)) {
+    if (checked->has(rows_name) != checked->has(done_name))
+      checked->refuse(rows_name + " and " + done_name + " do not both exist");
+    if (!checked->has(rows_name)) {
       if (!h5::exists(f, kEmbeddingsGroup)) h5::create_group(f, kEmbeddingsGroup, path);
       if (!h5::exists(f, kEmbeddingsDoneGroup)) h5::create_group(f, kEmbeddingsDoneGroup, path);
       rows = h5::create_dataset(f, rows_name, H5T_IEEE_F32LE,
@@ -55,16 +59,14 @@ struct SlideEmbeddingFile::Impl {
       done = h5::create_dataset(f, done_name, H5T_STD_U8LE, {static_cast<hsize_t>(slides)}, path);
       flush();
     } else {
-      rows = h5::open_dataset(f, rows_name, path);
-      done = h5::open_dataset(f, done_name, path);
+      rows = checked->open(rows_name);  // S x E, checked
+      done = checked->open(done_name);  // S, checked
       const std::vector<hsize_t> dims = h5::dims_of(rows.id(), path, rows_name);
       const std::string made_by = h5::read_string_attribute(rows.id(), kAttrModel, at(rows_name));
-      if (dims.size() != 2 || dims[0] != static_cast<hsize_t>(slides) || dims[1] != static_cast<hsize_t>(size) ||
-          made_by != model)
-        throw std::invalid_argument(path + ": " + rows_name + " holds embeddings of size " +
-                                    std::to_string(dims.size() == 2 ? dims[1] : 0) + " made by " + made_by +
-                                    "; this aggregate makes size " + std::to_string(size) + " with " + model +
-                                    " (give another --output-name)");
+      if (dims[1] != static_cast<hsize_t>(size) || made_by != model)
+        throw std::invalid_argument(path + ": " + rows_name + " holds embeddings of size " + std::to_string(dims[1]) +
+                                    " made by " + made_by + "; this aggregate makes size " + std::to_string(size) +
+                                    " with " + model + " (give another --output-name)");
     }
     done_flags.resize(static_cast<size_t>(slides));
     h5::read_all(done.id(), H5T_NATIVE_UINT8, done_flags.data(), at(done_name));
@@ -90,16 +92,15 @@ SlideEmbeddingFile SlideEmbeddingFile::open(const std::string& path, const std::
   m->size = size;
   Handle fapl = h5::mpio_file_access(comm, false, path);
   m->file = h5::make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id()), {path, "/"}, "opening the file");
-  const hid_t f = m->file.id();
-  h5::check_format(f, path);
+  m->checked = std::make_unique<h5::CheckedFile>(m->file.id(), path);
+  const h5::Counts& counts = m->checked->counts();
   m->independent = h5::mpio_transfer(false, path);
-  if (!h5::exists(f, n::kTileFeatures))
+  if (counts.features == 0)
     throw std::invalid_argument(path + " has no tile features (run with --mode features or both)");
-  m->features = h5::open_dataset(f, n::kTileFeatures, path);
-  m->feature_size = static_cast<int64_t>(h5::dims_of(m->features.id(), path, n::kTileFeatures).at(1));
-  m->bounds = h5::open_dataset(f, n::kTileBounds, path);
-  Handle keys = h5::open_dataset(f, n::kSlideKey, path);
-  m->slides = static_cast<int64_t>(h5::dims_of(keys.id(), path, n::kSlideKey).at(0));
+  m->features = m->checked->open(n::kTileFeatures);
+  m->feature_size = static_cast<int64_t>(counts.features);
+  m->bounds = m->checked->open(n::kTileBounds);
+  m->slides = static_cast<int64_t>(counts.slides);
   m->open_datasets(model);
   return SlideEmbeddingFile(std::move(m));
 }
@@ -108,18 +109,13 @@ std::vector<uint8_t> SlideEmbeddingFile::done() const { return impl_->done_flags
 int64_t SlideEmbeddingFile::feature_size() const { return impl_->feature_size; }
 
 std::vector<float> SlideEmbeddingFile::read_features(int64_t first, int64_t count) const {
-  const Impl& m = *impl_;
-  std::vector<float> out(static_cast<size_t>(count * m.feature_size));
-  if (count > 0)  // float16 files are widened by HDF5
-    h5::read_rows(m.features.id(), H5T_NATIVE_FLOAT, first, count, out.data(), m.at(n::kTileFeatures));
-  return out;
+  const Impl& m = *impl_;  // float16 files are widened by HDF5
+  return m.checked->rows<float>(m.features, n::kTileFeatures, H5T_NATIVE_FLOAT, first, count);
 }
 
 std::vector<TileBounds> SlideEmbeddingFile::read_bounds(int64_t first, int64_t count) const {
   const Impl& m = *impl_;
-  std::vector<int32_t> values(static_cast<size_t>(count) * 4);
-  if (count > 0) h5::read_rows(m.bounds.id(), H5T_NATIVE_INT32, first, count, values.data(), m.at(n::kTileBounds));
-  return h5::to_tile_bounds(values);
+  return h5::to_tile_bounds(m.checked->rows<int32_t>(m.bounds, n::kTileBounds, H5T_NATIVE_INT32, first, count));
 }
 
 void SlideEmbeddingFile::write(const std::vector<int64_t>& slides, const std::vector<float>& rows) {

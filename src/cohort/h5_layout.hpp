@@ -111,10 +111,6 @@ void write_string_attribute(hid_t object, const char* name, const std::string& v
 void write_strings_attribute(hid_t object, const char* name, const std::vector<std::string>& values,
                              const Where& where);
 void write_int_attribute(hid_t object, const char* name, int value, const Where& where);
-std::string read_string_attribute(hid_t object, const char* name, const Where& where);
-int read_int_attribute(hid_t object, const char* name, const Where& where);
-
-// Throws, naming the file, unless its root says format kCohortFormat, version kCohortFormatVersion.
-void check_format(hid_t file, const std::string& path);
+// (the checked readers are in h5_validate.hpp)
 
 }  // namespace wsi::h5

@@ -20,6 +20,14 @@ std::string resolve(const fs::path& base, const std::string& path) {
   return (p.is_absolute() ? p : base / p).lexically_normal().string();
 }
 
+// The id, and the key made of it (the id sanitised, "_<n>" added when not unique), must fit
+// the cohort file's fixed-width strings and stay a plain file name (at most 255 bytes).
+void check_id_length(const std::string& id, const std::string& where) {
+  if (id.size() > kMaxSlideIdBytes)
+    throw std::invalid_argument("--slides: " + where + ": slide_id of " + std::to_string(id.size()) +
+                                " bytes, more than the " + std::to_string(kMaxSlideIdBytes) + " accepted");
+}
+
 void assign_keys(std::vector<ManifestEntry>& entries) {
   std::set<std::string> used;
   for (auto& entry : entries) {
@@ -44,6 +52,7 @@ std::vector<ManifestEntry> read_csv(const std::string& path) {
                         resolve(base, header.field(fields, "mask")), ""};
     if (entry.id.empty() || entry.path.empty())
       throw std::invalid_argument("--slides: " + csv.where() + " has no slide_id or path");
+    check_id_length(entry.id, csv.where());
     entries.push_back(entry);
   }
   if (entries.empty()) throw std::invalid_argument("--slides: the manifest " + path + " lists no slides");
@@ -59,6 +68,7 @@ std::vector<ManifestEntry> read_manifest(const std::string& path) {
   std::vector<ManifestEntry> entries;
   if (fs::path(path).extension() == ".csv") entries = read_csv(path);
   else entries.push_back({fs::path(path).stem().string(), path, "", ""});
+  check_id_length(entries.front().id, "the slide file " + path);
   assign_keys(entries);
   return entries;
 }

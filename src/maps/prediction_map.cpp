@@ -25,14 +25,17 @@ cv::Mat merge_predictions(const std::vector<TileBounds>& tiles, const float* pro
                           Size canvas) {
   const int width = static_cast<int>(canvas.width), height = static_cast<int>(canvas.height);
   cv::Mat map(height, width, CV_8UC1, cv::Scalar(0));
-  // Bands of canvas rows bound the memory for a huge slide. TIAToolbox accumulates in float32
-  // and divides by (count + 1e-8); the argmax of that mean is the argmax of the sum where
-  // count > 0, so only the sum and the count are kept.
-  constexpr int kBandRows = 256;
+  // Bands of canvas rows (at most 256, at most 64 MiB of sums unless one row is more) bound the
+  // memory for a huge slide. TIAToolbox accumulates in float32 and divides by (count + 1e-8);
+  // the argmax of that mean is the argmax of the sum where count > 0, so only the sum and the
+  // count are kept.
+  constexpr size_t kBandBytes = size_t{64} << 20;
+  const size_t row_bytes = std::max<size_t>(1, static_cast<size_t>(width) * classes * sizeof(float));
+  const int band_rows = static_cast<int>(std::clamp<size_t>(kBandBytes / row_bytes, 1, 256));
   std::vector<float> sum;
   std::vector<int32_t> count;
-  for (int band = 0; band < height; band += kBandRows) {
-    const int band_end = std::min(height, band + kBandRows);
+  for (int band = 0; band < height; band += band_rows) {
+    const int band_end = std::min(height, band + band_rows);
     sum.assign(static_cast<size_t>(band_end - band) * width * classes, 0.0f);
     count.assign(static_cast<size_t>(band_end - band) * width, 0);
     for (size_t t = 0; t < tiles.size(); ++t) {

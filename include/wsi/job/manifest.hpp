@@ -1,6 +1,7 @@
 // The manifest: which slides a job covers. A CSV with header slide_id,path[,mask] (paths
 // relative to the CSV), or a single slide file (id = file name without extension).
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,11 @@ struct ManifestEntry {
   std::string key;   // sanitised, unique name used under /maps
 };
 
-// Throws std::invalid_argument (a usage error) when the manifest cannot be read or parsed.
+// Longest slide id accepted (a key, made of it, stays a plain file name the cohort file can hold).
+inline constexpr size_t kMaxSlideIdBytes = 200;
+
+// Throws std::invalid_argument (a usage error) when the manifest cannot be read or parsed, or
+// names a slide id longer than kMaxSlideIdBytes.
 // Duplicate ids are kept (they fail as slides later, see duplicate_of).
 std::vector<ManifestEntry> read_manifest(const std::string& path);
 

@@ -31,6 +31,8 @@ wsi::SlideRow slide(const std::string& id, int64_t start, int64_t count) {
   row.mpp = 0.25;
   row.objective_power = 40;
   row.scale = 2;
+  row.resolution_width = 2000;
+  row.resolution_height = 1500;
   return row;
 }
 
@@ -355,7 +357,7 @@ TEST_CASE("cohort file: a file of another format is refused, naming it", "[cohor
   try {
     wsi::read_cohort_summary(path);
     FAIL("no exception");
-  } catch (const std::runtime_error& e) {
+  } catch (const std::invalid_argument& e) {  // a refusal: exit status 2
     CHECK(std::string(e.what()).find(path) != std::string::npos);
     CHECK(std::string(e.what()).find("not a wsi-mpi cohort file") != std::string::npos);
   }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "test_support.hpp"
+#include "util/file_name.hpp"
 #include "wsi/job/manifest.hpp"
 
 using namespace wsi;
@@ -57,6 +58,10 @@ TEST_CASE("manifest keys: safe names, unique even when ids sanitise alike, and d
   CHECK(entries[2].key == "a_b_3");
   CHECK(entries[3].key == "c");
   CHECK(duplicate_of(entries) == std::vector<long>{-1, -1, 0, -1});
+  // The longest ids accepted still give keys that are plain file names, duplicates too.
+  const std::string longest(kMaxSlideIdBytes, '.');
+  std::ofstream(dir / "long.csv") << "slide_id,path\n" << longest << ",1.svs\n" << longest << ",2.svs\n";
+  for (const ManifestEntry& entry : read_manifest((dir / "long.csv").string())) CHECK(is_plain_file_name(entry.key));
 }
 
 TEST_CASE("manifest errors are usage errors naming the file or line", "[job]") {
@@ -73,6 +78,7 @@ TEST_CASE("manifest errors are usage errors naming the file or line", "[job]") {
       {"slide_id,path\n\n  \n", "lists no slides"},
       {"slide_id,path\na,a.svs\n,b.svs\n", "line 3"},
       {"slide_id,path\na,\n", "has no slide_id or path"},
+      {"slide_id,path\na,a.svs\n" + std::string(kMaxSlideIdBytes + 1, 'x') + ",b.svs\n", "line 3: slide_id of 201 bytes"},
   };
   int n = 0;
   for (const auto& [text, message] : cases) {

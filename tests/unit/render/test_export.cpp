@@ -48,6 +48,7 @@ TEST_CASE("export: slides that are not done are left out and logged, asked-for o
     row.path = std::string("/data/") + id + ".svs";
     row.tile_start = int64_t(plan.slides.size()) * 2, row.tile_count = 2;
     row.width = 1000, row.height = 800, row.mpp = 0.5, row.objective_power = 20, row.scale = 1;
+    row.resolution_width = 1000, row.resolution_height = 800;
     plan.slides.push_back(row);
     plan.maps.push_back({4, 4, 2, 2, 8, 8});
   }
