@@ -20,9 +20,33 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "wsi/cohort/cohort_file.hpp"
 #include "wsi/comm/comm.hpp"
 
 namespace wsi::test {
+
+// A small plan: slides s1 and s2 of 2 tiles each (classes a and b, `feature_size` features,
+// 1000 x 800 px at 0.5 mpp, maps with thumbnails), one unit per slide.
+inline CohortPlan two_slide_plan(int64_t feature_size = 0) {
+  CohortPlan plan;
+  plan.job_json = "{}";
+  plan.fingerprint = "f";
+  plan.class_names = {"a", "b"};
+  plan.feature_size = feature_size;
+  for (const char* id : {"s1", "s2"}) {
+    SlideRow row;
+    row.id = row.key = id;
+    row.path = std::string("/data/") + id + ".svs";
+    row.tile_start = int64_t(plan.slides.size()) * 2, row.tile_count = 2;
+    row.width = 1000, row.height = 800, row.mpp = 0.5, row.objective_power = 20, row.scale = 1;
+    row.resolution_width = 1000, row.resolution_height = 800;
+    plan.slides.push_back(row);
+    plan.maps.push_back({4, 4, 2, 2, 8, 8});
+  }
+  for (int i = 0; i < 4; ++i) plan.tile_slide.push_back(i / 2), plan.tile_bounds.push_back({i * 224, 0, i * 224 + 224, 224});
+  plan.units = {{0, 0, 2}, {1, 2, 2}};
+  return plan;
+}
 
 // The exit status ctest reads as "skipped" (SKIP_RETURN_CODE of the [data] tests).
 constexpr int kSkipExitCode = 77;

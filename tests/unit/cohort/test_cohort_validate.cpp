@@ -19,23 +19,7 @@ namespace fs = std::filesystem;
 
 // 2 slides of 2 tiles, 2 classes, 4 features, maps with thumbnails.
 std::string valid_file(const fs::path& dir) {
-  wsi::CohortPlan plan;
-  plan.job_json = "{}";
-  plan.fingerprint = "f";
-  plan.class_names = {"a", "b"};
-  plan.feature_size = 4;
-  for (const char* id : {"s1", "s2"}) {
-    wsi::SlideRow row;
-    row.id = row.key = id;
-    row.path = std::string("/data/") + id + ".svs";
-    row.tile_start = int64_t(plan.slides.size()) * 2, row.tile_count = 2;
-    row.width = 1000, row.height = 800, row.mpp = 0.5, row.objective_power = 20, row.scale = 1;
-    row.resolution_width = 1000, row.resolution_height = 800;
-    plan.slides.push_back(row);
-    plan.maps.push_back({4, 4, 2, 2, 8, 8});
-  }
-  for (int i = 0; i < 4; ++i) plan.tile_slide.push_back(i / 2), plan.tile_bounds.push_back({i * 224, 0, i * 224 + 224, 224});
-  plan.units = {{0, 0, 2}, {1, 2, 2}};
+  const wsi::CohortPlan plan = wsi::test::two_slide_plan(4);
   const std::string path = (dir / "valid.h5").string();
   wsi::CohortFile::create(path, plan, wsi::test::world());
   return path;

@@ -38,22 +38,7 @@ TEST_CASE("export geometry: level-0 boxes are ceil(bounds x scale)", "[features]
 TEST_CASE("export: slides that are not done are left out and logged, asked-for ones refused", "[export]") {
   const auto dir = test::scratch_dir("export-pending");
   const std::string path = (dir / "cohort.h5").string();
-  CohortPlan plan;
-  plan.job_json = "{}";
-  plan.fingerprint = "f";
-  plan.class_names = {"a", "b"};
-  for (const char* id : {"s1", "s2"}) {
-    SlideRow row;
-    row.id = row.key = id;
-    row.path = std::string("/data/") + id + ".svs";
-    row.tile_start = int64_t(plan.slides.size()) * 2, row.tile_count = 2;
-    row.width = 1000, row.height = 800, row.mpp = 0.5, row.objective_power = 20, row.scale = 1;
-    row.resolution_width = 1000, row.resolution_height = 800;
-    plan.slides.push_back(row);
-    plan.maps.push_back({4, 4, 2, 2, 8, 8});
-  }
-  for (int i = 0; i < 4; ++i) plan.tile_slide.push_back(i / 2), plan.tile_bounds.push_back({i * 224, 0, i * 224 + 224, 224});
-  plan.units = {{0, 0, 2}, {1, 2, 2}};
+  const CohortPlan plan = test::two_slide_plan();
   CohortFile::create(path, plan, test::world());
 
   ExportOptions options;
