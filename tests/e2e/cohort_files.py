@@ -9,7 +9,9 @@ number, S N U C F (+k) or dK, the old K-th dimension); chunked DATASET DTYPE SHA
 (never written; chunks 4096 a side unless given); external DATASET (its data in a raw file);
 vlen DATASET; delete NAME; group NAME; softlink NAME TARGET; extlink NAME;
 embeddings NAME ROWS FLAGS (ROWS 0: no rows dataset); manifest ID_BYTES (writes {file}).
-usage: cohort_files.py BIN WORK CSV [NAME...]   (names: only those rows)"""
+usage: cohort_files.py BIN WORK CSV [--one-rank] [NAME...]   (names: only those rows; --one-rank:
+the single-rank runs only, as the sanitizer build runs the table: it checks memory, which the
+2-rank runs of the same readers do not add to)"""
 import csv
 import os
 import shutil
@@ -23,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import environment, mpirun, run, synth  # noqa: E402
 
 binary, work, table = sys.argv[1], sys.argv[2], sys.argv[3]
-only = set(sys.argv[4:])
+one_rank = "--one-rank" in sys.argv[4:]
+only = set(a for a in sys.argv[4:] if a != "--one-rank")
 shutil.rmtree(work, ignore_errors=True)
 synth(binary, work, "--slides", "2", "--size", "1600x1200")
 job = os.path.join(work, "job.ini")
@@ -152,7 +155,8 @@ for row in rows:
     folder, cohort, target = build(row["name"], row["change"])
     args = row["command"].format(job=job, cohort=cohort, work=folder, file=target,
                                  out=os.path.join(folder, "out.h5")).split()
-    runs = [(int(n), [binary] + args if n == "1" else mpirun(binary, int(n), args)) for n in row["ranks"].split()]
+    runs = [(int(n), [binary] + args if n == "1" else mpirun(binary, int(n), args)) for n in row["ranks"].split()
+            if n == "1" or not one_rank]
     assert args[0] in MPI_COMMANDS or row["ranks"] == "1", f"{row['name']}: only run and aggregate use ranks"
     for ranks, command in runs:
         if ranks == 2:  # a fresh copy: the 1-rank run may have written
