@@ -163,7 +163,8 @@ void optimise_layout(std::vector<float>& layout, int dim, const UmapGraph& graph
       float* other = tails + graph.tail[e] * dim;
       double d2 = 0;
       for (int d = 0; d < dim; ++d) d2 += double(current[d] - other[d]) * (current[d] - other[d]);
-      const double attract = d2 > 0 ? -2.0 * a * b * std::pow(d2, b - 1.0) / (a * std::pow(d2, b) + 1.0) : 0.0;
+      const double d2b = d2 > 0 ? std::pow(d2, b) : 0.0;  // d2^(b-1) = d2^b / d2: one pow
+      const double attract = d2 > 0 ? -2.0 * a * b * (d2b / d2) / (a * d2b + 1.0) : 0.0;
       for (int d = 0; d < dim; ++d) {
         const float g = clip(attract * (current[d] - other[d]));
         current[d] += static_cast<float>(g * alpha);

@@ -2,7 +2,8 @@
 (--model-output features): per-slide and cohort scope give the same /tiles/umap bits on 1 and
 2 ranks; a rerun after rank 1 failed between two writes, and one after slides' flags were cleared
 (what a kill leaves), finish only what is missing and end with the uninterrupted bits; bad options
-and a rerun with other parameters are refused (exit 2); render draws <key>.umap.png. Then quality
+and a rerun with other parameters are refused (exit 2); render draws <key>.umap.png and refuses a
+forged /tiles/umap. Then quality
 against umap-learn itself (/usr/bin/python3, the tutorial's parameters, on the same features): per
 slide and cohort-wide, trustworthiness at k = 10 (manhattan on the features) at least umap-learn's
 minus 0.01, and the 10-NN overlap with umap-learn's embedding within 0.1 of the overlap of two
@@ -98,7 +99,17 @@ out = os.path.join(work, "render")
 run([binary, "render", os.path.join(work, "cohort-1.h5"), "--output", out])
 for key in keys:
     assert os.path.getsize(os.path.join(out, key + ".umap.png")) > 0, key
-print("options refused, pictures drawn")
+# A forged /tiles/umap (rows that are not the tiles') is refused by render, naming the file.
+forged = copy("forged.h5")
+with h5py.File(forged, "r+") as f:
+    f.create_dataset("/tiles/umap", data=np.zeros((5, 3), np.float32))
+    f["/tiles/umap"].attrs["parameters"] = np.bytes_("{}")
+    f["/tiles/umap"].attrs["scope"] = np.bytes_("slide")
+    f.create_dataset("/progress/umap", data=np.ones(3, np.uint8))
+log = os.path.join(work, "forged.log")
+assert run([binary, "render", forged, "--output", os.path.join(work, "forged")], expect=None, log=log) != 0
+assert forged + ": /tiles/umap is not" in open(log).read(), open(log).read()[-2000:]
+print("options refused, pictures drawn, a forged /tiles/umap refused")
 
 try:
     import umap as umap_learn
