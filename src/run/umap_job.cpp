@@ -112,24 +112,28 @@ std::vector<T> take_bytes(const std::string& in, size_t& at, size_t count) {
   return out;
 }
 
-// Collective: rank 0 fits, the ranks agree on the outcome, every rank gets the fit.
+// Collective: rank 0 fits and sends every rank "ok\n<fit>" or "error\n<why>" (the others wait
+// without spinning, so they leave the cores to the fit); the ranks agree on the outcome.
 CohortFit share_fit(const TileUmapFile& file, const CohortSummary& summary, const std::vector<int64_t>& done,
                     const UmapJobOptions& options, const Comm& comm) {
   CohortFit fit;
-  StepResult status = StepResult::ok;
-  std::string message, bytes;
+  std::string bytes;
   if (comm.rank() == 0) try {
+      run::fail_point(0, "umap-fit");
       fit = fit_sample(file, summary, done, options);
       const std::vector<int64_t> count = {static_cast<int64_t>(fit.rows.size())};
+      bytes = "ok\n";
       append_bytes(bytes, count), append_bytes(bytes, fit.rows), append_bytes(bytes, fit.features);
       append_bytes(bytes, fit.embedding);
     } catch (const std::exception& e) {
-      status = StepResult::failed, message = e.what();
+      bytes = std::string("error\n") + e.what();
     }
-  agree_on(comm, "cohort fit", status, message);
   bytes = comm.broadcast_quietly(bytes, 0);
+  const bool fitted = bytes.compare(0, 3, "ok\n") == 0;
+  agree_on(comm, "cohort fit", fitted ? StepResult::ok : StepResult::failed,
+           fitted ? std::string() : bytes.substr(std::min(bytes.size(), bytes.find('\n') + 1)));
   if (comm.rank() == 0) return fit;
-  size_t at = 0;
+  size_t at = 3;
   const auto count = static_cast<size_t>(take_bytes<int64_t>(bytes, at, 1).at(0));
   fit.rows = take_bytes<int64_t>(bytes, at, count);
   fit.features = take_bytes<float>(bytes, at, count * static_cast<size_t>(summary.feature_size));

@@ -1,6 +1,7 @@
 """`wsi-mpi umap` on a synthetic cohort whose tile features come from the demo model
 (--model-output features): per-slide and cohort scope give the same /tiles/umap bits on 1 and
-2 ranks; a rerun after rank 1 failed between two writes, and one after slides' flags were cleared
+2 ranks; rank 0 failing in the cohort fit ends both ranks (exit 1); a rerun after rank 1 failed
+between two writes, and one after slides' flags were cleared
 (what a kill leaves), finish only what is missing and end with the uninterrupted bits; bad options
 and a rerun with other parameters are refused (exit 2); render draws <key>.umap.png and refuses a
 forged /tiles/umap. Then quality
@@ -74,6 +75,9 @@ print("1 and 2 ranks: the same bits, both scopes")
 failed = copy("failed.h5")
 log = umap(failed, 2, "--slides-per-write", "1", expect=1, env={"WSI_TEST_FAIL": "1:umap-write"})
 assert "failure injected at umap-write" in log, log[-2000:]
+log = umap(copy("fit-failed.h5"), 2, "--scope", "cohort", "--sample-size", "400", expect=1,
+           env={"WSI_TEST_FAIL": "0:umap-fit"})
+assert "failure injected at umap-fit" in log and "stopped because rank 0 failed" in log, log[-2000:]
 umap(failed, 2)
 assert np.array_equal(umap_rows(failed)[0], results["slide"])
 # Flags cleared (what a kill between a write and its flags leaves): only those slides again.
