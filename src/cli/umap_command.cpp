@@ -63,7 +63,7 @@ UmapJobOptions parse(const po::variables_map& vm) {
     o.umap.metric = parse_umap_metric(vm["metric"].as<std::string>());
     check_umap_parameters(o.umap);
   } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("--") + e.what());
+    throw UsageError(e.what());
   }
   if (o.sample_size <= o.umap.n_neighbors) throw UsageError("--sample-size must be larger than --n-neighbors");
   if (o.slides_per_write < 1) throw UsageError("--slides-per-write must be at least 1");

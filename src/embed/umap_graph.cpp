@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <tuple>
@@ -91,12 +92,16 @@ const char* umap_metric_name(UmapMetric metric) {
 }
 
 void check_umap_parameters(const UmapParameters& p) {
-  if (p.n_neighbors < 2) throw std::invalid_argument("n_neighbors must be at least 2");
-  if (p.n_components < 1 || p.n_components > 64) throw std::invalid_argument("n_components must be in 1..64");
-  if (!(p.spread > 0) || !std::isfinite(p.spread)) throw std::invalid_argument("spread must be positive");
-  if (!(p.min_dist >= 0) || !(p.min_dist < 3 * p.spread))
-    throw std::invalid_argument("min_dist must be in [0, 3 x spread)");
-  if (p.threads < 1) throw std::invalid_argument("threads must be at least 1");
+  const auto refuse = [](const char* what, double value) {
+    std::ostringstream message;  // 2, 0.5: as given
+    message << "UMAP: " << what << ", got " << value;
+    throw std::invalid_argument(message.str());
+  };
+  if (p.n_neighbors < 2) refuse("n_neighbors must be at least 2", p.n_neighbors);
+  if (p.n_components < 1 || p.n_components > 64) refuse("n_components must be in 1..64", p.n_components);
+  if (!(p.spread > 0) || !std::isfinite(p.spread)) refuse("spread must be positive", p.spread);
+  if (!(p.min_dist >= 0) || !(p.min_dist < 3 * p.spread)) refuse("min_dist must be in [0, 3 x spread)", p.min_dist);
+  if (p.threads < 1) refuse("threads must be at least 1", p.threads);
 }
 
 UmapCurve fit_umap_curve(double spread, double min_dist) {

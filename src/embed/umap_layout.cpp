@@ -223,10 +223,10 @@ std::vector<float> umap_transform(const float* rows, int64_t n, const float* fit
       const double w = d <= 0 || smooth.sigma[i] == 0 ? 1.0 : std::exp(-d / smooth.sigma[i]);
       if (!(w > 0)) continue;
       graph.head.push_back(i), graph.tail.push_back(t), graph.weight.push_back(w);
-      for (int d2 = 0; d2 < c; ++d2) mean[d2] += w * fitted[t * c + d2];
+      for (int col = 0; col < c; ++col) mean[col] += w * fitted[t * c + col];
       total += w;
     }
-    for (int d2 = 0; d2 < c; ++d2) layout[i * c + d2] = total > 0 ? static_cast<float>(mean[d2] / total) : 0.0f;
+    for (int col = 0; col < c; ++col) layout[i * c + col] = total > 0 ? static_cast<float>(mean[col] / total) : 0.0f;
   }
   LayoutSchedule schedule;
   schedule.epochs = n <= 10000 ? 100 : 30;

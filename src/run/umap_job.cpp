@@ -1,14 +1,14 @@
 // `wsi-mpi umap`, see wsi/run/umap.hpp.
 #include "wsi/run/umap.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "run/output_lock.hpp"
 #include "run/slide_share.hpp"
