@@ -36,19 +36,23 @@ class Random {
   uint64_t state_;
 };
 
-bool connected(const UmapGraph& g) {
+// The connected component of each vertex, numbered in the order of their first vertex; `count`
+// of them.
+std::vector<int64_t> component_labels(const UmapGraph& g, int64_t& count) {
   std::vector<int64_t> parent(static_cast<size_t>(g.n));
   std::iota(parent.begin(), parent.end(), 0);
   const auto root = [&](int64_t v) {
     while (parent[v] != v) v = parent[v] = parent[parent[v]];
     return v;
   };
-  int64_t components = g.n;
   for (size_t e = 0; e < g.head.size(); ++e) {
     const int64_t a = root(g.head[e]), b = root(g.tail[e]);
-    if (a != b) parent[std::max(a, b)] = std::min(a, b), --components;
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
   }
-  return components == 1;
+  std::vector<int64_t> label(static_cast<size_t>(g.n));
+  count = 0;
+  for (int64_t v = 0; v < g.n; ++v) label[v] = root(v) == v ? count++ : label[root(v)];
+  return label;
 }
 
 // The eigenvectors 1..dim of the normalised Laplacian I - D^-1/2 W D^-1/2, as those of the largest
@@ -80,6 +84,36 @@ Eigen::MatrixXd laplacian_eigenvectors(const UmapGraph& g, int dim) {
   }
   if (vectors.cols() < nev) return {};
   return vectors.middleCols(1, dim);
+}
+
+// A graph in several pieces, as umap-learn lays it out: piece i at +e_i, or -e_(i-k) past
+// k = ceil(pieces / 2); around it the piece's own spectral layout (uniform noise when it has fewer
+// than 2 dim vertices or its solve fails), scaled to half the smallest gap between two places.
+// Empty for more than 2 dim pieces (umap-learn then places them by their centroids).
+Eigen::MatrixXd piecewise_layout(const UmapGraph& g, const std::vector<int64_t>& label, int64_t pieces, int dim,
+                                 Random& random) {
+  if (pieces > 2 * dim) return {};
+  const int64_t k = (pieces + 1) / 2;
+  const double range = (pieces == 2 ? 2.0 : std::sqrt(2.0)) / 2;
+  Eigen::MatrixXd out(g.n, dim);
+  std::vector<int64_t> local(static_cast<size_t>(g.n));
+  for (int64_t p = 0; p < pieces; ++p) {
+    Eigen::RowVectorXd place = Eigen::RowVectorXd::Zero(dim);
+    place(p < k ? p : p - k) = p < k ? 1.0 : -1.0;
+    UmapGraph piece;
+    std::vector<int64_t> vertices;
+    for (int64_t v = 0; v < g.n; ++v)
+      if (label[v] == p) local[v] = piece.n++, vertices.push_back(v);
+    for (size_t e = 0; e < g.head.size(); ++e)
+      if (label[g.head[e]] == p)
+        piece.head.push_back(local[g.head[e]]), piece.tail.push_back(local[g.tail[e]]), piece.weight.push_back(g.weight[e]);
+    const Eigen::MatrixXd x = piece.n >= 2 * dim && piece.n > dim + 1 ? laplacian_eigenvectors(piece, dim) : Eigen::MatrixXd();
+    const double biggest = x.size() > 0 ? x.cwiseAbs().maxCoeff() : 0.0;
+    for (int64_t i = 0; i < piece.n; ++i)
+      for (int c = 0; c < dim; ++c)
+        out(vertices[i], c) = place(c) + (biggest > 0 ? x(i, c) * range / biggest : range * (2 * random.uniform() - 1));
+  }
+  return out;
 }
 
 // Each column to [0, 10], as umap-learn does before the SGD (a constant column becomes 0).
@@ -125,8 +159,11 @@ std::vector<float> initial_layout(const UmapGraph& graph, int n_components, uint
   const int dim = n_components;
   Random random(umap_stream_seed(seed, 1));
   std::vector<float> layout(static_cast<size_t>(graph.n * dim));
-  const Eigen::MatrixXd vectors =
-      graph.n > dim + 1 && connected(graph) ? laplacian_eigenvectors(graph, dim) : Eigen::MatrixXd();
+  int64_t pieces = 0;
+  const std::vector<int64_t> label = component_labels(graph, pieces);
+  Eigen::MatrixXd vectors;
+  if (graph.n > dim + 1)
+    vectors = pieces == 1 ? laplacian_eigenvectors(graph, dim) : piecewise_layout(graph, label, pieces, dim, random);
   if (spectral) *spectral = vectors.size() > 0;
   if (vectors.size() > 0) {
     const double biggest = vectors.cwiseAbs().maxCoeff();

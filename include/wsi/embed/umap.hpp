@@ -68,8 +68,10 @@ UmapGraph fuzzy_union_graph(const Neighbours& nn, const SmoothDistances& smooth)
 
 // The initial layout (n x n_components, row-major): the eigenvectors 1..n_components of the
 // normalised Laplacian of `graph` (Spectra, start vector of ones), scaled to max |x| = 10, plus
-// Gaussian noise of sd 1e-4. A disconnected graph, or one whose eigen solve fails, gets umap-
-// learn's random layout instead (uniform in [-10, 10]); `spectral` says which was used.
+// Gaussian noise of sd 1e-4, each column rescaled to [0, 10]. A graph in up to 2 n_components
+// pieces is laid out piece by piece as umap-learn does (each piece's own spectral layout around
+// +-e_k); one in more pieces, or whose eigen solve fails, gets umap-learn's random layout instead
+// (uniform in [-10, 10]); `spectral` says whether the spectral one was used.
 std::vector<float> initial_layout(const UmapGraph& graph, int n_components, uint64_t seed, bool* spectral = nullptr);
 
 // umap-learn's optimize_layout_euclidean, on `layout` (n x dim) in place. For a fit `fixed` is

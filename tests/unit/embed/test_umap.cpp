@@ -84,6 +84,22 @@ TEST_CASE("the fuzzy union is symmetric: p + q - pq", "[umap]") {
   for (const double w : g.weight) CHECK(w == 1.0);
 }
 
+TEST_CASE("a graph in two pieces starts spectral, each piece around its own place", "[umap]") {
+  // Two cliques of 30 vertices, no edge between them: pieces at +e_0 and -e_0.
+  UmapGraph g;
+  g.n = 60;
+  for (int64_t i = 0; i < 60; ++i)
+    for (int64_t j = 0; j < 60; ++j)
+      if (i != j && i / 30 == j / 30) g.head.push_back(i), g.tail.push_back(j), g.weight.push_back(0.5 + (i + j) % 7 / 14.0);
+  bool spectral = false;
+  const std::vector<float> layout = initial_layout(g, 3, 2, &spectral);
+  CHECK(spectral);
+  double first = 0, second = 0;
+  for (int64_t i = 0; i < 60; ++i) (i < 30 ? first : second) += layout[i * 3] / 30.0;
+  CHECK(first > second + 3.0);  // column 0 rescaled to [0, 10]: the places 1 and -1 are 5 apart
+  for (const float v : layout) CHECK((v >= 0.0f && v <= 10.0f));
+}
+
 TEST_CASE("UMAP gives the same bits for the same seed, whatever the thread count", "[umap]") {
   const std::vector<float> rows = clustered_rows(300, 16, 3);
   UmapParameters p;
