@@ -12,6 +12,8 @@ BUILD_PACKAGES=(
   openmpi-bin libopenmpi-dev libboost-program-options-dev libspdlog-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libtiff-dev libtiff-tools
   nlohmann-json3-dev libssl-dev
+  # UMAP's spectral initialisation (header-only: Spectra's Lanczos solver on Eigen's sparse matrices)
+  libspectra-dev libeigen3-dev
   # an optimised BLAS behind LibTorch's matmuls (transformers; the reference BLAS is ~40x slower)
   libopenblas0-pthread
 )
@@ -20,6 +22,8 @@ TEST_PACKAGES=(
   catch2
   # reference computations in tests (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-h5py python3-openslide python3-numpy python3-opencv python3-skimage
+  # `wsi-mpi umap` measured against umap-learn (trustworthiness from scikit-learn)
+  umap-learn python3-sklearn
   # the real single-node Slurm test
   slurm-wlm munge
   # the libFuzzer targets (tests/fuzz)

@@ -31,6 +31,7 @@ int render_command(int argc, char** argv);
 int inspect_command(int argc, char** argv);
 int export_command(int argc, char** argv);
 int aggregate_command(int argc, char** argv);
+int umap_command(int argc, char** argv);
 
 // Logging: "[wsi-mpi rank N]" prefix; SPDLOG_LEVEL in the environment overrides the level.
 void setup_logging(int rank = -1);

@@ -24,6 +24,7 @@ commands:
   inspect    summarise a cohort file: slides, status, tiles, progress, resumable? (--json)
   export     write per-slide CLAM h5/pt features or QuPath GeoJSON tiles
   aggregate  one embedding per slide from its tile features (mean or a slide encoder), over ranks
+  umap       a UMAP of the tile features (per slide or cohort-wide) into the cohort file, over ranks
 
 `wsi-mpi <command> --help` describes each command's options; `wsi-mpi --version` prints the version.
 )";
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
       {"inspect", inspect_command},
       {"export", export_command},
       {"aggregate", aggregate_command},
+      {"umap", umap_command},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;

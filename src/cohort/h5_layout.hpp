@@ -32,6 +32,9 @@ inline constexpr const char* kTileSlide = "/tiles/slide";
 inline constexpr const char* kTileBounds = "/tiles/bounds";
 inline constexpr const char* kTileProbabilities = "/tiles/probabilities";
 inline constexpr const char* kTileFeatures = "/tiles/features";
+// `wsi-mpi umap`: the embedding of every tile and a done flag per slide (docs/umap.md).
+inline constexpr const char* kTileUmap = "/tiles/umap";
+inline constexpr const char* kUmapDone = "/progress/umap";
 inline constexpr const char* kMaps = "/maps";
 inline constexpr const char* kUnits = "/progress/units";
 inline constexpr const char* kDone = "/progress/done";

@@ -18,7 +18,7 @@ namespace n = names;
 
 enum class Element { int8, uint8, int32, int64, float32, float16_or_32, float64, string };
 // One dimension: a count of the file, a fixed number, or a size bounded by a cap.
-enum class Count { fixed, slides, tiles, units, classes, features, map_side, stats_rows, embedding };
+enum class Count { fixed, slides, tiles, units, classes, features, map_side, stats_rows, embedding, umap };
 struct Extent {
   Count count;
   hsize_t fixed = 0;
@@ -63,6 +63,8 @@ const std::vector<Layout>& layout_table() {
       {n::kTileBounds, E::int32, {N, fixed(4)}},
       {n::kTileProbabilities, E::float32, {N, C}, false},
       {n::kTileFeatures, E::float16_or_32, {N, F}, false},
+      {n::kTileUmap, E::float32, {N, {Count::umap}}, false},
+      {n::kUmapDone, E::uint8, {S}, false},
       {n::kUnits, E::int64, {U, fixed(3)}},
       {n::kDone, E::uint8, {U}},
       {n::kUnitRank, E::int32, {U}},
@@ -312,6 +314,7 @@ Handle CheckedFile::open(const std::string& name) const {
       case Count::features: counted(counts_.features, "/job/feature_size"); break;
       case Count::stats_rows: within(0, kMaxStatsRanks, "ranks"); break;
       case Count::embedding: within(1, kMaxFeatureSize, "the embedding sizes a reader accepts"); break;
+      case Count::umap: within(1, kMaxUmapComponents, "the UMAP components a reader accepts"); break;
       case Count::map_side:
         within(1, kMaxMapSide, "the map sides a reader accepts");
         map_pixels *= d;

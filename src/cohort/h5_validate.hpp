@@ -26,6 +26,7 @@ class CohortFileRefused : public std::invalid_argument {
 // What a reader accepts; the writer stays below each.
 inline constexpr hsize_t kMaxClasses = 4096;
 inline constexpr hsize_t kMaxFeatureSize = 65536;            // D of /tiles/features, E of embeddings
+inline constexpr hsize_t kMaxUmapComponents = 64;            // columns of /tiles/umap
 inline constexpr hsize_t kMaxMapPixels = hsize_t{1} << 30;   // per map, as planning caps them
 inline constexpr hsize_t kMaxMapSide = hsize_t{1} << 20;
 inline constexpr hsize_t kMaxStatsRanks = hsize_t{1} << 20;

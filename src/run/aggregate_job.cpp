@@ -12,6 +12,7 @@
 
 #include "run/agreed_step.hpp"
 #include "run/output_lock.hpp"
+#include "run/slide_share.hpp"
 #include "run/test_hooks.hpp"
 #include "util/progress_log.hpp"
 #include "util/sha256.hpp"
@@ -77,23 +78,6 @@ class SlideAggregator {
   std::unique_ptr<SlideEncoder> encoder_;
 };
 
-// Slides to rank: largest first, each to the least loaded rank (the same on every rank).
-std::vector<int64_t> my_slides(const std::vector<int64_t>& todo, const CohortSummary& summary, const Comm& comm) {
-  std::vector<int64_t> order = todo;
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return summary.slides[a].tile_count > summary.slides[b].tile_count;
-  });
-  std::vector<int64_t> load(static_cast<size_t>(comm.size()), 0);
-  std::vector<int64_t> mine;
-  for (const int64_t s : order) {
-    const auto r = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    load[r] += std::max<int64_t>(summary.slides[s].tile_count, 1);
-    if (static_cast<int>(r) == comm.rank()) mine.push_back(s);
-  }
-  std::sort(mine.begin(), mine.end());
-  return mine;
-}
-
 SlideTiles read_tiles(const SlideEmbeddingFile& file, const SlideRow& slide) {
   SlideTiles t;
   t.features = file.read_features(slide.tile_start, slide.tile_count);
@@ -133,10 +117,7 @@ AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& co
   AggregateResult result;
   result.name = options.output_name.empty() ? default_name(options.model) : options.output_name;
 
-  std::vector<int64_t> done_slides;
-  for (size_t s = 0; s < summary.slides.size(); ++s)
-    if (summary.slides[s].status == SlideStatus::done && summary.slides[s].tile_count > 0)
-      done_slides.push_back(static_cast<int64_t>(s));
+  const std::vector<int64_t> done_slides = run::done_slides_with_tiles(summary);
   result.slides = static_cast<int64_t>(done_slides.size());
   result.size = aggregator->size();
 
@@ -152,7 +133,7 @@ AggregateResult aggregate_slides(const AggregateOptions& options, const Comm& co
   std::vector<int64_t> todo;
   for (const int64_t s : done_slides)
     if (!flags[static_cast<size_t>(s)]) todo.push_back(s);
-  const std::vector<int64_t> mine = my_slides(todo, summary, comm);
+  const std::vector<int64_t> mine = run::my_slides(todo, summary, comm);
   const int64_t per_write = std::max(1, options.slides_per_write);
   const int64_t rounds = comm.all_reduce_max((static_cast<int64_t>(mine.size()) + per_write - 1) / per_write);
   if (comm.rank() == 0)

@@ -4,7 +4,8 @@
 // (between an epoch's row writes and its done flags) and WSI_TEST_MAPS_PAUSE (between an epoch's
 // maps write and its flush), so that kill tests can hit those moments; WSI_TEST_FAIL=RANK:PHASE
 // makes rank RANK throw at PHASE (start, planning, epoch, maps, finalize; aggregate-start and
-// aggregate-write in `wsi-mpi aggregate`), for the tests that one rank's failure ends the job
+// aggregate-write in `wsi-mpi aggregate`; umap-start, umap-fit (rank 0) and umap-write in `wsi-mpi
+// umap`), for the tests that one rank's failure ends the job
 // everywhere; at the phases run on the main thread (start, epoch, finalize, aggregate-*),
 // RANK:PHASE:mpi makes a real MPI call fail there (a send to a rank that does not exist) and
 // RANK:PHASE:signal makes the rank die of SIGSEGV.

@@ -2,9 +2,9 @@
 file (made once here with synth + run) through h5py, runs a command of the binary on the result
 and requires the exit status and a message fragment -- never a signal, never a sanitizer report,
 never longer than 60 s -- on each number of ranks of its `ranks` column (2: under mpirun; the
-MPI commands run and aggregate only).
+MPI commands run, aggregate and umap only).
 Changes (';' between several): attr NAME array|strings; set DATASET INDEX|*|- VALUE;
-replace DATASET DTYPE SHAPE (h5py dtype, e.g. i8, f4, S16; SHAPE 'scalar' or AxB..., each a
+replace DATASET DTYPE SHAPE (made when absent; h5py dtype, e.g. i8, f4, S16; SHAPE 'scalar' or AxB..., each a
 number, S N U C F (+k) or dK, the old K-th dimension); chunked DATASET DTYPE SHAPE [CHUNK]
 (never written; chunks 4096 a side unless given); external DATASET (its data in a raw file);
 vlen DATASET; delete NAME; group NAME; softlink NAME TARGET; extlink NAME;
@@ -35,7 +35,7 @@ run([binary, "run", "--job", job, "--output", base, "--model", "null", "--mode",
 with h5py.File(base, "r") as f:
     COUNTS = {"S": len(f["/slides/key"]), "N": len(f["/tiles/slide"]), "U": len(f["/progress/units"]),
               "C": len(f["/job/class_names"]), "F": int(f["/job/feature_size"][()])}
-MPI_COMMANDS = ("run", "aggregate")
+MPI_COMMANDS = ("run", "aggregate", "umap")
 
 
 def extent(token, old):
@@ -74,7 +74,8 @@ def change(f, op, folder):
     elif kind in ("replace", "chunked"):
         old = f[args[0]].shape if args[0] in f else ()
         shape = shape_of(args[2], old)
-        del f[args[0]]
+        if args[0] in f:  # else a dataset the file may hold, made here
+            del f[args[0]]
         if kind == "chunked":
             chunks = shape_of(args[3]) if len(args) > 3 else tuple(min(d, 4096) for d in shape)
             f.create_dataset(args[0], shape=shape, dtype=args[1], chunks=chunks)

@@ -12,7 +12,7 @@ import sys
 LAYERS = [
     ["util"],
     ["units", "comm"],
-    ["slide", "model", "grid", "patches", "synth"],
+    ["slide", "model", "grid", "patches", "synth", "embed"],
     ["mask", "maps", "cohort", "batch"],
     ["job"],
     ["schedule", "render"],
