@@ -12,6 +12,8 @@ BUILD_PACKAGES=(
   openmpi-bin libopenmpi-dev libboost-program-options-dev libspdlog-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libtiff-dev libtiff-tools
   nlohmann-json3-dev libssl-dev
+  # the TIAToolbox annotation store export (SQLite with R*Tree, zlib-compressed geometries)
+  libsqlite3-dev zlib1g-dev
   # an optimised BLAS behind LibTorch's matmuls (transformers; the reference BLAS is ~40x slower)
   libopenblas0-pthread
 )
@@ -20,6 +22,8 @@ TEST_PACKAGES=(
   catch2
   # reference computations in tests (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-h5py python3-openslide python3-numpy python3-opencv python3-skimage
+  # the TIAToolbox exports read back (Zarr stores; WKB geometries of the annotation store)
+  python3-zarr python3-shapely
   # the real single-node Slurm test
   slurm-wlm munge
   # the libFuzzer targets (tests/fuzz)
