@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import zlib
 
@@ -27,7 +28,7 @@ from shapely import wkb
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.path.dirname(here))
-from common import run, synth  # noqa: E402
+from common import environment, run, synth  # noqa: E402
 from with_data import data_dir  # noqa: E402
 
 binary, work = sys.argv[1:3]
@@ -48,7 +49,7 @@ def cohort_rows(path):
             rows = slice(int(start), int(start + count))
             features = f["/tiles/features"][rows].astype(np.float32) if "/tiles/features" in f else None
             out.append((os.path.splitext(os.path.basename(path_))[0], float(scale), f["/tiles/bounds"][rows],
-                        f["/tiles/probabilities"][rows], features))
+                        f["/tiles/probabilities"][rows] if "/tiles/probabilities" in f else None, features))
     return out, names
 
 
@@ -128,6 +129,23 @@ for stem, scale, bounds, probabilities, features in slides:
     check_zarr(os.path.join(zarr_dir, stem + ".zarr"), bounds, probabilities, features)
     check_store(os.path.join(db_dir, stem + ".db"), scale, bounds, probabilities, names)
 print(f"zarr + annotation store: {len(slides)} slides, {sum(len(s[2]) for s in slides)} tiles checked")
+
+# A features-only file (its own tiles: DeepFeatureExtractor's tile rule): the Zarr store holds
+# what DeepFeatureExtractor writes, coordinates and features; an annotation store, which needs
+# classes, is refused naming the file.
+features_only = os.path.join(work, "features.h5")
+run([binary, "run", "--job", os.path.join(work, "job.ini"), "--model", "null", "--mode", "features",
+     "--threads", "2", "--output", features_only])
+export(features_only, "tiatoolbox-zarr", os.path.join(work, "features-zarr"))
+for stem, _, bounds, _, features in cohort_rows(features_only)[0]:
+    group = zarr.open_group(os.path.join(work, "features-zarr", stem + ".zarr"), mode="r")
+    assert sorted(group.array_keys()) == ["coordinates", "features"], list(group.array_keys())
+    assert np.array_equal(group["coordinates"][:], bounds) and np.array_equal(group["features"][:], features)
+refused = subprocess.run([binary, "export", features_only, "--format", "annotation-store", "--output",
+                          os.path.join(work, "features-db")], env=environment(), capture_output=True, text=True)
+assert refused.returncode == 2 and "has no class probabilities" in refused.stderr and features_only in refused.stderr, \
+    (refused.returncode, refused.stderr)
+print("features only: coordinates + features store; annotation store refused")
 
 # 3: a second export replaces each store as a whole (a file put into the old store is gone) and
 # replaces links planted at the final names without writing through them.
