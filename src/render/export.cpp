@@ -140,7 +140,7 @@ std::vector<std::string> export_clam(const std::string& path, const CohortSummar
 
 // DIR/<stem>.zarr or DIR/<stem>.db (wsi/render/tiatoolbox_export.hpp); returns the path.
 std::string export_tiatoolbox(const std::string& path, const CohortSummary& summary, const SlideRow& slide,
-                              const std::string& stem, std::vector<TileBounds> tiles, const fs::path& dir,
+                              const std::string& stem, const std::vector<TileBounds>& tiles, const fs::path& dir,
                               ExportFormat format) {
   const bool zarr = format == ExportFormat::tiatoolbox_zarr;
   const std::string name = stem + (zarr ? ".zarr" : ".db");
@@ -148,7 +148,7 @@ std::string export_tiatoolbox(const std::string& path, const CohortSummary& summ
     throw std::runtime_error("slide '" + slide.id + "' would be exported as '" + name +
                              "', which is no plain file name");
   SlideTileRows rows;
-  rows.tiles = std::move(tiles);
+  rows.tiles = tiles;
   if (summary.has_probabilities) {
     rows.classes = static_cast<int64_t>(summary.class_names.size());
     rows.probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
@@ -193,7 +193,7 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
     if (options.format == ExportFormat::clam) {
       for (const std::string& file : export_clam(path, summary, slide, tiles, dir)) written.push_back(file);
     } else if (options.format != ExportFormat::geojson) {
-      written.push_back(export_tiatoolbox(path, summary, slide, stems[i], std::move(tiles), dir, options.format));
+      written.push_back(export_tiatoolbox(path, summary, slide, stems[i], tiles, dir, options.format));
     } else {
       const std::vector<float> probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
       const fs::path out = dir / slide_file_name(slide, ".geojson");

@@ -48,6 +48,9 @@ class Database {
     db_.reset(db);
     if (rc != SQLITE_OK) fail("open");
   }
+  void check(int result) const {
+    if (result != SQLITE_OK) fail("write");
+  }
   void exec(const char* sql) {
     if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail("write");
   }
@@ -134,17 +137,18 @@ void write_annotation_store(const std::string& target, const SlideTileRows& rows
       const std::string key = std::to_string(t);
       const std::string geometry = zlib_compressed(rectangle_wkb(x0, y0, x1, y1));
       const std::string properties = tile_properties(rows.probabilities.data() + t * class_names.size(), class_names);
-      sqlite3_bind_text(annotation.get(), 1, key.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_double(annotation.get(), 2, (x0 + x1) / 2);
-      sqlite3_bind_double(annotation.get(), 3, (y0 + y1) / 2);
-      sqlite3_bind_blob(annotation.get(), 4, geometry.data(), static_cast<int>(geometry.size()), SQLITE_TRANSIENT);
-      sqlite3_bind_text(annotation.get(), 5, properties.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_double(annotation.get(), 6, (x1 - x0) * (y1 - y0));
+      db.check(sqlite3_bind_text(annotation.get(), 1, key.c_str(), -1, SQLITE_TRANSIENT));
+      // Centre and area as arithmetic: GEOS's centroid and area of the same ring (what SQLiteStore
+      // stores) differ from them by a few ulp at most.
+      db.check(sqlite3_bind_double(annotation.get(), 2, (x0 + x1) / 2));
+      db.check(sqlite3_bind_double(annotation.get(), 3, (y0 + y1) / 2));
+      db.check(sqlite3_bind_blob(annotation.get(), 4, geometry.data(), static_cast<int>(geometry.size()),
+                                 SQLITE_TRANSIENT));
+      db.check(sqlite3_bind_text(annotation.get(), 5, properties.c_str(), -1, SQLITE_TRANSIENT));
+      db.check(sqlite3_bind_double(annotation.get(), 6, (x1 - x0) * (y1 - y0)));
       db.step(annotation.get());
-      sqlite3_bind_double(box.get(), 1, x0);
-      sqlite3_bind_double(box.get(), 2, x1);
-      sqlite3_bind_double(box.get(), 3, y0);
-      sqlite3_bind_double(box.get(), 4, y1);
+      const double bounds[] = {x0, x1, y0, y1};  // the R*Tree's column order
+      for (int c = 0; c < 4; ++c) db.check(sqlite3_bind_double(box.get(), c + 1, bounds[c]));
       db.step(box.get());
     }
     db.exec("COMMIT");
