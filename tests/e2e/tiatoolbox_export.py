@@ -4,7 +4,9 @@ run with --mode both, read back as a TIAToolbox 2.x user reads them:
    probabilities and features equal to /tiles of the cohort file, no attributes, format 2.
 2. Annotation stores (sqlite3, zlib, shapely's WKB reader; what SQLiteStore does to read): the
    metadata rows, one level-0 rectangle per tile (bounds x /slides/scale), keys "0".."N-1",
-   properties equal to the file's, an R*Tree box query returning exactly the tiles it touches.
+   properties equal to the file's, an R*Tree box query returning exactly the tiles it touches;
+   --slide exports one slide under its usual name; a features-only file gives coordinates and
+   features, and no annotation store (exit 2).
 3. Outputs are replaced as a whole, never written through a link planted at their names, and no
    partial file or folder is left.
 4. With the reference data ($WSI_TEST_DATA, else ../shared/data): the stores of a run on
@@ -129,6 +131,11 @@ for stem, scale, bounds, probabilities, features in slides:
     check_zarr(os.path.join(zarr_dir, stem + ".zarr"), bounds, probabilities, features)
     check_store(os.path.join(db_dir, stem + ".db"), scale, bounds, probabilities, names)
 print(f"zarr + annotation store: {len(slides)} slides, {sum(len(s[2]) for s in slides)} tiles checked")
+# --slide: that slide alone, under the name a whole export gives it.
+with h5py.File(cohort, "r") as f:
+    second_id = f["/slides/id"].asstr()[1]
+run([binary, "export", cohort, "--format", "annotation-store", "--slide", second_id, "--output", os.path.join(work, "one")])
+assert os.listdir(os.path.join(work, "one")) == [slides[1][0] + ".db"], os.listdir(os.path.join(work, "one"))
 
 # A features-only file (its own tiles: DeepFeatureExtractor's tile rule): the Zarr store holds
 # what DeepFeatureExtractor writes, coordinates and features; an annotation store, which needs
