@@ -14,6 +14,8 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev libssl-dev
   # UMAP's spectral initialisation (header-only: Spectra's Lanczos solver on Eigen's sparse matrices)
   libspectra-dev libeigen3-dev
+  # the TIAToolbox annotation store export (SQLite with R*Tree, zlib-compressed geometries)
+  libsqlite3-dev zlib1g-dev
   # an optimised BLAS behind LibTorch's matmuls (transformers; the reference BLAS is ~40x slower)
   libopenblas0-pthread
 )
@@ -24,6 +26,8 @@ TEST_PACKAGES=(
   python3-torch python3-torchvision python3-h5py python3-openslide python3-numpy python3-opencv python3-skimage
   # `wsi-mpi umap` measured against umap-learn (trustworthiness from scikit-learn)
   umap-learn python3-sklearn
+  # the TIAToolbox exports read back (Zarr stores; WKB geometries of the annotation store)
+  python3-zarr python3-shapely
   # the real single-node Slurm test
   slurm-wlm munge
   # the libFuzzer targets (tests/fuzz)

@@ -19,6 +19,7 @@
 #include "util/json.hpp"
 #include "wsi/model/tensor_file.hpp"
 #include "wsi/render/overlay.hpp"
+#include "wsi/render/tiatoolbox_export.hpp"
 
 namespace wsi {
 namespace {
@@ -57,7 +58,10 @@ std::string slide_file_name(const SlideRow& slide, const char* suffix) {
 }
 
 ExportFormat parse_export_format(const std::string& text) {
-  static constexpr EnumName<ExportFormat> kNames[] = {{ExportFormat::clam, "clam"}, {ExportFormat::geojson, "geojson"}};
+  static constexpr EnumName<ExportFormat> kNames[] = {{ExportFormat::clam, "clam"},
+                                                       {ExportFormat::geojson, "geojson"},
+                                                       {ExportFormat::tiatoolbox_zarr, "tiatoolbox-zarr"},
+                                                       {ExportFormat::annotation_store, "annotation-store"}};
   return parse_enum(kNames, text, "--format: unknown format");
 }
 
@@ -134,6 +138,33 @@ std::vector<std::string> export_clam(const std::string& path, const CohortSummar
   return {h5.string(), pt.string()};
 }
 
+// DIR/<stem>.zarr or DIR/<stem>.db (wsi/render/tiatoolbox_export.hpp); returns the path.
+std::string export_tiatoolbox(const std::string& path, const CohortSummary& summary, const SlideRow& slide,
+                              const std::string& stem, const std::vector<TileBounds>& tiles, const fs::path& dir,
+                              ExportFormat format) {
+  const bool zarr = format == ExportFormat::tiatoolbox_zarr;
+  const std::string name = stem + (zarr ? ".zarr" : ".db");
+  if (!is_plain_file_name(name))
+    throw std::runtime_error("slide '" + slide.id + "' would be exported as '" + name +
+                             "', which is no plain file name");
+  SlideTileRows rows;
+  rows.tiles = tiles;
+  if (summary.has_probabilities) {
+    rows.classes = static_cast<int64_t>(summary.class_names.size());
+    rows.probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
+  }
+  if (zarr && summary.feature_size > 0) {
+    rows.feature_size = summary.feature_size;
+    rows.features = read_tile_features(path, slide.tile_start, slide.tile_count);
+  }
+  const fs::path out = dir / name;
+  if (zarr)
+    write_tiatoolbox_zarr(out.string(), rows);
+  else
+    write_annotation_store(out.string(), rows, summary.class_names, slide.scale);
+  return out.string();
+}
+
 }  // namespace
 
 std::vector<std::string> export_cohort(const std::string& path, const ExportOptions& options) {
@@ -141,9 +172,11 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
   if (options.format == ExportFormat::clam && summary.feature_size <= 0)
     throw std::invalid_argument("cohort file '" + path +
                                 "' has no tile features (run with --mode features or both) for --format clam");
-  if (options.format == ExportFormat::geojson && !summary.has_probabilities)
+  if ((options.format == ExportFormat::geojson || options.format == ExportFormat::annotation_store) &&
+      !summary.has_probabilities)
     throw std::invalid_argument("cohort file '" + path +
-                                "' has no class probabilities (a features-only job) for --format geojson");
+                                "' has no class probabilities (a features-only job) for --format " +
+                                (options.format == ExportFormat::geojson ? "geojson" : "annotation-store"));
   const std::vector<size_t> slides = slides_to_export(summary, options, path);
   const fs::path dir = options.output;
   if (options.format == ExportFormat::clam) {
@@ -152,12 +185,15 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
   } else {
     fs::create_directories(dir);
   }
+  const std::vector<std::string> stems = tiatoolbox_stems(summary.slides);
   std::vector<std::string> written;
   for (size_t i : slides) {
     const SlideRow& slide = summary.slides[i];
     const std::vector<TileBounds> tiles = read_tile_bounds(path, slide.tile_start, slide.tile_count);
     if (options.format == ExportFormat::clam) {
       for (const std::string& file : export_clam(path, summary, slide, tiles, dir)) written.push_back(file);
+    } else if (options.format != ExportFormat::geojson) {
+      written.push_back(export_tiatoolbox(path, summary, slide, stems[i], tiles, dir, options.format));
     } else {
       const std::vector<float> probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
       const fs::path out = dir / slide_file_name(slide, ".geojson");

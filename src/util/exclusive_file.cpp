@@ -2,12 +2,14 @@
 #include "util/exclusive_file.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <stdexcept>
 
@@ -73,6 +75,37 @@ void AtomicOutput::commit() {
   if (::close(fd) != 0) fail("close", partial_);
   if (std::rename(partial_.c_str(), target_.c_str()) != 0) fail("rename into place", partial_);
   committed_ = true;
+}
+
+AtomicFolder::AtomicFolder(std::string target) : target_(std::move(target)) {
+  // mkdir never follows a link and fails on any name that is there: the folder is this process's.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    partial_ = target_ + "." + random_suffix() + ".partial";
+    if (::mkdir(partial_.c_str(), 0777) == 0) return;
+    if (errno != EEXIST) fail("create", partial_);
+  }
+  fail("create a fresh partial folder for", target_);
+}
+
+AtomicFolder::~AtomicFolder() {
+  std::error_code ignored;
+  if (!committed_) std::filesystem::remove_all(partial_, ignored);
+}
+
+void AtomicFolder::commit() {
+  if (::renameat2(AT_FDCWD, partial_.c_str(), AT_FDCWD, target_.c_str(), RENAME_NOREPLACE) == 0) {
+    committed_ = true;
+    return;
+  }
+  if (errno != EEXIST) fail("rename into place", partial_);
+  // Something is at the target: exchange the two in one step, then remove the old one, which is
+  // now at the partial name (remove_all removes links, it does not follow them).
+  if (::renameat2(AT_FDCWD, partial_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0)
+    fail("swap into place", partial_);
+  committed_ = true;
+  std::error_code error;
+  std::filesystem::remove_all(partial_, error);
+  if (error) throw std::runtime_error("cannot remove the replaced '" + partial_ + "': " + error.message());
 }
 
 void write_file_atomically(const std::string& target, std::string_view text) {

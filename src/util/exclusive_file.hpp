@@ -36,6 +36,27 @@ class AtomicOutput {
   bool committed_ = false;
 };
 
+// One new folder on its way to `target` (a store of several files, such as a Zarr store): the
+// constructor makes a fresh empty folder beside it (FINAL.<random>.partial, mode 0777 less the
+// umask), which the caller fills; commit() renames it to `target`. Whatever is at `target`
+// (an older folder, a file or a link, never followed) is swapped out in one rename and then
+// removed, so readers see the old store or the new one, never a mix. A folder never committed
+// is removed by the destructor.
+class AtomicFolder {
+ public:
+  explicit AtomicFolder(std::string target);
+  ~AtomicFolder();
+  AtomicFolder(const AtomicFolder&) = delete;
+  AtomicFolder& operator=(const AtomicFolder&) = delete;
+
+  const std::string& path() const { return partial_; }
+  void commit();
+
+ private:
+  std::string target_, partial_;
+  bool committed_ = false;
+};
+
 // `text` as a new file at `target`, through AtomicOutput. Throws naming the file.
 void write_file_atomically(const std::string& target, std::string_view text);
 

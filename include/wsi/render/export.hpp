@@ -4,6 +4,8 @@
 //   DIR/pt_files/<key>.pt (the N x D float32 tensor, torch.load-able).
 // - geojson: per done slide DIR/<key>.geojson, a FeatureCollection of tile polygons in level-0
 //   pixels with the argmax class and the probabilities (QuPath opens them as detections).
+// - tiatoolbox-zarr, annotation-store: per done slide DIR/<stem>.zarr or DIR/<stem>.db in the
+//   layouts of TIAToolbox 2.x (wsi/render/tiatoolbox_export.hpp).
 // <key> is /slides/key: the slide id itself unless the id has characters unsafe in a file name.
 // Memory: one slide's rows at a time (N x D floats).
 #pragma once
@@ -22,7 +24,7 @@ namespace wsi {
 // cohort file) is not a plain file name, so that nothing is written outside the folder given.
 std::string slide_file_name(const SlideRow& slide, const char* suffix);
 
-enum class ExportFormat { clam, geojson };
+enum class ExportFormat { clam, geojson, tiatoolbox_zarr, annotation_store };
 ExportFormat parse_export_format(const std::string& text);  // throws std::invalid_argument
 
 ClamAttributes clam_attributes(const SlideRow& slide, int64_t patch_size);
@@ -41,8 +43,8 @@ struct ExportOptions {
 };
 
 // Exports a cohort file; returns the files written. Throws std::invalid_argument for what the
-// user asked wrongly (unknown slide, a slide not done, clam without features, geojson without
-// probabilities) and std::runtime_error for I/O failures.
+// user asked wrongly (unknown slide, a slide not done, clam without features, geojson or
+// annotation-store without probabilities) and std::runtime_error for I/O failures.
 std::vector<std::string> export_cohort(const std::string& path, const ExportOptions& options);
 
 }  // namespace wsi

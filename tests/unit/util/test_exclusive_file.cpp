@@ -62,3 +62,30 @@ TEST_CASE("an output never committed leaves nothing, and one whose partial file 
   CHECK_FALSE(fs::exists(target));
   CHECK(text_of(dir / "victim") == "not yours\n");
 }
+
+TEST_CASE("a new folder replaces what is at its name as a whole, never writing through a link", "[util]") {
+  const fs::path dir = test::scratch_dir("atomic-folder");
+  fs::create_directories(dir / "victim");
+  std::ofstream(dir / "victim" / "kept") << "not yours\n";
+  fs::create_symlink(dir / "victim", dir / "store");
+  {
+    AtomicFolder store((dir / "store").string());
+    std::ofstream(fs::path(store.path()) / "a") << "one\n";
+    store.commit();
+  }
+  CHECK_FALSE(fs::is_symlink(dir / "store"));
+  CHECK(text_of(dir / "store" / "a") == "one\n");
+  CHECK(text_of(dir / "victim" / "kept") == "not yours\n");
+  {
+    AtomicFolder store((dir / "store").string());  // an older store of other files is swapped out whole
+    std::ofstream(fs::path(store.path()) / "b") << "two\n";
+    store.commit();
+  }
+  CHECK(names_in(dir / "store") == std::vector<std::string>{"b"});
+  {
+    AtomicFolder abandoned((dir / "store").string());  // never committed: removed, the store stays
+    std::ofstream(fs::path(abandoned.path()) / "c") << "three\n";
+  }
+  CHECK(names_in(dir) == std::vector<std::string>{"store", "victim"});
+  CHECK(names_in(dir / "store") == std::vector<std::string>{"b"});
+}
