@@ -18,10 +18,10 @@
 #include "util/exclusive_file.hpp"
 #include "util/json.hpp"
 #include "wsi/cohort/cohort_file.hpp"
-#include "wsi/cohort/tile_umap.hpp"
 #include "wsi/job/manifest.hpp"
 #include "wsi/render/export.hpp"
 #include "wsi/render/feature_picture.hpp"
+#include "wsi/render/umap_colours.hpp"
 #include "wsi/render/map_thumbnail.hpp"
 #include "wsi/render/overlay.hpp"
 
@@ -119,38 +119,10 @@ SlideFiles slide_files(const po::variables_map& vm, const std::string& path, con
 
 // --pca cohort: one basis and one colour scale over every done slide (moments first, then the
 // scores for the percentiles: two reads of the features, memory D x D + 3 floats per tile).
-// /tiles/umap: the slides it holds, and the min-max of a cohort-scope embedding.
 struct CohortColours {
   std::optional<FeaturePca> pca;  // none: each slide its own
   ScoreRange range;
-  std::vector<uint8_t> umap_done;        // empty when the file has no /tiles/umap
-  std::optional<ScoreRange> umap_range;  // none: each slide its own
 };
-
-// The first three columns of n x C UMAP rows as n x 3 scores (a missing column is constant).
-std::vector<float> umap_scores(const std::vector<float>& rows, int64_t columns) {
-  const size_t n = rows.size() / static_cast<size_t>(columns);
-  std::vector<float> scores(3 * n, 0.0f);
-  for (size_t r = 0; r < n; ++r)
-    for (int64_t c = 0; c < std::min<int64_t>(columns, 3); ++c) scores[3 * r + c] = rows[r * columns + c];
-  return scores;
-}
-
-// The slides /tiles/umap holds; for --scope cohort, the min-max of each column over them all.
-void read_umap_colours(const std::string& path, const CohortSummary& summary, CohortColours& c) {
-  const std::optional<TileUmapMeta> meta = read_tile_umap_meta(path);
-  if (!meta) return;
-  c.umap_done = read_tile_umap_done(path);
-  if (meta->scope != "cohort") return;
-  std::vector<float> scores;
-  for (size_t s = 0; s < summary.slides.size(); ++s)
-    if (c.umap_done[s] && summary.slides[s].tile_count > 0) {
-      const auto part = umap_scores(read_tile_umap(path, summary.slides[s].tile_start, summary.slides[s].tile_count),
-                                    meta->components);
-      scores.insert(scores.end(), part.begin(), part.end());
-    }
-  c.umap_range = score_range(scores, 0.0, 100.0);
-}
 
 CohortColours pca_colours(const std::string& path, const CohortSummary& summary) {
   CohortColours c;
@@ -195,7 +167,7 @@ void write_png(const fs::path& out, const cv::Mat& picture) {
 // <key>.overlay.png when the file has classes, <key>.features.png when it has features,
 // <key>.umap.png when /tiles/umap holds the slide.
 void render_slide(const std::string& path, const CohortSummary& summary, size_t index, const CohortColours& cohort,
-                  const SlideFiles& files, OverlayOptions options, const fs::path& dir) {
+                  const UmapColours& umap, const SlideFiles& files, OverlayOptions options, const fs::path& dir) {
   const SlideRow& slide = summary.slides[index];
   const bool has_classes = !summary.class_names.empty() && summary.has_probabilities;
   const SlideMaps maps = read_slide_maps(path, slide.key);
@@ -229,10 +201,7 @@ void render_slide(const std::string& path, const CohortSummary& summary, size_t 
   };
   const auto features = read_tile_features(path, slide.tile_start, slide.tile_count);
   draw(tile_colours(features, slide, summary.feature_size, cohort), ".features.png");
-  if (index >= cohort.umap_done.size() || !cohort.umap_done[index] || slide.tile_count == 0) return;
-  const std::vector<float> rows = read_tile_umap(path, slide.tile_start, slide.tile_count);
-  const std::vector<float> scores = umap_scores(rows, static_cast<int64_t>(rows.size()) / slide.tile_count);
-  draw(scores_to_rgb(scores, cohort.umap_range ? *cohort.umap_range : score_range(scores, 0.0, 100.0)), ".umap.png");
+  if (umap.holds(summary, index)) draw(umap.of(path, slide), ".umap.png");
 }
 
 int render(const po::variables_map& vm) {
@@ -259,15 +228,15 @@ int render(const po::variables_map& vm) {
   if ((summary.class_names.empty() || !summary.has_probabilities) && summary.feature_size <= 0)
     throw std::runtime_error("cohort file '" + path + "' has neither classes nor features: nothing to render");
   const std::vector<size_t> slides = selected_slides(summary, vm, path);
-  CohortColours cohort =
+  const CohortColours cohort =
       summary.feature_size > 0 && pca_mode == "cohort" ? pca_colours(path, summary) : CohortColours{};
-  if (summary.feature_size > 0) read_umap_colours(path, summary, cohort);
+  const UmapColours umap(path, summary);
   const bool needs_slide_files = std::any_of(slides.begin(), slides.end(),
                                              [&](size_t i) { return !keeps_thumbnail(summary.maps.at(i)); });
   const SlideFiles files = needs_slide_files ? slide_files(vm, path, summary) : SlideFiles{};
   const fs::path dir = vm["output"].as<std::string>();
   fs::create_directories(dir);
-  for (size_t i : slides) render_slide(path, summary, i, cohort, files, options, dir);
+  for (size_t i : slides) render_slide(path, summary, i, cohort, umap, files, options, dir);
   spdlog::info("rendered {} slide(s) into {}", slides.size(), dir.string());
   return kExitOk;
 }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -20,6 +21,7 @@
 #include "wsi/model/tensor_file.hpp"
 #include "wsi/render/overlay.hpp"
 #include "wsi/render/tiatoolbox_export.hpp"
+#include "wsi/render/umap_colours.hpp"
 
 namespace wsi {
 namespace {
@@ -139,9 +141,10 @@ std::vector<std::string> export_clam(const std::string& path, const CohortSummar
 }
 
 // DIR/<stem>.zarr or DIR/<stem>.db (wsi/render/tiatoolbox_export.hpp); returns the path.
-std::string export_tiatoolbox(const std::string& path, const CohortSummary& summary, const SlideRow& slide,
+std::string export_tiatoolbox(const std::string& path, const CohortSummary& summary, size_t index,
                               const std::string& stem, const std::vector<TileBounds>& tiles, const fs::path& dir,
-                              ExportFormat format) {
+                              ExportFormat format, const UmapColours* umap) {
+  const SlideRow& slide = summary.slides[index];
   const bool zarr = format == ExportFormat::tiatoolbox_zarr;
   const std::string name = stem + (zarr ? ".zarr" : ".db");
   if (!is_plain_file_name(name))
@@ -157,6 +160,7 @@ std::string export_tiatoolbox(const std::string& path, const CohortSummary& summ
     rows.feature_size = summary.feature_size;
     rows.features = read_tile_features(path, slide.tile_start, slide.tile_count);
   }
+  if (umap && umap->holds(summary, index)) rows.umap_rgb = umap->of(path, slide);
   const fs::path out = dir / name;
   if (zarr)
     write_tiatoolbox_zarr(out.string(), rows);
@@ -186,6 +190,8 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
     fs::create_directories(dir);
   }
   const std::vector<std::string> stems = tiatoolbox_stems(summary.slides);
+  std::optional<UmapColours> umap;  // the annotation store's umap_rgb
+  if (options.format == ExportFormat::annotation_store) umap.emplace(path, summary);
   std::vector<std::string> written;
   for (size_t i : slides) {
     const SlideRow& slide = summary.slides[i];
@@ -193,7 +199,7 @@ std::vector<std::string> export_cohort(const std::string& path, const ExportOpti
     if (options.format == ExportFormat::clam) {
       for (const std::string& file : export_clam(path, summary, slide, tiles, dir)) written.push_back(file);
     } else if (options.format != ExportFormat::geojson) {
-      written.push_back(export_tiatoolbox(path, summary, slide, stems[i], tiles, dir, options.format));
+      written.push_back(export_tiatoolbox(path, summary, i, stems[i], tiles, dir, options.format, umap ? &*umap : nullptr));
     } else {
       const std::vector<float> probabilities = read_tile_probabilities(path, slide.tile_start, slide.tile_count);
       const fs::path out = dir / slide_file_name(slide, ".geojson");

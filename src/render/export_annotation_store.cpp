@@ -93,10 +93,12 @@ std::string zlib_compressed(const std::string& bytes) {
 
 // {"prob_<class>": p, ..., "type": "<argmax class>"}: the keys and order of TIAToolbox's
 // dict_to_store_patch_predictions; each p is the float32 as a double, as numpy hands it to json.
-std::string tile_properties(const float* p, const std::vector<std::string>& class_names) {
+// Then "umap_rgb": [r, g, b] when the tile has a UMAP colour (`rgb` not null).
+std::string tile_properties(const float* p, const std::vector<std::string>& class_names, const uint8_t* rgb) {
   Json properties = Json::object();
   for (size_t c = 0; c < class_names.size(); ++c) properties["prob_" + class_names[c]] = static_cast<double>(p[c]);
   properties["type"] = class_names[static_cast<size_t>(std::max_element(p, p + class_names.size()) - p)];
+  if (rgb) properties["umap_rgb"] = {rgb[0], rgb[1], rgb[2]};
   return json_text(properties);
 }
 
@@ -118,6 +120,8 @@ void write_annotation_store(const std::string& target, const SlideTileRows& rows
                             const std::vector<std::string>& class_names, double scale) {
   if (rows.classes <= 0 || static_cast<size_t>(rows.classes) != class_names.size())
     throw std::invalid_argument("an annotation store needs the class probabilities and one name per class");
+  if (!rows.umap_rgb.empty() && rows.umap_rgb.size() != 3 * rows.tiles.size())
+    throw std::invalid_argument("an annotation store needs one UMAP colour per tile, or none");
   AtomicOutput output(target);
   {
     Database db(output.path());
@@ -136,7 +140,8 @@ void write_annotation_store(const std::string& target, const SlideTileRows& rows
       const double x0 = b.x0 * scale, y0 = b.y0 * scale, x1 = b.x1 * scale, y1 = b.y1 * scale;
       const std::string key = std::to_string(t);
       const std::string geometry = zlib_compressed(rectangle_wkb(x0, y0, x1, y1));
-      const std::string properties = tile_properties(rows.probabilities.data() + t * class_names.size(), class_names);
+      const std::string properties = tile_properties(rows.probabilities.data() + t * class_names.size(), class_names,
+                                                     rows.umap_rgb.empty() ? nullptr : rows.umap_rgb.data() + 3 * t);
       db.check(sqlite3_bind_text(annotation.get(), 1, key.c_str(), -1, SQLITE_TRANSIENT));
       // Centre and area as arithmetic: GEOS's centroid and area of the same ring (what SQLiteStore
       // stores) differ from them by a few ulp at most.

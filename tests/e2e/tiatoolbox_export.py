@@ -180,6 +180,21 @@ left = [n for d in (zarr_dir, db_dir) for n in os.listdir(d) if "partial" in n]
 assert not left, left
 print("replaced as a whole, planted links replaced, no partial outputs left")
 
+# After `wsi-mpi umap`, each tile's properties also hold its UMAP colour, as render draws it: the
+# first three columns of /tiles/umap, each min-max normalised over the slide to 0..255.
+run([binary, "umap", cohort])
+umap_dir = os.path.join(work, "db-umap")
+export(cohort, "annotation-store", umap_dir)
+with h5py.File(cohort, "r") as f:
+    starts, counts = f["/slides/tile_start"][()], f["/slides/tile_count"][()]
+    umap_rows = [f["/tiles/umap"][int(a):int(a + n), :3].astype(np.float64) for a, n in zip(starts, counts)]
+for (stem, *_), rows in zip(slides, umap_rows):
+    low, high = rows.min(axis=0), rows.max(axis=0)
+    want = np.clip(np.round(255 * (rows - low) / (high - low)), 0, 255)
+    got = np.array([p["umap_rgb"] for *_, p, _ in read_store(os.path.join(umap_dir, stem + ".db"))[2]])
+    assert got.shape == want.shape and np.abs(got - want).max() <= 1, (got[:3], want[:3])
+print("annotation store after umap: every tile's umap_rgb is its colour in <key>.umap.png")
+
 # 4: against TIAToolbox 2.0.1's own files for CMU-1-Small-Region (82 tiles of 224 px at 0.5 mpp).
 data = data_dir()
 reference = os.path.join(data, "tiatoolbox-2.0.1-outputs")

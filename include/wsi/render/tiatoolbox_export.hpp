@@ -6,7 +6,8 @@
 //   probabilities, `features` float32 N x D when it has features.
 // - <stem>.db: an SQLite database in the layout of TIAToolbox's SQLiteStore: one rectangle per
 //   tile in level-0 pixels (bounds x scale, not rounded), keys "0".."N-1", properties
-//   {"prob_<class>": p, ..., "type": "<argmax class>"}.
+//   {"prob_<class>": p, ..., "type": "<argmax class>"}, and "umap_rgb": [r, g, b] (0..255, the
+//   colour render gives the tile in <key>.umap.png) when /tiles/umap holds the slide.
 // Both are made beside the final name and renamed into place (util/exclusive_file.hpp).
 #pragma once
 #include <cstdint>
@@ -31,6 +32,7 @@ struct SlideTileRows {
   int64_t classes = 0, feature_size = 0;
   std::vector<float> probabilities;  // N x classes
   std::vector<float> features;       // N x feature_size
+  std::vector<uint8_t> umap_rgb;     // N x 3, or empty: no UMAP colours
 };
 
 // The Zarr store of one slide at `target` (a folder, replaced as a whole when it exists).
