@@ -1,80 +1,15 @@
-// UMAP's neighbour graph (see wsi/embed/umap.hpp): the curve fit, exact neighbours, smooth k-NN
-// distances and the fuzzy union.
+// UMAP's neighbour graph (see wsi/embed/umap.hpp): the curve fit, smooth k-NN distances and the
+// fuzzy union (the neighbours themselves: nearest_neighbours.cpp).
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 #include <tuple>
 
 #include "wsi/embed/umap.hpp"
 
 namespace wsi {
-namespace {
-
-// The distance of two rows of `dim` values. Manhattan and squared Euclidean sum in 8 partial
-// sums (vectorised by the compiler, the same order on every run); cosine takes pre-normalised
-// rows. A template, so that the inner loop holds no branch on the metric.
-template <UmapMetric M>
-float term(float a, float b) {
-  if constexpr (M == UmapMetric::manhattan) return std::abs(a - b);
-  if constexpr (M == UmapMetric::euclidean) return (a - b) * (a - b);
-  return a * b;  // cosine: the dot product of unit rows
-}
-
-template <UmapMetric M>
-float row_distance(const float* x, const float* y, int64_t dim) {
-  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= dim; i += 8)
-    for (int l = 0; l < 8; ++l) partial[l] += term<M>(x[i + l], y[i + l]);
-  for (; i < dim; ++i) partial[i % 8] += term<M>(x[i], y[i]);
-  const float sum = ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
-                    ((partial[4] + partial[5]) + (partial[6] + partial[7]));
-  if constexpr (M == UmapMetric::manhattan) return sum;
-  if constexpr (M == UmapMetric::euclidean) return std::sqrt(sum);
-  return std::max(0.0f, 1.0f - sum);
-}
-
-// Rows scaled to unit length (a zero row stays zero: cosine distance 1 to everything else).
-std::vector<float> unit_rows(const float* rows, int64_t n, int64_t dim) {
-  std::vector<float> out(rows, rows + n * dim);
-  for (int64_t r = 0; r < n; ++r) {
-    double norm = 0;
-    for (int64_t i = 0; i < dim; ++i) norm += static_cast<double>(out[r * dim + i]) * out[r * dim + i];
-    if (norm > 0)
-      for (int64_t i = 0; i < dim; ++i) out[r * dim + i] = static_cast<float>(out[r * dim + i] / std::sqrt(norm));
-  }
-  return out;
-}
-
-template <UmapMetric M>
-void search_rows(int64_t first, int64_t last, const float* queries, const float* data, int64_t nd, int64_t dim,
-                 Neighbours& out) {
-  std::vector<std::pair<float, int64_t>> all(static_cast<size_t>(nd));
-  const int k = out.k;
-  for (int64_t q = first; q < last; ++q) {
-    for (int64_t j = 0; j < nd; ++j) all[j] = {row_distance<M>(queries + q * dim, data + j * dim, dim), j};
-    std::partial_sort(all.begin(), all.begin() + k, all.end());  // pairs: ties by index
-    for (int c = 0; c < k; ++c) {
-      out.index[q * k + c] = all[c].second;
-      out.distance[q * k + c] = all[c].first;
-    }
-  }
-}
-
-// Rows [first, last) of the queries, for the metric.
-void search_block(int64_t first, int64_t last, const float* queries, const float* data, int64_t nd, int64_t dim,
-                  UmapMetric metric, Neighbours& out) {
-  switch (metric) {
-    case UmapMetric::manhattan: return search_rows<UmapMetric::manhattan>(first, last, queries, data, nd, dim, out);
-    case UmapMetric::euclidean: return search_rows<UmapMetric::euclidean>(first, last, queries, data, nd, dim, out);
-    case UmapMetric::cosine: return search_rows<UmapMetric::cosine>(first, last, queries, data, nd, dim, out);
-  }
-}
-
-}  // namespace
 
 UmapMetric parse_umap_metric(const std::string& name) {
   for (const UmapMetric m : {UmapMetric::manhattan, UmapMetric::euclidean, UmapMetric::cosine})
@@ -144,28 +79,6 @@ UmapCurve fit_umap_curve(double spread, double min_dist) {
     }
   }
   return {a, b};
-}
-
-Neighbours nearest_neighbours(const float* queries, int64_t nq, const float* data, int64_t nd, int64_t dim, int k,
-                              UmapMetric metric, int threads) {
-  if (k < 1 || k > nd) throw std::invalid_argument("nearest neighbours: k must be in 1.." + std::to_string(nd));
-  Neighbours out;
-  out.n = nq, out.k = k;
-  out.index.resize(static_cast<size_t>(nq * k));
-  out.distance.resize(static_cast<size_t>(nq * k));
-  std::vector<float> unit_queries, unit_data;
-  if (metric == UmapMetric::cosine) {
-    unit_queries = unit_rows(queries, nq, dim), unit_data = unit_rows(data, nd, dim);
-    queries = unit_queries.data(), data = unit_data.data();
-  }
-  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(threads, nq));
-  std::vector<std::thread> workers;
-  for (int64_t b = 1; b < blocks; ++b)
-    workers.emplace_back(search_block, nq * b / blocks, nq * (b + 1) / blocks, queries, data, nd, dim, metric,
-                         std::ref(out));
-  search_block(0, nq / blocks, queries, data, nd, dim, metric, out);
-  for (std::thread& w : workers) w.join();
-  return out;
 }
 
 SmoothDistances smooth_knn_distances(const Neighbours& nn, bool local_connectivity) {

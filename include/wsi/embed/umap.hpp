@@ -1,10 +1,11 @@
 // UMAP (McInnes, Healy, Melville 2018) of feature rows, written from the paper and umap-learn's
-// documented behaviour: exact k-nearest neighbours, smooth k-NN distances, the fuzzy union of
+// documented behaviour: k-nearest neighbours (exact up to 4,096 rows, random projection trees and
+// neighbour descent above, as umap-learn), smooth k-NN distances, the fuzzy union of
 // the neighbour graph, a spectral initialisation (Spectra) and umap-learn's SGD with negative
 // sampling; `transform` places new rows into a fitted embedding. Plain C++: features in,
 // embedding out (no MPI, no files). Deterministic: the same rows, parameters and seed give the
-// same bits whatever the thread count (rows are split over threads in fixed blocks, the SGD runs
-// sequentially on one seeded random stream).
+// same bits whatever the thread count (the neighbours do not depend on how the work was split, the
+// SGD runs sequentially on one seeded random stream).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -37,7 +38,10 @@ struct UmapCurve {
 UmapCurve fit_umap_curve(double spread, double min_dist);
 
 // The k nearest rows of each query row (the rows themselves included when queries are the data),
-// nearest first, ties by index; exact (brute force). n x k indices and distances.
+// nearest first, ties by index; n x k indices and distances. Exact (brute force) for a transform
+// and for a fit of up to 4,096 rows; a fit (queries == data) of more rows is approximate: random
+// projection trees, then neighbour descent (NN-descent) until a round changes under 1 in 1,000
+// entries (recall about 0.99 in the unit test). The same bits on any thread count either way.
 struct Neighbours {
   int64_t n = 0;
   int k = 0;

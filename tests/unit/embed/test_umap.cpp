@@ -3,6 +3,7 @@
 // that stay apart. (Against umap-learn itself on a synthetic cohort: tests/e2e/umap.py.)
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -29,6 +30,33 @@ std::vector<float> clustered_rows(int n, int dim, int clusters, std::vector<int>
   return rows;
 }
 
+// The k nearest of each query by brute force in double precision: (distance, index) ascending.
+std::vector<std::vector<int64_t>> brute_force(const std::vector<float>& queries, const std::vector<float>& data, int dim,
+                                              int k) {
+  const size_t nq = queries.size() / dim, nd = data.size() / dim;
+  std::vector<std::vector<int64_t>> out(nq);
+  for (size_t q = 0; q < nq; ++q) {
+    std::vector<std::pair<double, int64_t>> all(nd);
+    for (size_t j = 0; j < nd; ++j) {
+      double d = 0;
+      for (int i = 0; i < dim; ++i) d += std::abs(double(queries[q * dim + i]) - data[j * dim + i]);
+      all[j] = {d, static_cast<int64_t>(j)};
+    }
+    std::partial_sort(all.begin(), all.begin() + k, all.end());
+    for (int c = 0; c < k; ++c) out[q].push_back(all[c].second);
+  }
+  return out;
+}
+
+// The share of brute_force's neighbours that `nn` found.
+double recall(const Neighbours& nn, const std::vector<std::vector<int64_t>>& truth) {
+  int64_t found = 0;
+  for (int64_t q = 0; q < nn.n; ++q)
+    for (int c = 0; c < nn.k; ++c)
+      found += std::count(truth[q].begin(), truth[q].end(), nn.index[q * nn.k + c]);
+  return static_cast<double>(found) / static_cast<double>(nn.n * nn.k);
+}
+
 }  // namespace
 
 TEST_CASE("UMAP's a and b fit umap-learn's find_ab_params", "[umap]") {
@@ -52,6 +80,38 @@ TEST_CASE("UMAP neighbours are exact, nearest first, ties by index", "[umap]") {
   CHECK(cosine.index[1] == 2);
   CHECK(cosine.distance[1] == Approx(0.0).margin(1e-6));
   CHECK_THROWS_AS(nearest_neighbours(x.data(), 5, x.data(), 5, 1, 6, UmapMetric::manhattan, 1), std::invalid_argument);
+}
+
+TEST_CASE("UMAP neighbours up to 4096 rows are exact for any row length and thread count", "[umap]") {
+  const int dim = 37;  // not a multiple of the 8 lanes
+  const std::vector<float> data = clustered_rows(700, dim, 5), queries = clustered_rows(90, dim, 3);
+  const Neighbours fit = nearest_neighbours(data.data(), 700, data.data(), 700, dim, 10, UmapMetric::manhattan, 1);
+  CHECK(recall(fit, brute_force(data, data, dim, 10)) == 1.0);
+  const Neighbours fit3 = nearest_neighbours(data.data(), 700, data.data(), 700, dim, 10, UmapMetric::manhattan, 3);
+  CHECK(fit3.index == fit.index);
+  CHECK(fit3.distance == fit.distance);
+  std::vector<float> copy(data);  // a transform of the same rows: computed the other way, the same lists
+  const Neighbours transform = nearest_neighbours(copy.data(), 700, data.data(), 700, dim, 10, UmapMetric::manhattan, 2);
+  CHECK(transform.index == fit.index);
+  CHECK(transform.distance == fit.distance);
+  const Neighbours placed = nearest_neighbours(queries.data(), 90, data.data(), 700, dim, 10, UmapMetric::manhattan, 2);
+  CHECK(recall(placed, brute_force(queries, data, dim, 10)) == 1.0);
+}
+
+TEST_CASE("UMAP neighbours of a fit over 4096 rows are approximate and close, on any thread count", "[umap]") {
+  const int dim = 16, n = 4500;
+  const std::vector<float> data = clustered_rows(n, dim, 12);
+  const Neighbours one = nearest_neighbours(data.data(), n, data.data(), n, dim, 10, UmapMetric::manhattan, 1);
+  const Neighbours three = nearest_neighbours(data.data(), n, data.data(), n, dim, 10, UmapMetric::manhattan, 3);
+  CHECK(three.index == one.index);
+  CHECK(three.distance == one.distance);
+  const double found = recall(one, brute_force(data, data, dim, 10));
+  INFO("recall " << found);
+  CHECK(found > 0.95);
+  for (int64_t i = 0; i < n; ++i) {
+    CHECK(one.index[i * 10] == i);  // every row is its own nearest, as in the exact search
+    CHECK(std::is_sorted(one.distance.begin() + i * 10, one.distance.begin() + (i + 1) * 10));
+  }
 }
 
 TEST_CASE("smooth k-NN distances meet log2(k) and the minimum scale", "[umap]") {
