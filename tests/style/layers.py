@@ -16,6 +16,7 @@ LAYERS = [
     ["mask", "maps", "cohort", "batch"],
     ["job"],
     ["schedule", "render"],
+    ["export"],
     ["run"],
     ["cli"],
 ]
