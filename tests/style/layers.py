@@ -16,7 +16,7 @@ LAYERS = [
     ["mask", "maps", "cohort", "batch"],
     ["job"],
     ["schedule", "render"],
-    ["export"],
+    ["plan", "export"],
     ["run"],
     ["cli"],
 ]

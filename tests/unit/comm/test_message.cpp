@@ -9,7 +9,7 @@
 
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/comm/message.hpp"
-#include "wsi/schedule/plan.hpp"
+#include "wsi/plan/slide_plan.hpp"
 
 namespace {
 
