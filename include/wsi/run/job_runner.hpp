@@ -1,6 +1,6 @@
 // `wsi-mpi run`: one job over all ranks, following the data flow (plan, allocate, infer,
-// checkpoint, maps, finalize; stages in src/run/). Every rank calls run_job; it returns how the
-// job ended (the CLI turns that into an exit status).
+// checkpoint, maps, finalize; planning in src/plan/, the other stages in src/run/). Every rank
+// calls run_job; it returns how the job ended (the CLI turns that into an exit status).
 #pragma once
 #include "wsi/comm/comm.hpp"
 #include "wsi/job/job.hpp"
