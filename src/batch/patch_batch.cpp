@@ -24,11 +24,6 @@ void fit_to_input(const cv::Mat& rgb, int width, int height, uint8_t* out) {
   cv::resize(rgb, target, target.size(), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_CUBIC);
 }
 
-void read_patch(const SlideReader& slide, const BatchGeometry& g, const TileBounds& t, uint8_t* out) {
-  const cv::Mat rgb = read_bounds_at_resolution(slide, g.resolution, t.x0, t.y0, t.x1, t.y1, g.pad);
-  fit_to_input(rgb, g.input_width, g.input_height, out);
-}
-
 namespace {
 
 // The fractional and integer parts of a level-0 coordinate at a level, as OpenSlide computes

@@ -1,5 +1,5 @@
 // `wsi-mpi export FILE.h5 --format clam|geojson|tiatoolbox-zarr|annotation-store --output DIR [--slide ID]`: per done slide, the
-// tile results in the formats of downstream tools (see wsi/render/export.hpp).
+// tile results in the formats of downstream tools (see wsi/export/export.hpp).
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
@@ -8,7 +8,7 @@
 
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
-#include "wsi/render/export.hpp"
+#include "wsi/export/export.hpp"
 
 namespace wsi::cli {
 namespace {

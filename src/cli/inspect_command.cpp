@@ -10,7 +10,7 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "wsi/cohort/cohort_file.hpp"
-#include "wsi/render/inspect.hpp"
+#include "wsi/cohort/inspect.hpp"
 
 namespace wsi::cli {
 namespace {

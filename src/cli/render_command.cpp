@@ -19,7 +19,7 @@
 #include "util/json.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/job/manifest.hpp"
-#include "wsi/render/export.hpp"
+#include "wsi/export/export.hpp"
 #include "wsi/render/feature_picture.hpp"
 #include "wsi/render/umap_colours.hpp"
 #include "wsi/render/map_thumbnail.hpp"

@@ -146,10 +146,6 @@ std::vector<TileBounds> read_tile_bounds(const std::string& path, int64_t first,
   return h5::to_tile_bounds(Reader(path).checked.rows<int32_t>(n::kTileBounds, H5T_NATIVE_INT32, first, count));
 }
 
-std::vector<int32_t> read_tile_slides(const std::string& path, int64_t first, int64_t count) {
-  return Reader(path).checked.rows<int32_t>(n::kTileSlide, H5T_NATIVE_INT32, first, count);
-}
-
 std::vector<float> read_tile_probabilities(const std::string& path, int64_t first, int64_t count) {
   const Reader reader(path);
   if (!reader.checked.has(n::kTileProbabilities))
@@ -161,15 +157,6 @@ std::vector<float> read_tile_features(const std::string& path, int64_t first, in
   const Reader reader(path);
   if (!reader.checked.has(n::kTileFeatures)) throw std::runtime_error("cohort file '" + path + "' has no tile features");
   return reader.checked.rows<float>(n::kTileFeatures, H5T_NATIVE_FLOAT, first, count);  // float16 widened by HDF5
-}
-
-std::vector<float> read_slide_embeddings(const std::string& path, const std::string& name, int64_t& size) {
-  const Reader reader(path);
-  const std::string dataset = "/slides/embeddings/" + name;
-  if (name.empty() || name.find('/') != std::string::npos || !reader.checked.has(dataset))
-    throw std::runtime_error("cohort file '" + path + "' has no slide embeddings '" + name + "'");
-  size = static_cast<int64_t>(reader.checked.dims(dataset).at(1));  // S x E
-  return reader.checked.all<float>(dataset, H5T_NATIVE_FLOAT);
 }
 
 }  // namespace wsi

@@ -8,7 +8,7 @@ namespace wsi::h5 {
 Handle mpio_file_access(const Comm& comm, bool collective_reads, const std::string& path) {
   const Where where{path, ""};
   Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), where, "creating a file access list");
-  check(H5Pset_fapl_mpio(fapl.id(), handle_of(comm).comm, MPI_INFO_NULL), where, "selecting MPI-IO");
+  check(H5Pset_fapl_mpio(fapl.id(), mpi_communicator(comm), MPI_INFO_NULL), where, "selecting MPI-IO");
   check(H5Pset_all_coll_metadata_ops(fapl.id(), collective_reads ? 1 : 0), where,
         "setting collective metadata reads");
   check(H5Pset_coll_metadata_write(fapl.id(), 1), where, "setting collective metadata writes");

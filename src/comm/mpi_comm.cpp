@@ -1,4 +1,5 @@
-// wsi::Comm over MPI, see include/wsi/comm/comm.hpp.
+// wsi::Comm over MPI (the backend of every real run, see include/wsi/comm/comm.hpp), and the
+// MPI session.
 #include "comm/mpi_comm.hpp"
 
 #include <algorithm>
@@ -14,15 +15,12 @@
 
 #include <unistd.h>
 
+#include "comm/comm_backend.hpp"
+
 namespace wsi {
+namespace {
 
-CommHandle::~CommHandle() {
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  // MPI_Comm_free is collective: not while an exception unwinds on this rank alone.
-  if (owned && !finalized && std::uncaught_exceptions() == 0) MPI_Comm_free(&comm);
-}
-
+// Throws std::runtime_error naming the activity and the rank when an MPI call fails.
 void check_mpi(int status, const char* activity) {
   if (status == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];
@@ -34,57 +32,76 @@ void check_mpi(int status, const char* activity) {
                            std::string(text, length));
 }
 
-const CommHandle& handle_of(const Comm& comm) { return *comm.handle_; }
-
-Comm Comm::world() {
-  auto handle = std::make_shared<CommHandle>();
-  handle->comm = MPI_COMM_WORLD;
-  return Comm(handle);
+// Waits for `request`, sleeping between tests (MPI_Wait would spin on a core).
+void wait_quietly(MPI_Request& request, const char* activity) {
+  for (int done = 0;;) {
+    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), activity);
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
 }
 
-Comm Comm::duplicate() const {
-  auto handle = std::make_shared<CommHandle>();
-  check_mpi(MPI_Comm_dup(handle_->comm, &handle->comm), "duplicating a communicator");
-  handle->owned = true;
-  return Comm(handle);
-}
+class MpiComm final : public CommBackend {
+ public:
+  // `owned`: a duplicate, freed with the last Comm that holds it.
+  MpiComm(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {}
+  ~MpiComm() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    // MPI_Comm_free is collective: not while an exception unwinds on this rank alone.
+    if (owned_ && !finalized && std::uncaught_exceptions() == 0) MPI_Comm_free(&comm_);
+  }
+  MpiComm(const MpiComm&) = delete;
+  MpiComm& operator=(const MpiComm&) = delete;
+  MPI_Comm communicator() const { return comm_; }
 
-Comm Comm::node() const {
-  auto handle = std::make_shared<CommHandle>();
-  check_mpi(MPI_Comm_split_type(handle_->comm, MPI_COMM_TYPE_SHARED, rank(), MPI_INFO_NULL, &handle->comm),
-            "splitting by node");
-  handle->owned = true;
-  return Comm(handle);
-}
+  std::shared_ptr<CommBackend> duplicate() const override {
+    MPI_Comm copy = MPI_COMM_NULL;
+    check_mpi(MPI_Comm_dup(comm_, &copy), "duplicating a communicator");
+    return std::make_shared<MpiComm>(copy, true);
+  }
+  std::shared_ptr<CommBackend> node() const override {
+    MPI_Comm node = MPI_COMM_NULL;
+    check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank(), MPI_INFO_NULL, &node), "splitting by node");
+    return std::make_shared<MpiComm>(node, true);
+  }
+  int rank() const override {
+    int rank = 0;
+    check_mpi(MPI_Comm_rank(comm_, &rank), "asking the rank");
+    return rank;
+  }
+  int size() const override {
+    int size = 0;
+    check_mpi(MPI_Comm_size(comm_, &size), "asking the size");
+    return size;
+  }
+  void barrier() const override { check_mpi(MPI_Barrier(comm_), "in a barrier"); }
+  std::vector<std::string> all_gather(const std::string& bytes, size_t chunk_bytes) const override;
+  std::string broadcast(const std::string& bytes, int root) const override;
+  std::string broadcast_quietly(const std::string& bytes, int root) const override;
+  int64_t all_reduce_max(int64_t value) const override { return all_reduce(value, MPI_MAX, "reducing (max)"); }
+  int64_t all_reduce_sum(int64_t value) const override { return all_reduce(value, MPI_SUM, "reducing (sum)"); }
+  void send(int rank, int tag, const std::string& bytes) const override;
+  std::optional<Comm::Received> try_receive(int source, int tag) const override;
+  bool send_to_others(int tag, const std::string& bytes, double timeout_s) const override;
 
-int Comm::rank() const {
-  int rank = 0;
-  check_mpi(MPI_Comm_rank(handle_->comm, &rank), "asking the rank");
-  return rank;
-}
+ private:
+  int64_t all_reduce(int64_t value, MPI_Op op, const char* activity) const {
+    int64_t out = 0;
+    check_mpi(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, op, comm_), activity);
+    return out;
+  }
+  MPI_Comm comm_;
+  bool owned_;
+};
 
-int Comm::size() const {
-  int size = 0;
-  check_mpi(MPI_Comm_size(handle_->comm, &size), "asking the size");
-  return size;
-}
-
-std::string Comm::host_name() {
-  char name[MPI_MAX_PROCESSOR_NAME] = {};
-  int length = 0;
-  check_mpi(MPI_Get_processor_name(name, &length), "asking the host name");
-  return std::string(name, static_cast<size_t>(std::max(length, 0)));
-}
-
-void Comm::barrier() const { check_mpi(MPI_Barrier(handle_->comm), "in a barrier"); }
-
-std::vector<std::string> Comm::all_gather(const std::string& bytes, size_t chunk_bytes) const {
+std::vector<std::string> MpiComm::all_gather(const std::string& bytes, size_t chunk_bytes) const {
   // MPI counts and displacements are ints: a plan of a big cohort passes 2 GiB, so the bytes go
   // in rounds of at most INT_MAX in all (chunk_bytes per rank).
   const int n = size();
   const int64_t length = static_cast<int64_t>(bytes.size());
   std::vector<int64_t> lengths(n);
-  check_mpi(MPI_Allgather(&length, 1, MPI_INT64_T, lengths.data(), 1, MPI_INT64_T, handle_->comm), "gathering sizes");
+  check_mpi(MPI_Allgather(&length, 1, MPI_INT64_T, lengths.data(), 1, MPI_INT64_T, comm_), "gathering sizes");
   const size_t chunk = std::max<size_t>(1, std::min(chunk_bytes, static_cast<size_t>(INT_MAX / n)));
   const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
   std::vector<std::string> parts(n);
@@ -100,83 +117,58 @@ std::vector<std::string> Comm::all_gather(const std::string& bytes, size_t chunk
     round.assign(static_cast<size_t>(total), '\0');
     const int mine = counts[rank()];
     check_mpi(MPI_Allgatherv(mine > 0 ? bytes.data() + at : nullptr, mine, MPI_BYTE, round.data(), counts.data(),
-                             offsets.data(), MPI_BYTE, handle_->comm),
+                             offsets.data(), MPI_BYTE, comm_),
               "gathering data");
     for (int r = 0; r < n; ++r) parts[r].append(round, static_cast<size_t>(offsets[r]), static_cast<size_t>(counts[r]));
   }
   return parts;
 }
 
-std::string Comm::broadcast(const std::string& bytes, int root) const {
+std::string MpiComm::broadcast(const std::string& bytes, int root) const {
   int64_t length = static_cast<int64_t>(bytes.size());
-  check_mpi(MPI_Bcast(&length, 1, MPI_INT64_T, root, handle_->comm), "broadcasting a size");
+  check_mpi(MPI_Bcast(&length, 1, MPI_INT64_T, root, comm_), "broadcasting a size");
   std::string out = rank() == root ? bytes : std::string(static_cast<size_t>(length), '\0');
   for (int64_t at = 0; at < length; at += INT_MAX)  // int counts: in rounds past 2 GiB
     check_mpi(MPI_Bcast(out.data() + at, static_cast<int>(std::min<int64_t>(INT_MAX, length - at)), MPI_BYTE, root,
-                        handle_->comm),
+                        comm_),
               "broadcasting data");
   return out;
 }
 
-namespace {
-
-// Waits for `request`, sleeping between tests (MPI_Wait would spin on a core).
-void wait_quietly(MPI_Request& request, const char* activity) {
-  for (int done = 0;;) {
-    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), activity);
-    if (done) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-}
-
-}  // namespace
-
-std::string Comm::broadcast_quietly(const std::string& bytes, int root) const {
+std::string MpiComm::broadcast_quietly(const std::string& bytes, int root) const {
   int64_t length = static_cast<int64_t>(bytes.size());
   MPI_Request request;
-  check_mpi(MPI_Ibcast(&length, 1, MPI_INT64_T, root, handle_->comm, &request), "broadcasting a size");
+  check_mpi(MPI_Ibcast(&length, 1, MPI_INT64_T, root, comm_, &request), "broadcasting a size");
   wait_quietly(request, "broadcasting a size");
   if (length > INT_MAX) throw std::length_error("broadcast_quietly: more than INT_MAX bytes");
   std::string out = rank() == root ? bytes : std::string(static_cast<size_t>(length), '\0');
-  check_mpi(MPI_Ibcast(out.data(), static_cast<int>(length), MPI_BYTE, root, handle_->comm, &request),
+  check_mpi(MPI_Ibcast(out.data(), static_cast<int>(length), MPI_BYTE, root, comm_, &request),
             "broadcasting data");
   wait_quietly(request, "broadcasting data");
   return out;
 }
 
-int64_t Comm::all_reduce_max(int64_t value) const {
-  int64_t out = 0;
-  check_mpi(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_MAX, handle_->comm), "reducing (max)");
-  return out;
-}
-
-int64_t Comm::all_reduce_sum(int64_t value) const {
-  int64_t out = 0;
-  check_mpi(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_SUM, handle_->comm), "reducing (sum)");
-  return out;
-}
-
-void Comm::send(int rank, int tag, const std::string& bytes) const {
+void MpiComm::send(int rank, int tag, const std::string& bytes) const {
   if (bytes.size() > INT_MAX) throw std::length_error("Comm::send: more than INT_MAX bytes");
-  check_mpi(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, rank, tag, handle_->comm),
+  check_mpi(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, rank, tag, comm_),
             "sending a message");
 }
 
-std::optional<Comm::Received> Comm::try_receive(int source, int tag) const {
+std::optional<Comm::Received> MpiComm::try_receive(int source, int tag) const {
   int flag = 0;
   MPI_Status status;
-  check_mpi(MPI_Iprobe(source == kAnySource ? MPI_ANY_SOURCE : source, tag, handle_->comm, &flag, &status),
+  check_mpi(MPI_Iprobe(source == Comm::kAnySource ? MPI_ANY_SOURCE : source, tag, comm_, &flag, &status),
             "probing for a message");
   if (!flag) return std::nullopt;
   int count = 0;
   check_mpi(MPI_Get_count(&status, MPI_BYTE, &count), "sizing a message");
-  Received received{status.MPI_SOURCE, std::string(static_cast<size_t>(count), '\0')};
-  check_mpi(MPI_Recv(received.bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, tag, handle_->comm, MPI_STATUS_IGNORE),
+  Comm::Received received{status.MPI_SOURCE, std::string(static_cast<size_t>(count), '\0')};
+  check_mpi(MPI_Recv(received.bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, tag, comm_, MPI_STATUS_IGNORE),
             "receiving a message");
   return received;
 }
 
-bool Comm::send_to_others(int tag, const std::string& bytes, double timeout_s) const {
+bool MpiComm::send_to_others(int tag, const std::string& bytes, double timeout_s) const {
   if (bytes.size() > INT_MAX) throw std::length_error("Comm::send_to_others: more than INT_MAX bytes");
   // Sends that time out may still complete later (a slow peer), so their buffer must outlive this
   // call: it is kept until they do, or, when they never do, for the rest of the process.
@@ -186,7 +178,7 @@ bool Comm::send_to_others(int tag, const std::string& bytes, double timeout_s) c
   for (int r = 0; r < ranks; ++r) {
     if (r == me) continue;
     requests.emplace_back();
-    check_mpi(MPI_Isend(buffer->data(), static_cast<int>(buffer->size()), MPI_BYTE, r, tag, handle_->comm,
+    check_mpi(MPI_Isend(buffer->data(), static_cast<int>(buffer->size()), MPI_BYTE, r, tag, comm_,
                         &requests.back()),
               "sending to every rank");
   }
@@ -204,8 +196,6 @@ bool Comm::send_to_others(int tag, const std::string& bytes, double timeout_s) c
   buffer.release();  // see above: still read by the sends left running
   return false;
 }
-
-namespace {
 
 // One line, formatted before any crash, that the crash handler writes with write(2) alone.
 char g_crash_line[128] = "wsi-mpi: fatal signal\n";
@@ -230,6 +220,21 @@ void replace_fatal_signal_handlers(int rank) {
 }
 
 }  // namespace
+
+Comm Comm::world() { return Comm(std::make_shared<MpiComm>(MPI_COMM_WORLD, false)); }
+
+std::string Comm::host_name() {
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int length = 0;
+  check_mpi(MPI_Get_processor_name(name, &length), "asking the host name");
+  return std::string(name, static_cast<size_t>(std::max(length, 0)));
+}
+
+MPI_Comm mpi_communicator(const Comm& comm) {
+  const auto* mpi = dynamic_cast<const MpiComm*>(&backend_of(comm));
+  if (!mpi) throw std::logic_error("this communicator does not run on MPI (MPI-IO needs one that does)");
+  return mpi->communicator();
+}
 
 MpiSession::MpiSession(int* argc, char*** argv) {
   int provided = 0;

@@ -1,4 +1,5 @@
-// Private: the MPI communicator behind wsi::Comm, for the files that talk MPI or MPI-IO.
+// Private: the MPI communicator behind a wsi::Comm, for HDF5's MPI-IO driver (the one user
+// outside src/comm/, see tests/style/layers.py).
 #pragma once
 #include <mpi.h>
 
@@ -6,16 +7,7 @@
 
 namespace wsi {
 
-struct CommHandle {
-  MPI_Comm comm = MPI_COMM_NULL;
-  bool owned = false;  // duplicates are freed with the last Comm that holds them
-  ~CommHandle();
-};
-
-// The MPI communicator behind `comm` (for HDF5's MPI-IO driver).
-const CommHandle& handle_of(const Comm& comm);
-
-// Throws std::runtime_error naming the activity and the rank when an MPI call fails.
-void check_mpi(int status, const char* activity);
+// Throws std::logic_error when `comm` does not run on MPI (a unit test's in-process ranks).
+MPI_Comm mpi_communicator(const Comm& comm);
 
 }  // namespace wsi

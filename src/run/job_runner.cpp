@@ -1,5 +1,5 @@
 // The job runner: the stages of one `wsi-mpi run` on every rank, in data-flow order (see
-// include/wsi/run/job_runner.hpp): plan or resume (plan_stage), inference with checkpoint epochs
+// include/wsi/run/job_runner.hpp): plan or resume (src/plan/), inference with checkpoint epochs
 // and maps beside it (infer_stage, checkpoint, maps_stage), finalize.
 #include "wsi/run/job_runner.hpp"
 
@@ -19,12 +19,12 @@
 #include "run/infer_stage.hpp"
 #include "run/maps_stage.hpp"
 #include "run/numeric_stage.hpp"
-#include "run/plan_stage.hpp"
 #include "run/test_hooks.hpp"
 #include "util/process_clock.hpp"
 #include "run/output_lock.hpp"
 #include "wsi/schedule/failure.hpp"
 #include "wsi/schedule/coordinator.hpp"
+#include "wsi/plan/job_plan.hpp"
 #include "wsi/schedule/signals.hpp"
 
 namespace wsi {

@@ -1,7 +1,8 @@
 // Private to src/run/: what the stages of one `wsi-mpi run` share on a rank (docs/design.md
-// "Data flow"): the plan's rows and map shapes, the unit table, the done flags, the rank's threads.
-// Data go down the stages: plan_stage fills a JobState, infer_stage and checkpoint advance its
-// done flags, maps_stage turns complete slides into maps, finalize reads it.
+// "Data flow"): the JobState (the plan's rows and map shapes, the unit table, the done flags;
+// wsi/plan/job_plan.hpp), the rank's threads. Data go down the stages: planning (src/plan/)
+// fills a JobState, infer_stage and checkpoint advance its done flags, maps_stage turns complete
+// slides into maps, finalize reads it.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -12,7 +13,7 @@
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/job/job.hpp"
 #include "wsi/comm/comm.hpp"
-#include "wsi/schedule/plan.hpp"
+#include "wsi/plan/job_plan.hpp"
 
 namespace wsi::run {
 
@@ -30,16 +31,6 @@ struct ThreadPlan {
   int local_rank = 0;
 };
 ThreadPlan plan_threads(const Job& job, const Comm& comm);
-
-struct JobState {
-  std::vector<SlidePlan> plans;  // rows and map shapes; tiles are read from the file per unit
-  std::vector<WorkUnit> units;
-  std::vector<uint8_t> done;
-  std::vector<RankStats> previous_stats;
-  int64_t classes = 0;
-  bool resumed = false;
-  std::string numeric_config;  // the file's /job/numeric_config: "" until a run decided it
-};
 
 // Slides that failed on this rank after planning: slide index -> message.
 using Failures = std::map<int64_t, std::string>;

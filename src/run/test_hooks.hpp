@@ -14,22 +14,17 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
-#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "util/fail_point.hpp"
 #include "wsi/comm/comm.hpp"
 
 namespace wsi::run {
 
-// Throws when WSI_TEST_FAIL names this rank and phase.
-inline void fail_point(int rank, const char* phase) {
-  const char* wanted = std::getenv("WSI_TEST_FAIL");
-  if (wanted && std::string(wanted) == std::to_string(rank) + ":" + phase)
-    throw std::runtime_error(std::string("test hook: failure injected at ") + phase);
-}
+using wsi::fail_point;  // the rank's own (util/fail_point.hpp), beside the overload below
 
 // fail_point, and the MPI error and the fatal signal.
 inline void fail_point(const Comm& comm, const char* phase) {

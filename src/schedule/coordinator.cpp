@@ -46,7 +46,8 @@ std::optional<std::pair<int, std::vector<int64_t>>> receive(const Comm& comm, in
 }  // namespace
 
 struct Coordinator::State {
-  Comm comm = Comm::world();
+  explicit State(const Comm& c) : comm(c) {}
+  Comm comm;
   std::vector<WorkUnit> units;
   std::map<int64_t, std::deque<int64_t>> pending;  // slide -> its units still to hand out, in order
   std::vector<int64_t> current;                     // rank -> unit it computes, or -1
@@ -125,9 +126,8 @@ struct Coordinator::State {
 
 Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo,
                          double checkpoint_interval, AbortJob abort_job)
-    : state_(std::make_unique<State>()) {
+    : state_(std::make_unique<State>(comm)) {
   State& s = *state_;
-  s.comm = comm;
   s.units = std::move(units);
   s.interval = checkpoint_interval;
   s.current.assign(comm.size(), -1);

@@ -8,7 +8,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "util/csv.hpp"
 #include "util/exclusive_file.hpp"
 
 namespace wsi {
@@ -127,43 +126,6 @@ void write_layout_csv(const std::string& path, const SynthLayout& layout) {
     out << r.class_index << ',' << name << ',' << r.x0 << ',' << r.y0 << ',' << r.x1 << ',' << r.y1 << '\n';
   }
   write_file_atomically(path, out.str());
-}
-
-SynthLayout read_layout_csv(const std::string& path, int64_t width, int64_t height) {
-  CsvReader csv(path);
-  SynthLayout layout;
-  layout.width = width;
-  layout.height = height;
-  const auto& classes = synth_classes();
-  std::vector<std::string> fields;
-  if (!csv.next(fields)) throw std::invalid_argument(path + ": empty layout CSV");
-  if (fields != std::vector<std::string>{"class", "name", "x0", "y0", "x1", "y1"})
-    csv.fail("expected the header class,name,x0,y0,x1,y1");
-  const auto to_int = [&csv](const std::string& text, const char* what) -> int64_t {
-    size_t used = 0;
-    try {
-      const int64_t v = std::stoll(text, &used);
-      if (used == text.size()) return v;
-    } catch (const std::exception&) {
-    }
-    csv.fail(std::string("bad ") + what + " '" + text + "'");
-  };
-  while (csv.next(fields)) {
-    if (fields.size() != 6) csv.fail("expected 6 fields");
-    SynthRegion r;
-    const int64_t cls = to_int(fields[0], "class");
-    if (cls < 0 || cls >= static_cast<int64_t>(classes.size())) csv.fail("class " + fields[0] + " out of range");
-    r.class_index = static_cast<int>(cls);
-    if (fields[1] != classes[r.class_index].name)
-      csv.fail("class " + fields[0] + " is '" + classes[r.class_index].name + "', not '" + fields[1] + "'");
-    r.x0 = to_int(fields[2], "x0");
-    r.y0 = to_int(fields[3], "y0");
-    r.x1 = to_int(fields[4], "x1");
-    r.y1 = to_int(fields[5], "y1");
-    if (r.x1 <= r.x0 || r.y1 <= r.y0) csv.fail("empty box");
-    layout.regions.push_back(r);
-  }
-  return layout;
 }
 
 }  // namespace wsi

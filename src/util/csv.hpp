@@ -1,4 +1,4 @@
-// One CSV reader for the manifest, the patch list and the synthetic layouts: RFC 4180 quoting (a
+// One CSV reader for the manifest and the patch list: RFC 4180 quoting (a
 // quoted field may hold commas, "" for a quote and line breaks), LF or CRLF line ends, a UTF-8
 // byte-order mark skipped, blank lines skipped, fields trimmed of spaces and tabs, and errors
 // that name the file and the line. csv_field is the writing side.

@@ -81,6 +81,10 @@ def check_full(f, features_path):
     ids = f["/slides/id"].asstr()[()].tolist()
     expect(ids == ["slide-a", "slide-\u00e9b", "broken"], f"ids {ids}")
     expect(f["/slides/status"][()].tolist() == [1, 1, 2], "status")
+    # /tiles/slide names each tile's slide, as the slides' tile ranges say (a reader's join key).
+    owner = [s for s, (start, count) in enumerate(zip(f["/slides/tile_start"][()], f["/slides/tile_count"][()]))
+             for _ in range(start, start + count)]
+    expect(f["/tiles/slide"][()].tolist() == owner, f"tile slides {f['/tiles/slide'][()].tolist()}")
     err = f["/slides/error"].asstr()[2]
     expect(err.startswith("cannot open") and len(err.encode()) <= 511, "error text")
     expect(f["/job/class_names"].asstr()[()].tolist() == ["tumour", "stroma", "fat"], "class names")

@@ -1,4 +1,4 @@
-"""Checks `inspection_json` of the partly done cohort in tests/unit/render/test_inspect.cpp with
+"""Checks `inspection_json` of the partly done cohort in tests/unit/cohort/test_inspect.cpp with
 Python's json: totals, job, slide statuses, the error and the top classes. Prints "ok".
 usage: inspect_json_check.py INSPECT.json"""
 import json

@@ -16,6 +16,7 @@ LAYERS = [
     ["mask", "maps", "cohort", "batch"],
     ["job"],
     ["schedule", "render"],
+    ["plan", "export"],
     ["run"],
     ["cli"],
 ]

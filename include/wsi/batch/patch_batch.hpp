@@ -72,9 +72,6 @@ std::vector<PlannedRead> plan_reads(const SlideProperties& slide, const Resoluti
 void read_planned(const SlideReader& slide, const BatchGeometry& geometry, const TileBounds* tiles,
                   const PlannedRead& plan, uint8_t* out);
 
-// One patch, as the model sees it (exposed for tests and patch mode).
-void read_patch(const SlideReader& slide, const BatchGeometry& geometry, const TileBounds& tile, uint8_t* out);
-
 // An RGB image resized to the model's input (INTER_AREA to shrink, INTER_CUBIC to enlarge),
 // copied to out (H x W x 3).
 void fit_to_input(const cv::Mat& rgb, int width, int height, uint8_t* out);

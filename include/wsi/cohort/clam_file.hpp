@@ -1,5 +1,5 @@
 // The features file CLAM and TRIDENT read (`wsi-mpi export --format clam`, see
-// wsi/render/export.hpp): plain serial HDF5, written to PATH.partial and renamed.
+// wsi/export/export.hpp): plain serial HDF5, written to PATH.partial and renamed.
 #pragma once
 #include <array>
 #include <cstdint>

@@ -189,6 +189,5 @@ SlideMaps read_slide_maps(const std::string& path, const std::string& key);
 std::vector<TileBounds> read_tile_bounds(const std::string& path, int64_t first, int64_t count);
 std::vector<float> read_tile_probabilities(const std::string& path, int64_t first, int64_t count);  // count x C
 std::vector<float> read_tile_features(const std::string& path, int64_t first, int64_t count);       // count x D
-std::vector<int32_t> read_tile_slides(const std::string& path, int64_t first, int64_t count);
 
 }  // namespace wsi

@@ -43,7 +43,4 @@ class SlideEmbeddingFile {
   std::unique_ptr<Impl> impl_;
 };
 
-// Serial: the embeddings `name` of a finished aggregate (S x E, row-major) and its size E.
-std::vector<float> read_slide_embeddings(const std::string& path, const std::string& name, int64_t& size);
-
 }  // namespace wsi

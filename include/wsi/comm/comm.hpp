@@ -1,7 +1,8 @@
 // A communicator as the rest of the code sees it (ADIOS2's helper::Comm idea): rank, size, the
 // few collectives the job needs and tagged byte messages between ranks (which carry what
-// message.hpp encodes). mpi.h stays in src/comm/; HDF5's MPI-IO driver gets the communicator
-// through src/comm/mpi_comm.hpp. Every MPI call returns its error (MPI_ERRORS_RETURN, set by
+// message.hpp encodes). It runs on MPI; the unit tests also run it on ranks that are threads of
+// one process (src/comm/comm_backend.hpp). mpi.h stays in src/comm/; HDF5's MPI-IO driver gets
+// the communicator through src/comm/mpi_comm.hpp. Every MPI call returns its error (MPI_ERRORS_RETURN, set by
 // MpiSession and inherited by duplicates), and a failed one throws std::runtime_error naming the
 // activity, the rank and MPI's text, which then ends the job like any other error.
 #pragma once
@@ -13,13 +14,14 @@
 
 namespace wsi {
 
-struct CommHandle;  // defined in src/comm/mpi_comm.hpp
+class CommBackend;  // src/comm/comm_backend.hpp
 
 // Thread-safety: MPI is initialised with MPI_THREAD_MULTIPLE, but a Comm is used by one thread
 // at a time (the coordinator thread has its own duplicate).
 class Comm {
  public:
   static Comm world();  // MPI_COMM_WORLD; MPI must be initialised (see MpiSession)
+  explicit Comm(std::shared_ptr<CommBackend> backend) : backend_(std::move(backend)) {}
   Comm duplicate() const;
   Comm node() const;  // the ranks of this rank's node (MPI_COMM_TYPE_SHARED)
   int rank() const;
@@ -37,7 +39,8 @@ class Comm {
   int64_t all_reduce_max(int64_t value) const;
   int64_t all_reduce_sum(int64_t value) const;
 
-  // Point to point (the coordinator's protocol, the failure watch). Tags are the caller's.
+  // Point to point (the coordinator's protocol, the failure watch). Tags are the caller's; the
+  // messages from one rank with one tag arrive in the order they were sent.
   static constexpr int kAnySource = -1;
   void send(int rank, int tag, const std::string& bytes) const;
   struct Received {
@@ -51,9 +54,8 @@ class Comm {
   bool send_to_others(int tag, const std::string& bytes, double timeout_s) const;
 
  private:
-  friend const CommHandle& handle_of(const Comm& comm);
-  explicit Comm(std::shared_ptr<CommHandle> handle) : handle_(std::move(handle)) {}
-  std::shared_ptr<CommHandle> handle_;
+  friend const CommBackend& backend_of(const Comm& comm);
+  std::shared_ptr<CommBackend> backend_;
 };
 
 // MPI_Init_thread(MPI_THREAD_MULTIPLE) on construction, MPI_Finalize on destruction.

@@ -2,6 +2,7 @@
 // job file; its JSON form (/job/config) and its fingerprint, which decides whether a later run
 // may resume the same file.
 #pragma once
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,13 @@ struct Job {
   // What a patch reaching past the slide is padded with: TIAToolbox's predictor pads white, its
   // feature extractor black.
   uint8_t patch_padding() const { return tile_rule == TileRule::extractor ? 0 : 255; }
+};
+
+// The job cannot run as asked (an option, the model, the output file, a file of another job);
+// the message names it.
+class JobRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // Throws std::invalid_argument naming the option for values that cannot work.

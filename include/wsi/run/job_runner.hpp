@@ -1,9 +1,7 @@
 // `wsi-mpi run`: one job over all ranks, following the data flow (plan, allocate, infer,
-// checkpoint, maps, finalize; stages in src/run/). Every rank calls run_job; it returns how the
-// job ended (the CLI turns that into an exit status).
+// checkpoint, maps, finalize; planning in src/plan/, the other stages in src/run/). Every rank
+// calls run_job; it returns how the job ended (the CLI turns that into an exit status).
 #pragma once
-#include <stdexcept>
-
 #include "wsi/comm/comm.hpp"
 #include "wsi/job/job.hpp"
 #include "wsi/schedule/failure.hpp"
@@ -17,14 +15,8 @@ enum class JobOutcome {
   stopped,             // by a signal: the file is resumable
 };
 
-// The job cannot run as asked (an option, the model, the output file); the message names it.
-class JobRefused : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Throws JobRefused, JobStopped (every rank agreed the job cannot go on) or another exception
-// (this rank failed where the others may be inside a collective: the caller must abort the
+// Throws JobRefused (wsi/job/job.hpp), JobStopped (every rank agreed the job cannot go on) or
+// another exception (this rank failed where the others may be inside a collective: the caller must abort the
 // job). `abort_job` ends every rank at once; it is called when the scheduler itself fails.
 JobOutcome run_job(const Job& job, const Comm& comm, const AbortJob& abort_job);
 

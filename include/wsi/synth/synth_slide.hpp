@@ -52,8 +52,8 @@ std::vector<SynthLevelSize> synth_level_sizes(const SynthSlideSpec& spec);
 SynthLayout make_synth_layout(const SynthSlideSpec& spec);
 void write_synth_slide(const std::string& path, const SynthSlideSpec& spec, const SynthLayout& layout);
 
-// CSV "class,name,x0,y0,x1,y1" (level-0 px), one region a line; and its reader.
+// CSV "class,name,x0,y0,x1,y1" (level-0 px), one region a line: the truth the end-to-end tests
+// read (tests/e2e/common.py, read_layout).
 void write_layout_csv(const std::string& path, const SynthLayout& layout);
-SynthLayout read_layout_csv(const std::string& path, int64_t width, int64_t height);
 
 }  // namespace wsi

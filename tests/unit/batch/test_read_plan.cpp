@@ -9,6 +9,7 @@
 #include "test_support.hpp"
 #include "wsi/batch/patch_batch.hpp"
 #include "wsi/grid/tile_grid.hpp"
+#include "wsi/slide/region.hpp"
 #include "wsi/slide/slide_reader.hpp"
 #include "wsi/synth/synth_slide.hpp"
 
@@ -16,6 +17,13 @@ using namespace wsi;
 using test::shared_data;
 
 namespace {
+
+// One patch read alone, the reference the planned reads must match: TIAToolbox's reading rule
+// for the tile's bounds, then the resize to the model's input.
+void read_patch(const SlideReader& slide, const BatchGeometry& g, const TileBounds& t, uint8_t* out) {
+  const cv::Mat rgb = read_bounds_at_resolution(slide, g.resolution, t.x0, t.y0, t.x1, t.y1, g.pad);
+  fit_to_input(rgb, g.input_width, g.input_height, out);
+}
 
 struct Case {
   std::string path;

@@ -192,7 +192,6 @@ TEST_CASE("cohort file: create, write in place, read back", "[cohort]") {
   const auto bounds = wsi::read_tile_bounds(path, 8, 2);
   REQUIRE(bounds.size() == 2);
   CHECK(bounds[0] == wsi::TileBounds{80, 0, 90, 10});
-  CHECK(wsi::read_tile_slides(path, 5, 2) == std::vector<int32_t>{0, 1});
   const auto probs = wsi::read_tile_probabilities(path, 0, 10);
   CHECK(probs == probabilities);
   const auto feats = wsi::read_tile_features(path, 1, 2);

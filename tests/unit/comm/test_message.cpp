@@ -1,5 +1,7 @@
 // Typed messages between ranks (wsi/comm/message.hpp): round trips of what the ranks exchange,
-// and a hostile or damaged message refused without reading past its end or allocating its claims.
+// and a hostile or damaged message refused without reading past its end or allocating its claims;
+// gathered over ranks that are threads of this process (unit/comm/in_process_comm.hpp), in rank
+// order, and tagged messages in each sender's order.
 #include <catch2/catch.hpp>
 
 #include <limits>
@@ -9,7 +11,8 @@
 
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/comm/message.hpp"
-#include "wsi/schedule/plan.hpp"
+#include "wsi/plan/slide_plan.hpp"
+#include "unit/comm/in_process_comm.hpp"
 
 namespace {
 
@@ -68,4 +71,43 @@ TEST_CASE("messages: truncated, overlong or lying messages are refused", "[comm]
   CHECK_THROWS_WITH(wsi::decode_message<std::string>(lying, "text"), "truncated message: text");
   CHECK_THROWS_WITH(wsi::decode_message<std::vector<wsi::TileBounds>>(lying, "tiles"), "truncated message: tiles");
   CHECK_THROWS_WITH((wsi::decode_message<std::vector<std::string>>(lying, "names")), "truncated message: names");
+}
+
+TEST_CASE("typed messages gathered from in-process ranks come in rank order, decoded as sent", "[comm]") {
+  const auto gathered = wsi::test::run_ranks<std::vector<wsi::SlidePlan>>(3, [](const wsi::Comm& comm) {
+    wsi::SlidePlan plan = sample_plan();
+    plan.row.id = "slide of rank " + std::to_string(comm.rank());
+    plan.tiles.resize(comm.rank());  // 0, 1, 2 tiles: messages of different lengths
+    return wsi::all_gather_message(comm, plan, "slide plans");
+  });
+  for (const auto& plans : gathered) {
+    REQUIRE(plans.size() == 3);
+    for (size_t r = 0; r < plans.size(); ++r) {
+      CHECK(plans[r].row.id == "slide of rank " + std::to_string(r));
+      CHECK(plans[r].tiles.size() == r);
+      CHECK(plans[r].row.error == sample_plan().row.error);
+    }
+  }
+  const auto concatenated = wsi::test::run_ranks<std::vector<int64_t>>(3, [](const wsi::Comm& comm) {
+    return wsi::all_gather_concat(comm, std::vector<int64_t>(comm.rank(), comm.rank()), "values");
+  });
+  for (const auto& values : concatenated) CHECK(values == std::vector<int64_t>{1, 2, 2});
+}
+
+TEST_CASE("tagged messages between in-process ranks keep each sender's order per tag", "[comm]") {
+  const auto received = wsi::test::run_ranks<std::vector<std::string>>(2, [](const wsi::Comm& comm) {
+    std::vector<std::string> got;
+    if (comm.rank() == 1) {
+      for (const char* text : {"first", "second", "third"}) comm.send(0, 5, text);
+      comm.send(0, 6, "other tag");
+    }
+    comm.barrier();
+    if (comm.rank() == 0) {
+      got.push_back(comm.try_receive(wsi::Comm::kAnySource, 6).value().bytes);  // another tag does not block
+      while (auto message = comm.try_receive(1, 5)) got.push_back(message->bytes);
+    }
+    return got;
+  });
+  CHECK(received[0] == std::vector<std::string>{"other tag", "first", "second", "third"});
+  CHECK(received[1].empty());
 }

@@ -1,7 +1,10 @@
-// The coordinator on one rank: rank 0 runs the Coordinator thread and talks to it through its own
-// WorkChannel, as every rank does. Which units it hands out and in what order, a failed slide's
-// units left out, the final epoch, and a signal's stopping epoch (and its log line). The [.mpi]
-// case runs under `mpirun -n 2` (ctest unit.mpi_ranks): every unit once over both ranks.
+// The coordinator: rank 0 runs the Coordinator thread and talks to it through its own
+// WorkChannel, as every rank does. On one rank: which units it hands out and in what order, a
+// failed slide's units left out, the final epoch, and a signal's stopping epoch (and its log
+// line). Over several ranks without mpirun (ranks as threads, unit/comm/in_process_comm.hpp):
+// every unit once, each slide's units in order, every rank ending; a failed slide; a rank that
+// vanishes. The [.mpi] case runs under `mpirun -n 2` (ctest unit.mpi_ranks): every unit once
+// over both ranks.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -9,10 +12,12 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "test_support.hpp"
+#include "unit/comm/in_process_comm.hpp"
 #include "wsi/comm/message.hpp"
 #include "wsi/schedule/coordinator.hpp"
 
@@ -23,7 +28,9 @@ namespace {
 struct Served {
   std::vector<int64_t> units;  // in the order they came
   int epochs = 0;              // every epoch, the final one included
+  bool ended = false;          // the final epoch came
   bool stopped = false;        // the final epoch was a stopping one
+  bool vanished = false;       // the rank disappeared (on_unit said so)
 };
 
 // Slides 0, 1, 2 with 2, 3 and 1 units of 16 tiles.
@@ -31,11 +38,15 @@ std::vector<WorkUnit> three_slides() {
   return {{0, 0, 16}, {0, 16, 16}, {1, 32, 16}, {1, 48, 16}, {1, 64, 16}, {2, 80, 16}};
 }
 
-// Plays the one rank until the final epoch: asks for a unit with the slide of the last one open
-// (`first_open` before any), acknowledges every epoch, and calls `on_unit` for each unit.
-Served drive(const std::vector<WorkUnit>& units, const std::vector<int64_t>& todo, int64_t first_open,
-             const std::function<void(int64_t, WorkChannel&)>& on_unit = {}) {
-  const Comm coordination = test::world().duplicate();
+// Called with each unit a rank gets; false: the rank disappears there (sends nothing more).
+using OnUnit = std::function<bool(int64_t, WorkChannel&)>;
+
+// Plays one rank (rank 0 also runs the Coordinator) until the final epoch, until it vanishes or
+// until `patience_s` passed: asks for a unit with the slide of the last one open (`first_open`
+// before any) and acknowledges every epoch. No Catch2 assertion here: it also runs on a rank's
+// thread (unit/comm/in_process_comm.hpp).
+Served drive(const Comm& coordination, const std::vector<WorkUnit>& units, const std::vector<int64_t>& todo,
+             int64_t first_open, const OnUnit& on_unit = {}, double patience_s = 60.0) {
   std::atomic<bool> aborted{false};  // the coordinator would end the job: it failed
   std::optional<Coordinator> coordinator;
   if (coordination.rank() == 0) coordinator.emplace(coordination, units, todo, 3600.0, [&aborted] { aborted = true; });
@@ -43,10 +54,9 @@ Served drive(const std::vector<WorkUnit>& units, const std::vector<int64_t>& tod
   Served served;
   int64_t open = first_open;
   bool waiting = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  for (;;) {
-    REQUIRE(std::chrono::steady_clock::now() < deadline);  // a hang fails, it does not block ctest
-    REQUIRE_FALSE(aborted);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(patience_s);
+  while (!served.ended && !served.vanished && std::chrono::steady_clock::now() < deadline) {
+    if (aborted) throw std::runtime_error("the coordinator failed");
     if (!waiting) channel.request(open), waiting = true;
     const auto event = channel.poll();
     if (!event) {
@@ -56,57 +66,76 @@ Served drive(const std::vector<WorkUnit>& units, const std::vector<int64_t>& tod
     if (event->kind == WorkEvent::epoch) {
       ++served.epochs;
       channel.epoch_done();
-      if (event->final) {
-        served.stopped = event->stop;
-        break;
-      }
+      served.ended = event->final, served.stopped = event->stop;
       continue;
     }
     waiting = false;
+    if (event->kind == WorkEvent::no_work) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (event->kind == WorkEvent::unit) {
       served.units.push_back(event->unit_index);
       open = units.at(event->unit_index).slide;
-      if (on_unit) on_unit(event->unit_index, channel);
+      served.vanished = on_unit && !on_unit(event->unit_index, channel);
     }
   }
-  channel.goodbye();
-  if (coordinator) coordinator->finish();
-  return served;
+  if (served.ended) {
+    channel.goodbye();
+    if (coordinator) coordinator->finish();
+  }
+  return served;  // a coordinator still running (a rank vanished) stops in its destructor
+}
+
+// drive() on this process alone (MPI's world of one rank).
+Served drive_alone(const std::vector<int64_t>& todo, int64_t first_open, const OnUnit& on_unit = {}) {
+  return drive(test::world().duplicate(), three_slides(), todo, first_open, on_unit);
+}
+
+// Every rank's units in one list, sorted.
+std::vector<int64_t> all_units(const std::vector<Served>& ranks) {
+  std::vector<int64_t> all;
+  for (const Served& served : ranks) all.insert(all.end(), served.units.begin(), served.units.end());
+  std::sort(all.begin(), all.end());
+  return all;
 }
 
 }  // namespace
 
 TEST_CASE("coordinator: every unit to do once, the open slide's first, then a final epoch", "[schedule]") {
   // Unit 1 is done already. Slide 2 is open: its unit comes first, then slides in order.
-  const Served served = drive(three_slides(), {0, 2, 3, 4, 5}, 2);
+  const Served served = drive_alone({0, 2, 3, 4, 5}, 2);
   CHECK(served.units == std::vector<int64_t>{5, 0, 2, 3, 4});
+  CHECK(served.ended);
   CHECK(served.epochs >= 1);
   CHECK_FALSE(served.stopped);
   // Nothing to do: no unit, the final epoch at once.
-  const Served none = drive(three_slides(), {}, -1);
+  const Served none = drive_alone({}, -1);
+  CHECK(none.ended);
   CHECK(none.units.empty());
   CHECK(none.epochs == 1);
   CHECK_FALSE(none.stopped);
 }
 
 TEST_CASE("coordinator: the units left of a failed slide are not handed out", "[schedule]") {
-  const Served served = drive(three_slides(), {0, 1, 2, 3, 4, 5}, -1, [](int64_t unit, WorkChannel& channel) {
-    if (unit != 2) return;
+  const Served served = drive_alone({0, 1, 2, 3, 4, 5}, -1, [](int64_t unit, WorkChannel& channel) {
+    if (unit != 2) return true;
     channel.report_failed_slide(1);
     // The next request must reach the coordinator after the report (it reads requests first).
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return true;
   });
   CHECK(served.units == std::vector<int64_t>{0, 1, 2, 5});
+  CHECK(served.ended);
   CHECK_FALSE(served.stopped);
 }
 
 TEST_CASE("coordinator: a signal ends the run with a final, stopping epoch, and says so", "[schedule]") {
   test::LogCapture log;
-  const Served served = drive(three_slides(), {0, 1, 2, 3, 4, 5}, -1, [](int64_t unit, WorkChannel& channel) {
-    if (unit != 0) return;
+  const Served served = drive_alone({0, 1, 2, 3, 4, 5}, -1, [](int64_t unit, WorkChannel& channel) {
+    if (unit != 0) return true;
     channel.report_signal();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return true;
   });
+  CHECK(served.ended);
   CHECK(served.stopped);
   CHECK(served.units.size() < 6);
   CHECK_THAT(log.text(), Catch::Contains("warning: stop requested (signal on rank 0): checkpointing, then exit 75"));
@@ -116,11 +145,76 @@ TEST_CASE("coordinator: over several ranks every unit to do goes to exactly one 
   const Comm& world = test::world();
   REQUIRE(world.size() > 1);
   const std::vector<int64_t> todo = {0, 1, 2, 3, 4, 5};
-  const Served served = drive(three_slides(), todo, -1, [](int64_t, WorkChannel&) {
+  const Served served = drive(world.duplicate(), three_slides(), todo, -1, [](int64_t, WorkChannel&) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // every rank gets a share
+    return true;
   });
+  CHECK(served.ended);
   CHECK_FALSE(served.stopped);
   std::vector<int64_t> all = all_gather_concat(world, served.units, "units");
   std::sort(all.begin(), all.end());
   CHECK(all == todo);
+}
+
+TEST_CASE("coordinator over in-process ranks: every unit once, each slide's in order, every rank ends", "[schedule]") {
+  const std::vector<int64_t> todo = {0, 1, 2, 3, 4, 5};
+  const auto ranks = test::run_ranks<Served>(3, [&](const Comm& comm) {
+    return drive(comm, three_slides(), todo, -1, [](int64_t, WorkChannel&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // every rank gets a share
+      return true;
+    });
+  });
+  CHECK(all_units(ranks) == todo);
+  for (const Served& served : ranks) {
+    CHECK(served.ended);
+    CHECK_FALSE(served.stopped);
+    for (int64_t slide = 0; slide < 3; ++slide) {  // a rank takes a slide's units front to back
+      std::vector<int64_t> of_slide;
+      for (const int64_t u : served.units)
+        if (three_slides().at(u).slide == slide) of_slide.push_back(u);
+      CHECK(std::is_sorted(of_slide.begin(), of_slide.end()));
+    }
+  }
+}
+
+TEST_CASE("coordinator over in-process ranks: a slide reported failed has no more units handed out", "[schedule]") {
+  // Slide 1 has 8 units (2..9); the rank that gets its first unit reports it failed at once,
+  // while the others take 20 ms a unit: at most a few more of slide 1 can have gone out.
+  std::vector<WorkUnit> units = {{0, 0, 16}, {0, 16, 16}};
+  for (int64_t k = 0; k < 8; ++k) units.push_back({1, 32 + 16 * k, 16});
+  units.push_back({2, 160, 16});
+  std::vector<int64_t> todo(units.size());
+  for (size_t u = 0; u < todo.size(); ++u) todo[u] = static_cast<int64_t>(u);
+  const auto ranks = test::run_ranks<Served>(3, [&](const Comm& comm) {
+    return drive(comm, units, todo, -1, [](int64_t unit, WorkChannel& channel) {
+      if (unit == 2) channel.report_failed_slide(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return true;
+    });
+  });
+  const std::vector<int64_t> all = all_units(ranks);
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());  // none twice
+  for (const int64_t u : {0, 1, 2, 10}) CHECK(std::count(all.begin(), all.end(), u) == 1);
+  const auto slide1 = std::count_if(all.begin(), all.end(), [](int64_t u) { return u >= 2 && u <= 9; });
+  CHECK(slide1 < 8);  // the rest of slide 1 was never handed out
+  for (int64_t u = 2; u < 2 + slide1; ++u) CHECK(std::count(all.begin(), all.end(), u) == 1);  // a prefix, in order
+  for (const Served& served : ranks) CHECK(served.ended);
+}
+
+TEST_CASE("coordinator over in-process ranks: a rank that vanishes holding a unit keeps the job from ending", "[schedule]") {
+  // Rank 2 disappears with its first unit. The others finish the rest, but no final epoch comes:
+  // the job is not complete, and the failure watch or the launcher ends it (docs/design.md,
+  // "Failures that end the job"). Rank 0's Coordinator, left running, stops in its destructor.
+  const std::vector<int64_t> todo = {0, 1, 2, 3, 4, 5};
+  const auto ranks = test::run_ranks<Served>(3, [&](const Comm& comm) {
+    const bool vanishes = comm.rank() == 2;
+    return drive(comm, three_slides(), todo, -1, [vanishes](int64_t, WorkChannel&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // rank 2 surely gets a unit
+      return !vanishes;
+    }, 1.5);
+  });
+  REQUIRE(ranks[2].vanished);
+  REQUIRE(ranks[2].units.size() == 1);
+  CHECK(all_units(ranks) == todo);  // its unit went to nobody else, every other unit once
+  for (const Served& served : ranks) CHECK_FALSE(served.ended);
 }

@@ -1,120 +1,26 @@
-// Planning and creation of the cohort file, see plan_stage.hpp.
-#include "run/plan_stage.hpp"
+// The cohort file created from the plans, or an existing file's plan taken back; see
+// wsi/plan/job_plan.hpp.
+#include "wsi/plan/job_plan.hpp"
 
 #include <sys/resource.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
+#include <chrono>
 #include <filesystem>
-#include <future>
 #include <map>
 
-#include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
-#include "run/test_hooks.hpp"
-#include "util/progress_log.hpp"
+#include "plan/cohort_planning.hpp"
 #include "util/sha256.hpp"
-#include "wsi/run/job_runner.hpp"
 #include "wsi/schedule/failure.hpp"
 
-namespace wsi::run {
+namespace wsi {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Planning keeps each slide's mask and thumbnail here (node-local, $TMPDIR) until the file
-// exists: memory stays flat in the number of slides. PNG level 1: fast, and masks shrink ~100x.
-// The folder is mkdtemp's (a fresh name, mode 0700): nobody else can have put anything in it.
-class PlanScratch {
- public:
-  explicit PlanScratch(int rank) : dir_(make_folder(rank)) {}
-  ~PlanScratch() {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  PlanScratch(const PlanScratch&) = delete;
-  PlanScratch& operator=(const PlanScratch&) = delete;
-
-  void put(size_t slide, const PlannedImages& images) const {  // thread-safe: one file per slide
-    write(name(slide, "tissue"), images.tissue);
-    if (!images.thumbnail.empty()) write(name(slide, "thumbnail"), images.thumbnail);
-  }
-  PlannedImages take(size_t slide, bool thumbnail) const {
-    PlannedImages images{read(name(slide, "tissue"), cv::IMREAD_GRAYSCALE), {}};
-    if (thumbnail) images.thumbnail = read(name(slide, "thumbnail"), cv::IMREAD_COLOR);
-    return images;
-  }
-
- private:
-  std::string name(size_t slide, const char* what) const {
-    return (dir_ / (std::to_string(slide) + "." + what + ".png")).string();
-  }
-  static void write(const std::string& path, const cv::Mat& image) {
-    if (!cv::imwrite(path, image, {cv::IMWRITE_PNG_COMPRESSION, 1}))
-      throw std::runtime_error("cannot write planning scratch file '" + path + "'");
-  }
-  static cv::Mat read(const std::string& path, int flags) {
-    cv::Mat image = cv::imread(path, flags);
-    if (image.empty()) throw std::runtime_error("cannot read planning scratch file '" + path + "'");
-    fs::remove(path);
-    return image;
-  }
-  static fs::path make_folder(int rank) {
-    std::string name = (fs::temp_directory_path() / ("wsi-mpi-plan-rank" + std::to_string(rank) + "-XXXXXX")).string();
-    if (!::mkdtemp(name.data()))
-      throw std::runtime_error("cannot make the planning scratch folder '" + name + "': " + std::strerror(errno));
-    return name;
-  }
-  fs::path dir_;
-};
-
-// This rank's share (slides rank, rank + size, ...), planned on the pool, in manifest order.
-std::vector<SlidePlan> plan_share(const Job& job, const std::vector<ManifestEntry>& manifest, const Comm& comm,
-                                  WorkerPool& pool, const PlanScratch& scratch) {
-  const auto duplicates = duplicate_of(manifest);
-  std::vector<std::future<SlidePlan>> pending;
-  for (size_t i = comm.rank(); i < manifest.size(); i += comm.size()) {
-    const ManifestEntry& entry = manifest[i];
-    if (duplicates[i] >= 0) {
-      std::promise<SlidePlan> failed;
-      failed.set_value(failed_plan(entry, "duplicate slide id '" + entry.id + "' (also slide " +
-                                              std::to_string(duplicates[i] + 1) + " of the manifest)"));
-      pending.push_back(failed.get_future());
-      continue;
-    }
-    pending.push_back(pool.submit([&job, &entry, &scratch, i, rank = comm.rank()] {
-      PlannedImages images;
-      SlidePlan plan = plan_slide(entry, job, &images);
-      fail_point(rank, "planning");
-      if (plan.row.status == SlideStatus::pending) scratch.put(i, images);
-      return plan;
-    }));
-  }
-  ProgressLog progress(comm.size() > 1 ? "planning (rank 0's share)" : "planning", "slides",
-                       static_cast<int64_t>(pending.size()));
-  std::vector<SlidePlan> mine;
-  for (auto& future : pending) {
-    while (future.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready)
-      progress.update(static_cast<int64_t>(mine.size()));
-    mine.push_back(future.get());
-    progress.update(static_cast<int64_t>(mine.size()));
-  }
-  progress.update(static_cast<int64_t>(mine.size()), true);
-  return mine;
-}
-
-// Gathers every rank's share and puts the plans back in manifest order.
-std::vector<SlidePlan> gather_plans(const std::vector<SlidePlan>& mine, size_t slides, const Comm& comm) {
-  auto parts = all_gather_message(comm, mine, "slide plans");
-  std::vector<SlidePlan> plans(slides);
-  for (size_t r = 0; r < parts.size(); ++r) {
-    auto planned = std::move(parts[r]);
-    for (size_t k = 0; k < planned.size(); ++k) plans[r + k * parts.size()] = std::move(planned[k]);
-  }
-  number_tiles(plans);
-  return plans;
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 CohortPlan make_cohort_plan(const Job& job, const ModelDescription& model, const std::vector<SlidePlan>& plans,
@@ -210,9 +116,9 @@ std::string job_fingerprint(const Job& job) {
 JobState plan_and_create(const Job& job, const ModelDescription& model, const std::vector<ManifestEntry>& manifest,
                          const std::string& fingerprint, const std::string& numeric_config, const Comm& comm,
                          WorkerPool& pool, RankStats& stats) {
-  const auto start = Clock::now();
+  const auto start = std::chrono::steady_clock::now();
   const PlanScratch scratch(comm.rank());
-  std::vector<SlidePlan> plans = gather_plans(plan_share(job, manifest, comm, pool, scratch), manifest.size(), comm);
+  std::vector<SlidePlan> plans = plan_cohort(job, manifest, comm, pool, scratch);
   stats.seconds_planning += seconds_since(start);
   CohortPlan cohort = make_cohort_plan(job, model, plans, fingerprint, comm);
   cohort.numeric_config = numeric_config;
@@ -266,4 +172,4 @@ JobState resume_state(const Job& job, const std::vector<ManifestEntry>& manifest
   return state;
 }
 
-}  // namespace wsi::run
+}  // namespace wsi

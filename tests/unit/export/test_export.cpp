@@ -8,7 +8,7 @@
 
 #include "test_support.hpp"
 #include "wsi/cohort/cohort_file.hpp"
-#include "wsi/render/export.hpp"
+#include "wsi/export/export.hpp"
 
 using namespace wsi;
 

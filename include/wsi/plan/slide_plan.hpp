@@ -1,5 +1,6 @@
-// Planning (data-flow step 1): for each slide, its metadata, tissue mask and filtered tile grid;
-// then the global tile numbering and the unit table. A slide that cannot be planned is recorded
+// Planning one slide (data-flow step 1; src/plan/ is planning's home, wsi/plan/job_plan.hpp):
+// its metadata, tissue mask and filtered tile grid; then the global tile numbering and the unit
+// table. A slide that cannot be planned is recorded
 // as failed with its reason; planning never stops the job.
 #pragma once
 #include <string>

@@ -1,5 +1,5 @@
-// Planning, see include/wsi/schedule/plan.hpp.
-#include "wsi/schedule/plan.hpp"
+// Planning one slide, see wsi/plan/slide_plan.hpp.
+#include "wsi/plan/slide_plan.hpp"
 
 
 #include <opencv2/imgproc.hpp>

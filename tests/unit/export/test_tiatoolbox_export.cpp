@@ -1,4 +1,4 @@
-// The TIAToolbox exports (wsi/render/tiatoolbox_export.hpp): the WKB of a tile's rectangle, the
+// The TIAToolbox exports (wsi/export/tiatoolbox_export.hpp): the WKB of a tile's rectangle, the
 // SQLite annotation store read back through SQLite's C library (schema, metadata, rows, R*Tree
 // box query, zlib geometry), the Zarr store's arrays, and the stems slides are exported under.
 #include <catch2/catch.hpp>
@@ -11,7 +11,7 @@
 
 #include "test_support.hpp"
 #include "util/json.hpp"
-#include "wsi/render/tiatoolbox_export.hpp"
+#include "wsi/export/tiatoolbox_export.hpp"
 
 using namespace wsi;
 namespace fs = std::filesystem;

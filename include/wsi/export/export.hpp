@@ -5,7 +5,7 @@
 // - geojson: per done slide DIR/<key>.geojson, a FeatureCollection of tile polygons in level-0
 //   pixels with the argmax class and the probabilities (QuPath opens them as detections).
 // - tiatoolbox-zarr, annotation-store: per done slide DIR/<stem>.zarr or DIR/<stem>.db in the
-//   layouts of TIAToolbox 2.x (wsi/render/tiatoolbox_export.hpp).
+//   layouts of TIAToolbox 2.x (wsi/export/tiatoolbox_export.hpp).
 // <key> is /slides/key: the slide id itself unless the id has characters unsafe in a file name.
 // Memory: one slide's rows at a time (N x D floats).
 #pragma once

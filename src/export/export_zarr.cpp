@@ -1,4 +1,4 @@
-// The Zarr store of `export --format tiatoolbox-zarr`, see wsi/render/tiatoolbox_export.hpp.
+// The Zarr store of `export --format tiatoolbox-zarr`, see wsi/export/tiatoolbox_export.hpp.
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -6,7 +6,7 @@
 #include "util/exclusive_file.hpp"
 #include "util/file_name.hpp"
 #include "util/zarr_v2.hpp"
-#include "wsi/render/tiatoolbox_export.hpp"
+#include "wsi/export/tiatoolbox_export.hpp"
 
 namespace wsi {
 

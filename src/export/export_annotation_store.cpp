@@ -1,5 +1,5 @@
 // The SQLite annotation store of `export --format annotation-store`, in the layout of
-// TIAToolbox's SQLiteStore (see wsi/render/tiatoolbox_export.hpp). The table definitions are
+// TIAToolbox's SQLiteStore (see wsi/export/tiatoolbox_export.hpp). The table definitions are
 // SQLiteStore's text (tiatoolbox/annotation/storage.py, BSD-3-Clause) to the whitespace: its
 // readers compare nothing, but tools that diff `sqlite_master` then see the same schema.
 #include <sqlite3.h>
@@ -12,7 +12,7 @@
 
 #include "util/exclusive_file.hpp"
 #include "util/json.hpp"
-#include "wsi/render/tiatoolbox_export.hpp"
+#include "wsi/export/tiatoolbox_export.hpp"
 
 namespace wsi {
 

@@ -1,5 +1,5 @@
-// `wsi-mpi inspect` summaries, see wsi/render/inspect.hpp.
-#include "wsi/render/inspect.hpp"
+// `wsi-mpi inspect` summaries, see wsi/cohort/inspect.hpp.
+#include "wsi/cohort/inspect.hpp"
 
 #include <algorithm>
 #include <cstdio>

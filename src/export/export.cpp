@@ -1,6 +1,6 @@
-// `wsi-mpi export`, see wsi/render/export.hpp. The files are written by the cohort layer (CLAM
+// `wsi-mpi export`, see wsi/export/export.hpp. The files are written by the cohort layer (CLAM
 // HDF5, wsi/cohort/clam_file.hpp) and the model layer (.pt tensor, wsi/model/tensor_file.hpp).
-#include "wsi/render/export.hpp"
+#include "wsi/export/export.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -20,7 +20,7 @@
 #include "util/json.hpp"
 #include "wsi/model/tensor_file.hpp"
 #include "wsi/render/overlay.hpp"
-#include "wsi/render/tiatoolbox_export.hpp"
+#include "wsi/export/tiatoolbox_export.hpp"
 #include "wsi/render/umap_colours.hpp"
 
 namespace wsi {
@@ -140,7 +140,7 @@ std::vector<std::string> export_clam(const std::string& path, const CohortSummar
   return {h5.string(), pt.string()};
 }
 
-// DIR/<stem>.zarr or DIR/<stem>.db (wsi/render/tiatoolbox_export.hpp); returns the path.
+// DIR/<stem>.zarr or DIR/<stem>.db (wsi/export/tiatoolbox_export.hpp); returns the path.
 std::string export_tiatoolbox(const std::string& path, const CohortSummary& summary, size_t index,
                               const std::string& stem, const std::vector<TileBounds>& tiles, const fs::path& dir,
                               ExportFormat format, const UmapColours* umap) {

@@ -9,11 +9,11 @@
 #include "test_support.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/model/model.hpp"
-#include "wsi/render/inspect.hpp"
+#include "wsi/cohort/inspect.hpp"
 
 namespace fs = std::filesystem;
 
-TEST_CASE("inspect: a partly done cohort with a failed slide is resumable", "[render]") {
+TEST_CASE("inspect: a partly done cohort with a failed slide is resumable", "[cohort]") {
   wsi::CohortSummary s;
   s.format = wsi::kCohortFormat;
   s.format_version = 1;
