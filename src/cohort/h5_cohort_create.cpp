@@ -11,6 +11,7 @@
 #include "cohort/h5_layout.hpp"
 #include "util/exclusive_file.hpp"
 #include "cohort/h5_parallel.hpp"
+#include "util/process_clock.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 
 namespace wsi {
@@ -290,16 +291,15 @@ void CohortFile::create(const std::string& path, const CohortPlan& plan, const C
                            "creating the file");
     Created created;
     const auto start = std::chrono::steady_clock::now();
-    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
     create_objects(file.id(), plan, partial, created);
-    const double created_s = seconds();
+    const double created_s = seconds_since(start);
     on_rank0(comm, [&] { write_initial(plan, created, partial); });
-    const double written_s = seconds();
+    const double written_s = seconds_since(start);
     h5::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), {partial, "/"}, "flushing");
     created = Created();
     file.close(partial, "/");
     spdlog::debug("cohort file {}: objects created in {:.3f} s, initial content {:.3f} s, flushed and closed {:.3f} s",
-                  partial, created_s, written_s - created_s, seconds() - written_s);
+                  partial, created_s, written_s - created_s, seconds_since(start) - written_s);
   }
   if (fill) {
     CohortFile file = open(partial, comm);

@@ -17,6 +17,7 @@
 #include "model/torch_model.hpp"
 #include "model/torch_state_dict.hpp"
 #include "util/exclusive_file.hpp"
+#include "util/process_clock.hpp"
 
 namespace wsi {
 namespace model_detail {
@@ -281,7 +282,7 @@ double measure_matmul_gflops(int m, int k, int n, double seconds) {
   while (runs < 2 || elapsed < seconds) {
     at::matmul(a, b);
     ++runs;
-    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    elapsed = seconds_since(start);
   }
   return 2.0 * m * k * n * runs / elapsed / 1e9;
 }

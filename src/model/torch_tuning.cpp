@@ -12,6 +12,7 @@
 #include <string>
 
 #include "model/torch_model.hpp"
+#include "util/process_clock.hpp"
 
 namespace wsi::model_detail {
 namespace {
@@ -28,8 +29,6 @@ constexpr double kBudgetSeconds = 120.0;     // past this, batch sizes are not m
 // max |candidate - fp32 reference| / max(1, max |reference|), features and probabilities.
 constexpr double kFp32Tolerance = 1e-4;
 constexpr double kBf16Tolerance = 0.05;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // The first `rows` rows of a and b agree within `tolerance` (both absent also agrees).
 bool agrees(const at::Tensor& a, const at::Tensor& b, int rows, double tolerance) {

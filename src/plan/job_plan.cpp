@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "plan/cohort_planning.hpp"
+#include "util/process_clock.hpp"
 #include "util/sha256.hpp"
 #include "wsi/schedule/failure.hpp"
 
@@ -18,10 +19,6 @@ namespace wsi {
 namespace {
 
 namespace fs = std::filesystem;
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 CohortPlan make_cohort_plan(const Job& job, const ModelDescription& model, const std::vector<SlidePlan>& plans,
                             const std::string& fingerprint, const Comm& comm) {

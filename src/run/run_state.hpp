@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "util/process_clock.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/job/job.hpp"
 #include "wsi/comm/comm.hpp"
@@ -18,9 +19,6 @@
 namespace wsi::run {
 
 using Clock = std::chrono::steady_clock;
-inline double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // A rank's threads: inference (intra-op), readers, CPU workers for per-slide work, and its
 // place on the node (picks its GPU).

@@ -13,6 +13,7 @@
 #include "run/output_lock.hpp"
 #include "run/slide_share.hpp"
 #include "run/test_hooks.hpp"
+#include "util/process_clock.hpp"
 #include "util/progress_log.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/cohort/tile_umap.hpp"
@@ -86,7 +87,7 @@ CohortFit fit_sample(const TileUmapFile& file, const CohortSummary& summary, con
   const auto t0 = std::chrono::steady_clock::now();
   fit.embedding = umap_fit(fit.features.data(), static_cast<int64_t>(fit.rows.size()), dim, options.umap);
   spdlog::info("umap: fitted the cohort sample of {} of {} tiles in {:.1f} s", fit.rows.size(), population,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+               seconds_since(t0));
   return fit;
 }
 

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wsi/comm/message.hpp"
+#include "util/process_clock.hpp"
 #include "util/progress_log.hpp"
 #include "wsi/schedule/coordinator.hpp"
 #include "wsi/schedule/signals.hpp"
@@ -115,7 +116,7 @@ struct Coordinator::State {
     if (final_sent) return;
     if (stop_requested()) return broadcast_epoch(true, true);
     if (static_cast<int>(idle.size()) == comm.size()) return broadcast_epoch(true, false);
-    const double since_epoch = std::chrono::duration<double>(Clock::now() - last_epoch).count();
+    const double since_epoch = seconds_since(last_epoch);
     const bool maps_due = maps_wanted && since_epoch >= std::min(interval, kMapsLatency);
     if (epoch_acks_pending == 0 && (since_epoch >= interval || epoch_wanted || maps_due)) {
       epoch_wanted = maps_wanted = false;
