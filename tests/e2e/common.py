@@ -40,9 +40,11 @@ def run(command, expect=0, env=None, log=None):
 def stop_at_epoch(command, log, sig=signal.SIGKILL, epochs=1, env=None):
     """Runs `command` with a pause after each epoch's rows, sends `sig` to its wsi-mpi processes
     (by pid: the launcher's children under mpirun) inside the pause of epoch number `epochs`, and
-    returns the exit status."""
+    returns the exit status. A short pause after each unit keeps the job running past the epochs
+    asked for however fast the machine (a fast CPU finishes a small cohort in one epoch)."""
     with open(log, "w") as out:
-        launcher = subprocess.Popen(command, env=environment({"WSI_TEST_EPOCH_PAUSE": "0.5", **(env or {})}),
+        pauses = {"WSI_TEST_EPOCH_PAUSE": "0.5", "WSI_TEST_UNIT_PAUSE": "0.05"}
+        launcher = subprocess.Popen(command, env=environment({**pauses, **(env or {})}),
                                     stdout=out, stderr=subprocess.STDOUT)
     while open(log).read().count("rank 0] warning: test hook: epoch rows written") < epochs:
         assert launcher.poll() is None, open(log).read()[-2000:]

@@ -85,6 +85,7 @@ print("a slide failed in inference stays failed on resume, and --retry-failed co
 disk = os.path.join(work, "disk")
 os.makedirs(disk)
 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", disk], check=True)
+launcher = None
 try:
     out = os.path.join(disk, "cohort.h5")
     log = os.path.join(work, "disk.log")
@@ -95,11 +96,11 @@ try:
     while "test hook: epoch rows written" not in open(log).read():
         assert launcher.poll() is None, open(log).read()[-2000:]
         time.sleep(0.02)
-    with open(os.path.join(disk, "filler"), "wb") as filler:  # fill what is left of the disk
+    # Fill what is left of the disk (unbuffered: nothing left to write, and fail, on close).
+    with open(os.path.join(disk, "filler"), "wb", buffering=0) as filler:
         try:
-            while True:
-                filler.write(b"\0" * 65536)
-                filler.flush()
+            while filler.write(b"\0" * 65536):
+                pass
         except OSError:
             pass
     status = launcher.wait(timeout=120)
@@ -109,5 +110,8 @@ try:
     run([binary, "run", "--job", job, "--output", out, "--batch-size", "4"] + args, log=log + ".resume")
     assert_same_results(reference, out)
 finally:
+    if launcher is not None and launcher.poll() is None:  # a failed check: the tmpfs is not busy
+        launcher.kill()
+        launcher.wait()
     subprocess.run(["umount", disk])
 print("a full disk stops the job with exit 1; the file resumes once space is back")
