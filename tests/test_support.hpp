@@ -20,6 +20,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "scratch.hpp"
 #include "wsi/cohort/cohort_file.hpp"
 #include "wsi/comm/comm.hpp"
 
@@ -106,10 +107,9 @@ inline std::string python_script(const std::string& name) {
   return std::string(WSI_TESTS_DIR) + "/python/" + name;
 }
 
-// A fresh, empty folder unique to this test name, under the build tree's tests/scratch (so that
-// builds and checkouts testing at the same time never share one).
+// A fresh, empty folder unique to this test name within this process's scratch folder.
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::path(WSI_TEST_SCRATCH) / name;
+  auto dir = scratch_root() / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -117,8 +117,8 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
 
 // Runs a shell command; throws with its output when it fails. Returns stdout+stderr.
 inline std::string run_command(const std::string& command) {
-  std::filesystem::create_directories(WSI_TEST_SCRATCH);
-  auto log = std::filesystem::path(WSI_TEST_SCRATCH) / ("command-" + std::to_string(getpid()) + ".log");
+  std::filesystem::create_directories(scratch_root());
+  auto log = scratch_root() / "command.log";
   int status = std::system((command + " > '" + log.string() + "' 2>&1").c_str());
   std::ifstream in(log);
   std::stringstream text;
