@@ -186,7 +186,6 @@ MpiDefault=pmix
 ReturnToService=2
 SwitchType=switch/none
 MailProg=/bin/true
-KillWait=10
 MinJobAge=600
 GresTypes=gpu
 EOF
@@ -217,8 +216,9 @@ slurm_cluster_start() {
   slurmctld=$(slurm_find_bin slurmctld); slurmd=$(slurm_find_bin slurmd)
   cpus=$(nproc)
   mem=$(slurm_node_memory)
+  # KillWait: the time a signalled job has to checkpoint before Slurm kills it.
   slurm_write_conf "SlurmctldHost=localhost" "SlurmdSpoolDir=$d/spool" "SlurmdPidFile=$d/run/slurmd.pid" \
-    "SlurmdLogFile=$d/log/slurmd.log" "NodeName=localhost CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN" \
+    "SlurmdLogFile=$d/log/slurmd.log" "KillWait=10" "NodeName=localhost CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN" \
     "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP"
   # Counted GPUs without device files: slurm/*.sbatch ask for --gpus-per-task=1 and run here
   # unchanged; no CUDA device is bound (wsi-mpi runs with --device cpu or auto).
@@ -389,9 +389,11 @@ slurm_cluster_start_hosts() {
   done
   # The controller must be this machine's name (any other: "This host not a valid controller").
   # A host that stops answering is DOWN after SlurmdTimeout; its jobs then fail over (requeue).
+  # The ranks left on the other hosts cannot finish a last checkpoint without the lost one's: they
+  # wait on it until Slurm kills them, KillWait after the requeue's SIGTERM.
   slurm_write_conf "SlurmctldHost=$(hostname -s)($SLURM_HOSTS_NET.1)" "SlurmdSpoolDir=$d/spool/%n" \
     "SlurmdPidFile=$d/run/slurmd-%n.pid" "SlurmdLogFile=$d/log/slurmd-%n.log" "SlurmdTimeout=6" \
-    "MessageTimeout=5" "${nodes[@]}" "PartitionName=debug Nodes=node[1-$n] Default=YES MaxTime=INFINITE State=UP"
+    "MessageTimeout=5" "KillWait=3" "${nodes[@]}" "PartitionName=debug Nodes=node[1-$n] Default=YES MaxTime=INFINITE State=UP"
   for (( k=1; k<=n; k++ )); do printf 'NodeName=node%s Name=gpu File=%s\n' "$k" /dev/null "$k" /dev/zero; done \
     > "$d/gres.conf"
   "$slurmctld" -D -i -f "$d/slurm.conf" > "$d/log/slurmctld.out" 2>&1 &

@@ -61,9 +61,9 @@ run)
   ;;
 
 node-lost)
-  # About 3800 tiles in units of 16; the unit pause keeps the job running long enough to lose
+  # About 1500 tiles in units of 16; the unit pause keeps the job running long enough to lose
   # a host in the middle, however fast the machine.
-  synth_cohort --slides 8 --size 8000x6000
+  synth_cohort --slides 6 --size 6000x4500
   JOB=$WORK/cohort/lost.ini
   grep -v -e '^unit-tiles' -e '^checkpoint-interval' -e '^batch-size' "$WORK/cohort/job.ini" > "$JOB"
   printf 'unit-tiles = 16\ncheckpoint-interval = 1\nbatch-size = 2\n' >> "$JOB"
@@ -112,11 +112,14 @@ print(" ".join(f"{p}:{len(open(p).read().split())}" for p in glob.glob(sys.argv[
       [ $((SECONDS - t)) -lt 60 ] || { ps -eo pid,args | grep slurmstepd >&2; fail "[$case] steps of job $job still run 60 s after the requeue"; }
       sleep 0.5
     done
+    say "[$case] no step of job $job left on the other hosts after $((SECONDS - t)) s"
     done_before=$($PY -c 'import h5py,sys,numpy
 f = h5py.File(sys.argv[1], "r"); print(" ".join(map(str, numpy.flatnonzero(f["progress/done"][:]))))' "$WORK/cohort/cohort.h5")
     snapshot=$(unit_log_sizes)
     sleep 2
     scontrol update JobId="$job" StartTime=now || fail "scontrol update StartTime=now failed"
+    slurm_wait_state "$job" RUNNING 240
+    say "[$case] job $job running again"
     wait_done "$job" 240
     rerun_hosts=($(job_hosts "$job"))
     say "[$case] job $job COMPLETED on ${rerun_hosts[*]} after the requeue"
