@@ -107,8 +107,11 @@ slurm_cluster_prepare() {
   id munge >/dev/null 2>&1 || slurm_fail "no 'munge' user: the munge package is not installed"
   [ "$(id -u)" = 0 ] || slurm_fail "the test cluster needs root (it runs slurmd as root)"
 
-  # Short path: the munge socket path must fit in a unix socket address (108 bytes).
-  SLURM_CLUSTER_DIR=$(mktemp -d /tmp/wsi-slurm.XXXXXX) || slurm_fail "mktemp failed"
+  # Under $TMPDIR, or /tmp where that path is too long: the munge socket's path must fit in a unix
+  # socket address (108 bytes).
+  local parent=${TMPDIR:-/tmp}
+  [ "${#parent}" -le 60 ] || parent=/tmp
+  SLURM_CLUSTER_DIR=$(mktemp -d "$parent/wsi-slurm.XXXXXX") || slurm_fail "mktemp failed in $parent"
   trap slurm_cluster_on_exit EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
