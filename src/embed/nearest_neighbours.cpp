@@ -27,6 +27,9 @@ namespace {
 
 // Eight lanes of floats (GCC's vector extension: one AVX register, or two SSE ones). Lane l sums
 // the terms of elements l, l + 8, l + 16, ... in order, so every instruction set gets the same sums.
+// (GCC notes that passing such a vector without AVX has another ABI: these helpers are internal
+// and always inlined, so no call passes one.)
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float Lanes __attribute__((vector_size(32)));
 typedef int32_t LaneBits __attribute__((vector_size(32)));
 
