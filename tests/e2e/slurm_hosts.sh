@@ -118,8 +118,6 @@ f = h5py.File(sys.argv[1], "r"); print(" ".join(map(str, numpy.flatnonzero(f["pr
     snapshot=$(unit_log_sizes)
     sleep 2
     scontrol update JobId="$job" StartTime=now || fail "scontrol update StartTime=now failed"
-    slurm_wait_state "$job" RUNNING 240
-    say "[$case] job $job running again"
     wait_done "$job" 240
     rerun_hosts=($(job_hosts "$job"))
     say "[$case] job $job COMPLETED on ${rerun_hosts[*]} after the requeue"
