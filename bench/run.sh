@@ -98,7 +98,7 @@ read -r e_tiles e_rate e_read e_inf e_wait e_write _ < <(rank_table e2e1.log)
 e_wall=$(wall_s e2e1.log)
 e_first=$(sed -nE 's/.*first batch inferred ([0-9.]+) s after.*/\1/p' e2e1.log | head -1)
 e_choice=$(sed -nE 's/.*numeric configuration: (.*)/\1/p' e2e1.log | head -1)
-e_plan=$(sed -nE 's/.*planned [0-9]+ tiles in [0-9]+ units \(([0-9.]+) s\).*/\1/p' e2e1.log | head -1)
+e_plan=$(awk '/rank  host +tiles/ {on=1; next} on && /info: +[0-9]+  [^ ]+ +[0-9]/ {sub(/.*info: +/, ""); print $9; exit}' e2e1.log)
 if [ "$native_bf16" = 1 ]; then
   echo "(b) end to end, --precision auto ..."
   run_job e2e1auto.log 1 --slides $e2e/manifest.csv "${model_args[@]}" --precision auto --threads "$threads" --output e2e1auto.h5
@@ -156,7 +156,7 @@ while read -r line; do
 done < variants.log
 echo "| (b) end-to-end \`wsi-mpi run\`, 1 rank, $e_choice | $(r "$e_tiles" "$e_wall") tiles/s wall clock ($e_tiles tiles in $e_wall s) = **$(r "$(r "$e_tiles" "$e_wall")" "$ceiling") of the ceiling** |"
 echo "| (b) the same, inference stage only (rank table: tiles / seconds inferring) | $(r "$e_tiles" "$e_inf") tiles/s = $(r "$(r "$e_tiles" "$e_inf")" "$ceiling") of the ceiling |"
-echo "| (b) where the wall time goes (s): process start to first batch / planning (per-slide: mask, grid) / waiting for reads / inferring / writing / rest (maps, closing) | $e_first / $e_plan / $e_read / $e_inf / $e_write / $(awk -v w="$e_wall" -v p="$e_first" -v a="$e_read" -v b="$e_inf" -v d="$e_write" 'BEGIN { printf "%.1f", w-p-a-b-d }') |"
+echo "| (b) where the wall time goes (s): process start to first batch / planning (per-slide: mask, grid; on the CPU workers, beside the rest) / waiting for reads / inferring / writing / rest (maps, closing) | $e_first / $e_plan / $e_read / $e_inf / $e_write / $(awk -v w="$e_wall" -v p="$e_first" -v a="$e_read" -v b="$e_inf" -v d="$e_write" 'BEGIN { printf "%.1f", w-p-a-b-d }') |"
 [ "$native_bf16" = 1 ] && echo "| (b) end-to-end with --precision auto ($a_choice) | $(r "$a_tiles" "$a_wall") tiles/s wall clock = $(r "$(r "$a_tiles" "$a_wall")" "$bf16_ceiling") of PyTorch's best bf16 |"
 echo "| (c) null model \`wsi-mpi run --model null\`, 1 reader (rank table) | $n_rate tiles/s (reading-wait $n_read s) |"
 echo "| (c) batch reader alone, 1 thread: planned / naive (one openslide_read_region per tile) | $planned / $naive tiles/s = $(r "$planned" "$naive")x |"

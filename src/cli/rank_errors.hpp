@@ -1,5 +1,7 @@
 // What the MPI commands (run, plan, aggregate) say when a rank fails, and with which status.
 #pragma once
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -35,7 +37,10 @@ int on_every_rank(const std::string& command, const Comm& world, Body body) {
       if (watch) watch->announce(message);
       MpiSession::abort(kExitJobFailed);
     }
-    return kExitJobFailed;
+    // Nor does a lone rank finalise MPI: HDF5 closes the files a failed job left open at
+    // MPI_Finalize, and crashes there on one whose metadata cannot be written (a full disk).
+    std::fflush(nullptr);
+    std::_Exit(kExitJobFailed);
   }
 }
 

@@ -113,9 +113,11 @@ CohortSummary read_cohort_summary(const std::string& path) {
   s.class_names = r.strings(n::kJobClassNames);
   s.feature_size = static_cast<int64_t>(r.counts().features);
   read_slides(r, s);
-  for (const std::string& key : keys) s.maps.push_back(map_shape(r, key));
+  const PlannedCounts planned = h5::planned_counts(r);
+  for (size_t i = 0; i < keys.size(); ++i)
+    s.maps.push_back(static_cast<int64_t>(i) < planned.slides ? map_shape(r, keys[i]) : MapShape{});
   read_progress(r, s);
-  s.tile_count = static_cast<int64_t>(r.counts().tiles);
+  h5::keep_planned(planned, s);
   s.has_probabilities = r.has(n::kTileProbabilities);
   if (s.feature_size > 0) {
     Handle features = r.open(n::kTileFeatures);
@@ -130,9 +132,11 @@ SlideMaps read_slide_maps(const std::string& path, const std::string& key) {
   const Reader reader(path);
   const h5::CheckedFile& r = reader.checked;
   const auto keys = r.strings(n::kSlideKey);
-  if (key.empty() || std::find(keys.begin(), keys.end(), key) == keys.end())
+  const auto found = std::find(keys.begin(), keys.end(), key);
+  if (key.empty() || found == keys.end())
     throw std::invalid_argument("cohort file '" + path + "' has no slide with key '" + key + "'");
   SlideMaps maps;
+  if (found - keys.begin() >= h5::planned_counts(r).slides) return maps;  // not planned yet
   maps.shape = map_shape(r, key);
   if (!has_maps(maps.shape)) return maps;
   const std::string group = std::string(n::kMaps) + "/" + key + "/";

@@ -1,5 +1,5 @@
-// CohortFile: open an existing cohort file in parallel and write raw data in place (docs/design.md
-// "Data flow" steps 4-6). Nothing here creates objects or attributes.
+// CohortFile: open an existing cohort file in parallel, grow it as slides are planned, and write
+// raw data in place (docs/cohort-file.md "How it is written").
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "cohort/h5_cohort_impl.hpp"
 #include "cohort/h5_layout.hpp"
 #include "cohort/h5_parallel.hpp"
 #include "cohort/h5_validate.hpp"
@@ -19,78 +20,14 @@ namespace wsi {
 using h5::Handle;
 using h5::Where;
 namespace n = h5::names;
-
-struct CohortFile::Impl {
-  std::string path;
-  std::optional<Comm> comm;
-  h5::ParallelFileOpen parallel;  // counted until everything below is closed
-  Handle file;  // declared first: closed last
-  Handle collective, independent;
-  Handle status, error, error_type, fractions, probabilities, features, done, unit_rank, state, stats, bounds;
-  std::vector<std::string> keys;
-  hsize_t slides = 0, tiles = 0, units = 0, stats_rows = 0, classes = 0, feature_size = 0;
-  bool features_float16 = false;
-
-  Where at(const std::string& object) const { return {path, object}; }
-  void close_all() {
-    for (Handle* h : {&status, &error, &error_type, &fractions, &probabilities, &features, &done, &unit_rank, &state,
-                      &stats, &bounds, &collective, &independent})
-      h->reset();
-  }
-};
+using h5::normalise;
+using h5::Range;
+using h5::write_ranges;
 
 namespace {
 
 hsize_t rows_of(const Handle& dataset, const std::string& path, const char* name) {
   return dataset ? h5::dims_of(dataset.id(), path, name).at(0) : 0;
-}
-
-// Sorted, non-overlapping row ranges; adjacent ones merged.
-struct Range {
-  hsize_t first, count;
-};
-std::vector<Range> normalise(std::vector<Range> ranges, hsize_t limit, const std::string& path, const char* what) {
-  ranges.erase(std::remove_if(ranges.begin(), ranges.end(), [](const Range& r) { return r.count == 0; }),
-               ranges.end());
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.first < b.first; });
-  std::vector<Range> out;
-  for (const Range& r : ranges) {
-    if (r.first + r.count > limit)
-      throw std::out_of_range("cohort file '" + path + "': " + what + " [" + std::to_string(r.first) + ", " +
-                              std::to_string(r.first + r.count) + ") past the end (" + std::to_string(limit) + ")");
-    if (!out.empty() && r.first < out.back().first + out.back().count)
-      throw std::invalid_argument("cohort file '" + path + "': overlapping " + what);
-    if (!out.empty() && r.first == out.back().first + out.back().count)
-      out.back().count += r.count;
-    else
-      out.push_back(r);
-  }
-  return out;
-}
-
-// Collective write of `ranges` (whole rows of `columns` values) from a packed buffer; a rank
-// with no ranges selects none but still calls H5Dwrite.
-void write_ranges(hid_t dataset, hid_t mem_type, const std::vector<Range>& ranges, hsize_t columns,
-                  const void* data, hid_t dxpl, const Where& where) {
-  Handle file_space = h5::make(H5Dget_space(dataset), where, "getting a dataspace");
-  // A zero-sized dataset (a job with no tiles) has no storage address, and a collective write
-  // into it fails even with nothing selected: every rank knows the size, so every rank skips.
-  if (H5Sget_simple_extent_npoints(file_space.id()) == 0) return;
-  hsize_t total = 0;
-  if (ranges.empty()) h5::check(H5Sselect_none(file_space.id()), where, "selecting nothing");
-  for (const Range& r : ranges) {
-    const hsize_t start[2] = {r.first, 0}, count[2] = {r.count, columns};
-    const H5S_seloper_t op = total == 0 ? H5S_SELECT_SET : H5S_SELECT_OR;
-    h5::check(H5Sselect_hyperslab(file_space.id(), op, start, nullptr, count, nullptr), where, "selecting rows");
-    total += r.count;
-  }
-  Handle mem_space = h5::simple_space({std::max<hsize_t>(total * columns, 1)});
-  if (total == 0) h5::check(H5Sselect_none(mem_space.id()), where, "selecting nothing");
-  static const char dummy[8] = {};
-  h5::check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), dxpl, data ? data : dummy), where,
-            "writing (collective)");
-  if (total > 0 && !h5::was_collective(dxpl))
-    spdlog::debug("cohort file {}: {} was written independently", where.file, where.object);
 }
 
 }  // namespace
@@ -154,10 +91,14 @@ CohortFile CohortFile::open(const std::string& path, const Comm& comm) {
   impl->state = checked.open(n::kEndState);
   impl->stats = checked.open(n::kStats);
   impl->bounds = checked.open(n::kTileBounds);
+  impl->tile_slide = checked.open(n::kTileSlide);
+  impl->units_table = checked.open(n::kUnits);
+  impl->planned_counts = checked.open(n::kPlanned);
   impl->keys = checked.strings(n::kSlideKey);
+  impl->planned = h5::planned_counts(checked);
   impl->slides = counts.slides;
-  impl->tiles = counts.tiles;
-  impl->units = counts.units;
+  impl->tiles = static_cast<hsize_t>(impl->planned.tiles);
+  impl->units = static_cast<hsize_t>(impl->planned.units);
   impl->stats_rows = rows_of(impl->stats, path, n::kStats);
   impl->classes = counts.classes;
   impl->feature_size = counts.features;
@@ -258,6 +199,9 @@ std::vector<TileBounds> CohortFile::read_bounds(int64_t first, int64_t count) co
 
 const std::string& CohortFile::path() const { return impl_->path; }
 
+const PlannedCounts& CohortFile::planned() const { return impl_->planned; }
+
+
 void CohortFile::write_maps(const std::vector<SlideImages>& mine) {
   Impl& m = *impl_;
   // Every (slide, image) any rank writes, as slide * 3 + image, in one sorted list on every rank.
@@ -338,4 +282,51 @@ void CohortFile::write_end_state(EndState state) {
   h5::write_all(impl_->state.id(), H5T_NATIVE_INT8, &value, impl_->independent.id(), impl_->at(n::kEndState));
 }
 
+namespace h5 {
+
+std::vector<Range> normalise(std::vector<Range> ranges, hsize_t limit, const std::string& path, const char* what) {
+  ranges.erase(std::remove_if(ranges.begin(), ranges.end(), [](const Range& r) { return r.count == 0; }),
+               ranges.end());
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.first < b.first; });
+  std::vector<Range> out;
+  for (const Range& r : ranges) {
+    if (r.first + r.count > limit)
+      throw std::out_of_range("cohort file '" + path + "': " + what + " [" + std::to_string(r.first) + ", " +
+                              std::to_string(r.first + r.count) + ") past the end (" + std::to_string(limit) + ")");
+    if (!out.empty() && r.first < out.back().first + out.back().count)
+      throw std::invalid_argument("cohort file '" + path + "': overlapping " + what);
+    if (!out.empty() && r.first == out.back().first + out.back().count)
+      out.back().count += r.count;
+    else
+      out.push_back(r);
+  }
+  return out;
+}
+
+// Collective write of `ranges` (whole rows of `columns` values) from a packed buffer; a rank
+// with no ranges selects none but still calls H5Dwrite.
+void write_ranges(hid_t dataset, hid_t mem_type, const std::vector<Range>& ranges, hsize_t columns,
+                  const void* data, hid_t dxpl, const Where& where) {
+  Handle file_space = h5::make(H5Dget_space(dataset), where, "getting a dataspace");
+  // A zero-sized dataset (a job with no tiles) has no storage address, and a collective write
+  // into it fails even with nothing selected: every rank knows the size, so every rank skips.
+  if (H5Sget_simple_extent_npoints(file_space.id()) == 0) return;
+  hsize_t total = 0;
+  if (ranges.empty()) h5::check(H5Sselect_none(file_space.id()), where, "selecting nothing");
+  for (const Range& r : ranges) {
+    const hsize_t start[2] = {r.first, 0}, count[2] = {r.count, columns};
+    const H5S_seloper_t op = total == 0 ? H5S_SELECT_SET : H5S_SELECT_OR;
+    h5::check(H5Sselect_hyperslab(file_space.id(), op, start, nullptr, count, nullptr), where, "selecting rows");
+    total += r.count;
+  }
+  Handle mem_space = h5::simple_space({std::max<hsize_t>(total * columns, 1)});
+  if (total == 0) h5::check(H5Sselect_none(mem_space.id()), where, "selecting nothing");
+  static const char dummy[8] = {};
+  h5::check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), dxpl, data ? data : dummy), where,
+            "writing (collective)");
+  if (total > 0 && !h5::was_collective(dxpl))
+    spdlog::debug("cohort file {}: {} was written independently", where.file, where.object);
+}
+
+}  // namespace h5
 }  // namespace wsi

@@ -109,6 +109,33 @@ Handle create_map_dataset(hid_t file, const std::string& name, const std::vector
   return create_allocated(file, name, H5T_STD_U8LE, dims, path, true);
 }
 
+Handle create_row_dataset(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                          const std::string& path) {
+  const Where where{path, name};
+  Handle dcpl = make(H5Pcreate(H5P_DATASET_CREATE), where, "creating a dataset property list");
+  hsize_t row_bytes = H5Tget_size(type);
+  for (size_t i = 1; i < dims.size(); ++i) row_bytes *= std::max<hsize_t>(dims[i], 1);
+  std::vector<hsize_t> chunk = dims, max_dims = dims;
+  chunk[0] = std::max<hsize_t>(1, kRowChunkBytes / std::max<hsize_t>(row_bytes, 1));
+  for (size_t i = 1; i < chunk.size(); ++i) chunk[i] = std::max<hsize_t>(chunk[i], 1);
+  max_dims[0] = H5S_UNLIMITED;
+  check(H5Pset_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data()), where, "setting the chunk size");
+  check(H5Pset_alloc_time(dcpl.id(), H5D_ALLOC_TIME_EARLY), where, "setting early allocation");
+  check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), where, "setting the fill time");
+  check(H5Pset_obj_track_times(dcpl.id(), 0), where, "switching object times off");
+  Handle space = make(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims.data()), where,
+                      "creating a dataspace");
+  return make(H5Dcreate2(file, name.c_str(), type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT), where,
+              "creating a dataset");
+}
+
+void grow_rows(hid_t dataset, hsize_t rows, const Where& where) {
+  std::vector<hsize_t> dims = dims_of(dataset, where.file, where.object);
+  if (dims.empty() || dims[0] >= rows) return;
+  dims[0] = rows;
+  check(H5Dset_extent(dataset, dims.data()), where, "extending");
+}
+
 Handle create_group(hid_t file, const std::string& name, const std::string& path, size_t heap_hint) {
   const Where where{path, name};
   Handle gcpl = make(H5Pcreate(H5P_GROUP_CREATE), where, "creating a group property list");

@@ -40,6 +40,8 @@ inline constexpr const char* kUnits = "/progress/units";
 inline constexpr const char* kDone = "/progress/done";
 inline constexpr const char* kUnitRank = "/progress/rank";
 inline constexpr const char* kEndState = "/progress/state";
+// How far the file has grown: slides planned (a prefix of /slides), tiles and units they hold.
+inline constexpr const char* kPlanned = "/progress/planned";
 inline constexpr const char* kStats = "/stats/ranks";
 inline constexpr const char* kJobConfig = "/job/config";
 inline constexpr const char* kJobFingerprint = "/job/fingerprint";
@@ -88,6 +90,14 @@ inline constexpr hsize_t kMapChunk = 256;
 inline constexpr unsigned kMapDeflateLevel = 4;
 Handle create_map_dataset(hid_t file, const std::string& name, const std::vector<hsize_t>& dims,
                           const std::string& path);
+// Chunked (about kRowChunkBytes a chunk), unlimited in rows, storage allocated as it grows,
+// fill values never written: the tile and unit tables, which grow as slides are planned.
+inline constexpr hsize_t kRowChunkBytes = hsize_t{1} << 20;
+Handle create_row_dataset(hid_t file, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                          const std::string& path);
+// Collective: a row dataset grown to `rows` rows (never shrunk: rows past the file's planned
+// ones, left by a killed extension, are rewritten when their slides are planned again).
+void grow_rows(hid_t dataset, hsize_t rows, const Where& where);
 Handle create_group(hid_t file, const std::string& name, const std::string& path, size_t heap_hint = 0);
 Handle open_dataset(hid_t file, const std::string& name, const std::string& path);
 bool exists(hid_t file, const std::string& name);  // name is an absolute path of depth <= 2
@@ -108,6 +118,12 @@ void write_all(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, cons
 // write) when `data` is null.
 void write_all_or_nothing(hid_t dataset, hid_t mem_type, const void* data, hid_t dxpl, const Where& where);
 void read_all(hid_t dataset, hid_t mem_type, void* data, const Where& where);
+
+// ---- slides (h5_cohort_create.cpp) ----
+// Rows [first, first + rows.size()) of every /slides dataset (strings cut to their width).
+void write_slide_rows(hid_t file, const std::vector<SlideRow>& rows, hsize_t first, hid_t dxpl, const std::string& path);
+// Collective: /maps/<key> with its datasets (a leftover group of that name is replaced).
+void create_slide_maps(hid_t file, const std::string& key, const MapShape& shape, const std::string& path);
 
 // ---- attributes (collective in parallel: every rank writes the same) ----
 void write_string_attribute(hid_t object, const char* name, const std::string& value, const Where& where);

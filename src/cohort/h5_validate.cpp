@@ -68,6 +68,7 @@ const std::vector<Layout>& layout_table() {
       {n::kUnits, E::int64, {U, fixed(3)}},
       {n::kDone, E::uint8, {U}},
       {n::kUnitRank, E::int32, {U}},
+      {n::kPlanned, E::int64, {fixed(3)}},
       {n::kEndState, E::int8, {}},
       {n::kStats, E::float64, {{Count::stats_rows}, fixed(static_cast<hsize_t>(n::kStatsColumnCount))}},
   };
@@ -218,8 +219,10 @@ std::vector<std::string> CheckedFile::check_layout() const {
   for (const std::string& key : keys)
     if (!is_plain_file_name(key) || !unique.insert(key).second)
       refuse("/slides/key '" + key + "' is not a unique plain file name");
-  for (const std::string& key : keys) {
-    const std::string group = std::string(n::kMaps) + "/" + key + "/";
+  // A slide's maps are the file's once it is planned: a killed extension may leave others half made.
+  const auto planned = static_cast<size_t>(planned_counts(*this).slides);
+  for (size_t i = 0; i < planned; ++i) {
+    const std::string group = std::string(n::kMaps) + "/" + keys[i] + "/";
     if (!has(group.substr(0, group.size() - 1))) continue;
     open(group + n::kMapPrediction);
     open(group + n::kMapTissue);

@@ -110,6 +110,13 @@ int read_int_attribute(hid_t object, const char* name, const Where& where);
 // version kCohortFormatVersion.
 void check_format(hid_t file, const std::string& path);
 
+// /progress/planned, refused unless within the file's counts (the tables may hold more rows:
+// a killed extension).
+PlannedCounts planned_counts(const CheckedFile& file);
+// The summary cut to the planned part: units past it dropped, slides past it read as pending,
+// without tiles or maps.
+void keep_planned(const PlannedCounts& planned, CohortSummary& summary);
+
 // Every value a reader trusts as an index, a count or a size, checked against the rest of the file.
 void check_consistent(const CheckedFile& file, const CohortSummary& summary);
 

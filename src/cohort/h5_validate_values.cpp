@@ -70,12 +70,49 @@ void check_format(hid_t file, const std::string& path) {
                                 "; this wsi-mpi reads version " + std::to_string(kCohortFormatVersion));
 }
 
+PlannedCounts planned_counts(const CheckedFile& file) {
+  const auto values = file.all<int64_t>(n::kPlanned, H5T_NATIVE_INT64);
+  const PlannedCounts planned{values.at(0), values.at(1), values.at(2)};
+  const Counts& c = file.counts();
+  if (planned.slides < 0 || planned.tiles < 0 || planned.units < 0 || uint64_t(planned.slides) > c.slides ||
+      uint64_t(planned.tiles) > c.tiles || uint64_t(planned.units) > c.units)
+    file.refuse(std::string(n::kPlanned) + " says " + std::to_string(planned.slides) + " slides, " +
+                std::to_string(planned.tiles) + " tiles and " + std::to_string(planned.units) +
+                " units are planned, more than the file holds (" + std::to_string(c.slides) + ", " +
+                std::to_string(c.tiles) + ", " + std::to_string(c.units) + ")");
+  return planned;
+}
+
+void keep_planned(const PlannedCounts& planned, CohortSummary& s) {
+  const auto units = static_cast<size_t>(planned.units);
+  s.units.resize(std::min(s.units.size(), units));
+  s.done.resize(std::min(s.done.size(), units));
+  s.unit_rank.resize(std::min(s.unit_rank.size(), units));
+  s.planned_slides = planned.slides;
+  s.tile_count = planned.tiles;
+  for (size_t i = static_cast<size_t>(planned.slides); i < s.slides.size(); ++i) {
+    SlideRow& row = s.slides[i];
+    SlideRow unplanned;
+    unplanned.id = row.id, unplanned.key = row.key, unplanned.path = row.path;
+    unplanned.tile_start = planned.tiles;
+    row = std::move(unplanned);
+    if (i < s.maps.size()) s.maps[i] = MapShape{};
+  }
+}
+
 // long: one check after another, each with its own message
 void check_consistent(const CheckedFile& file, const CohortSummary& s) {
   const auto S = static_cast<int64_t>(s.slides.size()), N = s.tile_count;
   const auto in = [](auto value, auto low, auto high) { return value >= low && value <= high; };
+  int64_t next_tile = 0;  // the planned slides' tiles follow each other in slide order
   for (const SlideRow& row : s.slides) {
     const std::string slide = "slide '" + row.id + "'";
+    if (&row - s.slides.data() < s.planned_slides) {
+      if (row.tile_start != next_tile)
+        file.refuse(slide + " starts at tile " + std::to_string(row.tile_start) + ", not " + std::to_string(next_tile) +
+                    " where the slide before it ends");
+      if (row.tile_count >= 0 && row.tile_count <= N - next_tile) next_tile += row.tile_count;
+    }
     if (!in(static_cast<int>(row.status), 0, 2))
       file.refuse(slide + " has status " + std::to_string(static_cast<int>(row.status)));
     if (row.tile_start < 0 || row.tile_count < 0 || row.tile_start > N || row.tile_count > N - row.tile_start)
@@ -94,6 +131,9 @@ void check_consistent(const CheckedFile& file, const CohortSummary& s) {
           std::isfinite(row.objective_power)))
       file.refuse(slide + " has tiles and a scale outside 2^-20..2^20, or an mpp or objective power that is not finite");
   }
+  if (next_tile != N)
+    file.refuse("the planned slides hold " + std::to_string(next_tile) + " tiles, " + std::string(n::kPlanned) +
+                " says " + std::to_string(N));
   // The resume merges a map one row of C float sums at a time: each row must fit one read.
   const uint64_t classes = s.has_probabilities ? s.class_names.size() : 0;
   for (size_t i = 0; i < s.maps.size(); ++i)
@@ -102,8 +142,9 @@ void check_consistent(const CheckedFile& file, const CohortSummary& s) {
                   " classes on this machine (a row of sums over an eighth of its memory)");
   for (size_t u = 0; u < s.units.size(); ++u) {
     const WorkUnit& unit = s.units[u];
-    if (unit.slide < 0 || unit.slide >= S)
-      file.refuse("unit " + std::to_string(u) + " names slide " + std::to_string(unit.slide));
+    if (unit.slide < 0 || unit.slide >= std::min(S, s.planned_slides))
+      file.refuse("unit " + std::to_string(u) + " names slide " + std::to_string(unit.slide) + " of the " +
+                  std::to_string(s.planned_slides) + " planned");
     const SlideRow& row = s.slides[unit.slide];
     if (unit.tile_count < 0 || unit.first_tile < row.tile_start || unit.first_tile > row.tile_start + row.tile_count ||
         unit.tile_count > row.tile_start + row.tile_count - unit.first_tile)

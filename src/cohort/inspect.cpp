@@ -78,6 +78,7 @@ CohortInspection inspect_cohort(const CohortSummary& s, const std::string& path,
   out.class_names = s.class_names;
   out.end_state = enum_name(kEndStateNames, s.end_state);
   out.tiles_total = s.tile_count;
+  out.slides_planned = s.planned_slides;
   out.ranks = static_cast<int>(s.stats.size());
   for (const RankStats& r : s.stats) out.seconds_total = std::max(out.seconds_total, r.seconds_total);
 
@@ -117,7 +118,8 @@ CohortInspection inspect_cohort(const CohortSummary& s, const std::string& path,
     ++out.units_done;
     out.tiles_done += unit.tile_count;
   }
-  out.resumable = s.end_state != EndState::complete && out.units_done < out.units_total;
+  out.resumable = s.end_state != EndState::complete &&
+                  (out.units_done < out.units_total || out.slides_planned < static_cast<int64_t>(s.slides.size()));
   return out;
 }
 
@@ -153,7 +155,7 @@ std::string inspection_text(const CohortInspection& c) {
   }
   out << "\ntotals:\n"
       << "  slides:     " << c.slides_done << " done, " << c.slides_failed << " failed, " << c.slides_pending
-      << " pending (of " << c.slides.size() << ")\n"
+      << " pending (of " << c.slides.size() << "); " << c.slides_planned << " planned\n"
       << "  units:      " << c.units_done << " of " << c.units_total << " done\n"
       << "  tiles:      " << c.tiles_done << " of " << c.tiles_total << " done\n";
   if (c.seconds_total > 0)
@@ -184,6 +186,7 @@ std::string inspection_json(const CohortInspection& c) {
                        {"slides_done", c.slides_done},
                        {"slides_failed", c.slides_failed},
                        {"slides_pending", c.slides_pending},
+                       {"slides_planned", c.slides_planned},
                        {"units_done", c.units_done},
                        {"units_total", c.units_total},
                        {"tiles_done", c.tiles_done},

@@ -1,6 +1,5 @@
-// Private to src/plan/: the cohort planned over the ranks (see wsi/plan/job_plan.hpp). Each rank
-// plans slides rank, rank + size, ... on its CPU workers and keeps what planning saw of them (the
-// tissue mask and thumbnail) in a PlanScratch until the cohort file takes them.
+// Private to src/plan/: where a rank keeps what planning saw of its slides (the tissue mask and
+// thumbnail) until the cohort file takes them (CohortPlanner, wsi/plan/job_plan.hpp).
 #pragma once
 #include <filesystem>
 #include <string>
@@ -17,7 +16,7 @@
 namespace wsi {
 
 // Planning keeps each slide's mask and thumbnail here (node-local, $TMPDIR) until the file
-// exists: memory stays flat in the number of slides. PNG level 1: fast, and masks shrink ~100x.
+// takes them: memory stays flat in the look-ahead. PNG level 1: fast, and masks shrink ~100x.
 // The folder is mkdtemp's (a fresh name, mode 0700): nobody else can have put anything in it.
 class PlanScratch {
  public:
@@ -35,9 +34,9 @@ class PlanScratch {
   std::filesystem::path dir_;
 };
 
-// Collective: every slide's plan, in manifest order with its tiles numbered, on every rank. The
-// slides this rank planned leave their images in `scratch`. Duplicate slide ids fail.
-std::vector<SlidePlan> plan_cohort(const Job& job, const std::vector<ManifestEntry>& manifest, const Comm& comm,
-                                   WorkerPool& pool, const PlanScratch& scratch);
+// Collective, before the file is made or grows: a rank whose file-size limit (ulimit -f) is below
+// `bytes` would fail in the middle of a collective write, where HDF5 1.10 cannot tell the other
+// ranks; so every rank stops here, with a message naming the limit to raise.
+void check_file_size_limit(const std::string& output, uint64_t bytes, const Comm& comm);
 
 }  // namespace wsi

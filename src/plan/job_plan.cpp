@@ -1,8 +1,6 @@
-// The cohort file created from the plans, or an existing file's plan taken back; see
+// The cohort file created with nothing planned, or an existing file's plan taken back; see
 // wsi/plan/job_plan.hpp.
 #include "wsi/plan/job_plan.hpp"
-
-#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -20,7 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-CohortPlan make_cohort_plan(const Job& job, const ModelDescription& model, const std::vector<SlidePlan>& plans,
+CohortPlan make_cohort_plan(const Job& job, const ModelDescription& model, const std::vector<ManifestEntry>& manifest,
                             const std::string& fingerprint, const Comm& comm) {
   CohortPlan cohort;
   cohort.job_json = to_json(job);
@@ -29,36 +27,12 @@ CohortPlan make_cohort_plan(const Job& job, const ModelDescription& model, const
   cohort.probabilities = job.wants_probabilities();
   cohort.feature_size = job.wants_features() ? model.feature_size : 0;
   cohort.features_float16 = job.features_float16;
-  for (size_t s = 0; s < plans.size(); ++s) {
-    cohort.slides.push_back(plans[s].row);
-    cohort.maps.push_back(plans[s].maps);
-    cohort.tile_slide.insert(cohort.tile_slide.end(), plans[s].tiles.size(), static_cast<int32_t>(s));
-    cohort.tile_bounds.insert(cohort.tile_bounds.end(), plans[s].tiles.begin(), plans[s].tiles.end());
+  for (const ManifestEntry& entry : manifest) {
+    SlideRow& row = cohort.slides.emplace_back();
+    row.id = entry.id, row.key = entry.key, row.path = entry.path;
   }
-  cohort.units = make_units(plans, job.unit_tiles);
   cohort.stats_ranks = comm.size();
   return cohort;
-}
-
-// Collective: each rank writes the masks and thumbnails of the slides it planned, a few slides
-// per round, so that memory holds a few images at a time.
-void write_planned_images(CohortFile& file, const std::vector<SlidePlan>& plans, const PlanScratch& scratch,
-                          const Comm& comm) {
-  constexpr size_t kSlidesPerRound = 8;
-  std::vector<size_t> mine;
-  for (size_t s = comm.rank(); s < plans.size(); s += comm.size())
-    if (plans[s].row.status == SlideStatus::pending && has_maps(plans[s].maps)) mine.push_back(s);
-  const int64_t rounds = comm.all_reduce_max(static_cast<int64_t>((mine.size() + kSlidesPerRound - 1) / kSlidesPerRound));
-  for (int64_t round = 0; round < rounds; ++round) {
-    std::vector<PlannedImages> images;
-    std::vector<CohortFile::SlideImages> writes;
-    for (size_t k = round * kSlidesPerRound; k < std::min(mine.size(), (round + 1) * kSlidesPerRound); ++k)
-      images.push_back(scratch.take(mine[k], plans[mine[k]].maps.thumbnail_height > 0));
-    for (size_t k = 0; k < images.size(); ++k)
-      writes.push_back({static_cast<int64_t>(mine[round * kSlidesPerRound + k]), nullptr,
-                        images[k].thumbnail.empty() ? nullptr : images[k].thumbnail.data, images[k].tissue.data});
-    file.write_maps(writes);
-  }
 }
 
 // "key=value" lines that differ between two fingerprints, for a refused resume.
@@ -85,18 +59,6 @@ std::string fingerprint_difference(const std::string& stored, const std::string&
   return diff;
 }
 
-// Agreed by every rank before the file is made: a rank whose file-size limit (ulimit -f) is
-// below what the file may reach would fail in the middle of a collective write, where HDF5 1.10
-// cannot tell the other ranks; so the job stops here, saying which rank and what to raise.
-void check_file_size_limit(const std::string& output, uint64_t bytes, const Comm& comm) {
-  rlimit limit{};
-  std::string message;
-  if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < bytes)
-    message = "this rank may write files of at most " + std::to_string(limit.rlim_cur) + " bytes (ulimit -f), and " +
-              output + " may grow to " + std::to_string(bytes) + " bytes: raise the limit";
-  agree_on(comm, "file size limit", message.empty() ? StepResult::ok : StepResult::failed, message);
-}
-
 }  // namespace
 
 std::string job_fingerprint(const Job& job) {
@@ -110,27 +72,20 @@ std::string job_fingerprint(const Job& job) {
   return fingerprint(job, hashes);
 }
 
-JobState plan_and_create(const Job& job, const ModelDescription& model, const std::vector<ManifestEntry>& manifest,
-                         const std::string& fingerprint, const std::string& numeric_config, const Comm& comm,
-                         WorkerPool& pool, RankStats& stats) {
-  const auto start = std::chrono::steady_clock::now();
-  const PlanScratch scratch(comm.rank());
-  std::vector<SlidePlan> plans = plan_cohort(job, manifest, comm, pool, scratch);
-  stats.seconds_planning += seconds_since(start);
-  CohortPlan cohort = make_cohort_plan(job, model, plans, fingerprint, comm);
+JobState create_cohort_file(const Job& job, const ModelDescription& model, const std::vector<ManifestEntry>& manifest,
+                            const std::string& fingerprint, const std::string& numeric_config, const Comm& comm) {
+  CohortPlan cohort = make_cohort_plan(job, model, manifest, fingerprint, comm);
   cohort.numeric_config = numeric_config;
-  for (SlidePlan& plan : plans) std::vector<TileBounds>().swap(plan.tiles);
   check_file_size_limit(job.output, cohort_file_bytes_bound(cohort), comm);
-  CohortFile::create(job.output, cohort, comm,
-                     [&](CohortFile& file) { write_planned_images(file, plans, scratch, comm); });
-  if (comm.rank() == 0)
-    spdlog::info("planned {} tiles in {} units ({:.1f} s)", cohort.tile_bounds.size(), cohort.units.size(),
-                 seconds_since(start));
+  CohortFile::create(job.output, cohort, comm);
   JobState state;
-  state.plans = std::move(plans);
-  state.units = cohort.units;
-  state.done.assign(cohort.units.size(), 0);
+  for (size_t s = 0; s < manifest.size(); ++s) {
+    SlidePlan& plan = state.plans.emplace_back();
+    plan.row = cohort.slides[s];
+    plan.mask_path = manifest[s].mask;
+  }
   state.classes = static_cast<int64_t>(cohort.class_names.size());
+  state.tile_feature_bytes = cohort.feature_size * (cohort.features_float16 ? 2 : 4);
   state.numeric_config = numeric_config;
   return state;
 }
@@ -154,7 +109,11 @@ JobState resume_state(const Job& job, const std::vector<ManifestEntry>& manifest
   state.done = summary.done;
   state.previous_stats = summary.stats;
   state.classes = static_cast<int64_t>(summary.class_names.size());
+  state.tile_feature_bytes = summary.feature_size * (summary.features_float16 ? 2 : 4);
   state.numeric_config = summary.numeric_config;
+  state.planned_slides = summary.planned_slides;
+  for (size_t u = 0; u < state.units.size(); ++u)
+    if (state.done[u]) state.tiles_done_at_start += state.units[u].tile_count;
   for (size_t s = 0; s < summary.slides.size(); ++s) {
     SlidePlan plan;
     plan.row = summary.slides[s];

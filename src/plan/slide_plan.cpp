@@ -120,21 +120,20 @@ SlidePlan plan_slide(const ManifestEntry& entry, const Job& job, PlannedImages* 
   return plan;
 }
 
-int64_t number_tiles(std::vector<SlidePlan>& plans) {
-  int64_t next = 0;
+int64_t number_tiles(std::vector<SlidePlan>& plans, int64_t first_tile) {
+  int64_t next = first_tile;
   for (SlidePlan& plan : plans) {
     plan.row.tile_start = next;
-    plan.row.tile_count = static_cast<int64_t>(plan.tiles.size());
     next += plan.row.tile_count;
   }
   return next;
 }
 
-std::vector<WorkUnit> make_units(const std::vector<SlidePlan>& plans, int64_t unit_tiles) {
+std::vector<WorkUnit> make_units(const std::vector<SlidePlan>& plans, int64_t first_slide, int64_t unit_tiles) {
   std::vector<WorkUnit> units;
   for (size_t s = 0; s < plans.size(); ++s)
     for (int64_t first = 0; first < plans[s].row.tile_count; first += unit_tiles)
-      units.push_back({static_cast<int64_t>(s), plans[s].row.tile_start + first,
+      units.push_back({first_slide + static_cast<int64_t>(s), plans[s].row.tile_start + first,
                        std::min(unit_tiles, plans[s].row.tile_count - first)});
   return units;
 }

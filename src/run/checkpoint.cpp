@@ -11,9 +11,8 @@
 
 namespace wsi::run {
 
-double checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
+void checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
                         const TestHooks& hooks, const Comm& comm, const std::string& output) {
-  const auto start = Clock::now();
   fail_point(comm, "epoch");
   std::vector<CohortFile::TileRows> rows;
   std::vector<int64_t> units;
@@ -32,10 +31,8 @@ double checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state
   // Every rank learns what every rank checkpointed (the done flags of the whole job).
   const std::vector<int64_t> all = all_gather_concat(comm, units, "units checkpointed");
   for (int64_t u : all) state.done[u] = 1;
-  const double seconds = seconds_since(start);
   maps.units_done(all);
   if (comm.rank() == 0) write_progress_file(output, state, maps.slides_done(), "running");
-  return seconds;
 }
 
 void write_progress_file(const std::string& output, const JobState& state, int64_t slides_done,
@@ -45,14 +42,28 @@ void write_progress_file(const std::string& output, const JobState& state, int64
     tiles += state.units[u].tile_count;
     if (state.done[u]) ++units_done, tiles_done += state.units[u].tile_count;
   }
-  const Json progress = {{"state", status},
-                         {"units_done", units_done},
-                         {"units_total", static_cast<int64_t>(state.units.size())},
-                         {"tiles_done", tiles_done},
-                         {"tiles_total", tiles},
-                         {"slides_done", slides_done},
-                         {"slides_total", static_cast<int64_t>(state.plans.size())},
-                         {"updated_unix", static_cast<int64_t>(std::time(nullptr))}};
+  const auto slides = static_cast<int64_t>(state.plans.size());
+  // Until every slide is planned, the cohort's tiles are extrapolated from the planned slides.
+  const int64_t tiles_expected =
+      state.planned_slides >= slides || state.planned_slides == 0
+          ? tiles
+          : static_cast<int64_t>(static_cast<double>(tiles) * slides / static_cast<double>(state.planned_slides));
+  const double seconds = seconds_since_process_start();
+  Json progress = {{"state", status},
+                   {"slides_planned", state.planned_slides},
+                   {"slides_total", slides},
+                   {"units_done", units_done},
+                   {"units_total", static_cast<int64_t>(state.units.size())},
+                   {"tiles_done", tiles_done},
+                   {"tiles_total", tiles},
+                   {"tiles_expected", tiles_expected},
+                   {"slides_done", slides_done},
+                   {"seconds_running", seconds},
+                   {"updated_unix", static_cast<int64_t>(std::time(nullptr))}};
+  // The rate of this process so far (a resumed job's tiles done before it are not counted).
+  const int64_t tiles_this_run = tiles_done - state.tiles_done_at_start;
+  if (status == "running" && tiles_this_run > 0 && seconds > 0)
+    progress["eta_seconds"] = static_cast<double>(tiles_expected - tiles_done) * seconds / tiles_this_run;
   const std::string path = output + ".progress.json";
   try {  // atomic: a reader sees the old file or the new one
     write_file_atomically(path, json_text(progress) + "\n");

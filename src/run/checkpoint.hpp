@@ -18,13 +18,13 @@ struct UnitResult {
 };
 
 // Collective. Writes `finished` (this rank's), marks every rank's checkpointed units done in
-// `state`, hands them to `maps`, and (rank 0) rewrites OUT.h5.progress.json. Returns the seconds
-// spent writing on this rank.
-double checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
+// `state`, hands them to `maps`, and (rank 0) rewrites OUT.h5.progress.json.
+void checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
                         const TestHooks& hooks, const Comm& comm, const std::string& output);
 
 // OUT.h5.progress.json, replaced atomically: what `inspect` shows of a live or stopped job.
-// `slides_done`: slides with their maps written, on all ranks.
+// `slides_done`: slides with their maps written, on all ranks. While slides are being planned,
+// the tiles of the cohort are estimated from those planned so far.
 void write_progress_file(const std::string& output, const JobState& state, int64_t slides_done,
                          const std::string& status);
 

@@ -112,8 +112,10 @@ class Worker::UnitWork {
 };
 
 Worker::Worker(const Job& job, Model& model, JobState& state, CohortFile& file, MapMaker& maps,
-               const ThreadPlan& threads, const Comm& world, const Comm& coordination, RankStats& stats)
-    : job_(job), state_(state), file_(file), maps_(maps), world_(world), channel_(coordination),
+               CohortPlanner& planner, Coordinator* coordinator, const ThreadPlan& threads, const Comm& world,
+               const Comm& coordination, RankStats& stats)
+    : job_(job), state_(state), file_(file), maps_(maps), planner_(planner), coordinator_(coordinator), world_(world),
+      channel_(coordination),
       work_(std::make_unique<UnitWork>(job, model, state, file, threads, world.rank() == 0)), hooks_(world.rank()),
       stats_(stats) {}
 
@@ -126,7 +128,7 @@ bool Worker::run() {
       if (event->kind == WorkEvent::epoch) {
         if (event->final && waiting) await_reply();
         if (event->final && event->stop && work_->active()) work_->abandon();
-        epoch();
+        epoch(event->final);
         if (event->final) {
           channel_.goodbye();
           return event->stop;
@@ -139,6 +141,8 @@ bool Worker::run() {
       }
     }
     if (maps_.take_ready_signal()) channel_.request_maps_epoch();
+    if (!plans_requested_ && !planner_.finished() && planner_.has_ready())
+      channel_.request_plans_epoch(), plans_requested_ = true;
     if (work_->active()) step();
     else if (!waiting && !idle) channel_.request(work_->open_slide()), waiting = true;
     else {
@@ -191,10 +195,25 @@ void Worker::await_reply() {
   }
 }
 
-void Worker::epoch() {
-  stats_.seconds_writing += checkpoint_epoch(finished_, state_, file_, maps_, hooks_, world_, job_.output);
+void Worker::epoch(bool final) {
+  const auto start = Clock::now();
+  checkpoint_epoch(finished_, state_, file_, maps_, hooks_, world_, job_.output);
   finished_.clear();
   held_bytes_ = 0, epoch_requested_ = false;
+  if (!final && !planner_.finished()) {  // the same on every rank: the append is collective
+    const int64_t first_slide = state_.planned_slides;
+    const std::vector<int64_t> added =
+        planner_.append_ready(file_, state_, [this] { hooks_.between_growth_and_record(); });
+    maps_.slides_planned(first_slide, added);
+    if (coordinator_) {
+      std::vector<WorkUnit> units;
+      for (int64_t u : added) units.push_back(state_.units[u]);
+      coordinator_->add_units(units, planner_.finished());
+    }
+    if (world_.rank() == 0) write_progress_file(job_.output, state_, maps_.slides_done(), "running");
+    plans_requested_ = false;
+  }
+  stats_.seconds_writing += seconds_since(start);
 }
 
 }  // namespace wsi::run

@@ -1,6 +1,7 @@
 // Data-flow step 3: a rank's main thread during inference. It asks the coordinator for units,
 // computes them batch by batch (reader threads fill batches while the model runs), and joins
-// every checkpoint epoch the coordinator starts. Private to src/run/.
+// every checkpoint epoch the coordinator starts, in which the file also grows by the slides
+// planned meanwhile (their units go to the coordinator). Private to src/run/.
 #pragma once
 #include <memory>
 
@@ -20,8 +21,10 @@ BatchGeometry batch_geometry(const Job& job, const ModelDescription& model);
 class Worker {
  public:
   // `stats` gains this rank's tiles and seconds reading, inferring, waiting and writing.
-  Worker(const Job& job, Model& model, JobState& state, CohortFile& file, MapMaker& maps, const ThreadPlan& threads,
-         const Comm& world, const Comm& coordination, RankStats& stats);
+  // `coordinator`: rank 0's, else null.
+  Worker(const Job& job, Model& model, JobState& state, CohortFile& file, MapMaker& maps, CohortPlanner& planner,
+         Coordinator* coordinator, const ThreadPlan& threads, const Comm& world, const Comm& coordination,
+         RankStats& stats);
   ~Worker();
   // Until the coordinator's final epoch; returns true when a signal stopped the run (resumable).
   bool run();
@@ -33,12 +36,15 @@ class Worker {
   void step();
   void fail(int64_t slide, const std::string& error);
   void await_reply();
-  void epoch();
+  void epoch(bool final);
 
   const Job& job_;
   JobState& state_;
   CohortFile& file_;
   MapMaker& maps_;
+  CohortPlanner& planner_;
+  Coordinator* coordinator_;
+  bool plans_requested_ = false;
   const Comm& world_;
   WorkChannel channel_;
   std::unique_ptr<UnitWork> work_;

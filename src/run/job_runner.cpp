@@ -196,9 +196,16 @@ JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const Ab
     agree_numeric_config(job, *started.model, recorded, started.fingerprint, started.threads, comm);
   RankStats stats = configuration_stats(*started.model);
   if (!started.resume)
-    state = plan_and_create(job, started.model->description(), started.manifest, started.fingerprint,
-                            plan_only ? "" : to_json(started.model->configuration()), comm, pool, stats);
+    state = create_cohort_file(job, started.model->description(), started.manifest, started.fingerprint,
+                               plan_only ? "" : to_json(started.model->configuration()), comm);
+  CohortFile file = CohortFile::open(job.output, comm);
+  CohortPlanner planner(job, started.manifest, state, comm, pool);
   if (plan_only) {
+    while (!planner.finished()) {
+      planner.wait_all();
+      planner.append_ready(file, state);
+    }
+    file.close();
     if (comm.rank() == 0)
       spdlog::info("{} {}: run `wsi-mpi run` with the same job to compute it", job.output,
                    started.resume ? "was planned already" : "is planned");
@@ -206,24 +213,26 @@ JobOutcome run_stages(const Job& job, const Comm& comm, bool plan_only, const Ab
   }
   const std::vector<int64_t> todo = units_to_do(state);
   if (started.resume && comm.rank() == 0)
-    spdlog::info("{} of {} units left to compute", todo.size(), state.units.size());
-
-  CohortFile file = CohortFile::open(job.output, comm);
+    spdlog::info("{} of {} units left to compute, {} of {} slides planned", todo.size(), state.units.size(),
+                 state.planned_slides, state.plans.size());
   if (recorded.empty() && started.resume) record_numeric_config(file, *started.model, comm);
   const Comm coordination = comm.duplicate();
   MapMaker maps(job, state, file, comm, pool);
+  if (comm.rank() == 0) write_progress_file(job.output, state, maps.slides_done(), "running");
   bool stopped = false;
   Failures mine;
   {
     std::unique_ptr<Coordinator> coordinator;
     if (comm.rank() == 0)
-      coordinator =
-          std::make_unique<Coordinator>(coordination, state.units, todo, job.checkpoint_interval, abort_job);
-    Worker worker(job, *started.model, state, file, maps, started.threads, comm, coordination, stats);
+      coordinator = std::make_unique<Coordinator>(coordination, state.units, todo, planner.finished(),
+                                                  job.checkpoint_interval, abort_job);
+    Worker worker(job, *started.model, state, file, maps, planner, coordinator.get(), started.threads, comm,
+                  coordination, stats);
     stopped = worker.run();
     if (coordinator) coordinator->finish();
     mine = worker.failures();
   }
+  stats.seconds_planning += planner.seconds();
   return finish_job(job, state, file, maps, stats, mine, stopped, comm, start);
 }
 

@@ -16,13 +16,19 @@ struct MapMaker::Merged {
 MapMaker::MapMaker(const Job& job, JobState& state, CohortFile& file, const Comm& comm, WorkerPool& pool)
     : job_(job), state_(state), file_(file), comm_(comm), pool_(pool), progress_("maps", "slides", 0) {
   units_left_.assign(state.plans.size(), 0);
+  for (size_t s = 0; s < state.plans.size(); ++s) slides_done_before_ += state.plans[s].row.status == SlideStatus::done;
+  std::vector<int64_t> undone;
   for (size_t u = 0; u < state.units.size(); ++u)
-    if (!state.done[u]) ++units_left_[state.units[u].slide];
-  for (size_t s = 0; s < state.plans.size(); ++s) {
-    slides_done_before_ += state.plans[s].row.status == SlideStatus::done;
-    if (state.plans[s].row.status != SlideStatus::pending) continue;
+    if (!state.done[u]) undone.push_back(static_cast<int64_t>(u));
+  slides_planned(0, undone);
+}
+
+void MapMaker::slides_planned(int64_t first_slide, const std::vector<int64_t>& units) {
+  for (int64_t u : units) ++units_left_[state_.units[u].slide];
+  for (int64_t s = first_slide; s < state_.planned_slides; ++s) {
+    if (state_.plans[s].row.status != SlideStatus::pending) continue;
     ++slides_total_;
-    if (units_left_[s] == 0) queue(static_cast<int64_t>(s));
+    if (units_left_[s] == 0) queue(s);
   }
   progress_.set_total(slides_total_);
 }

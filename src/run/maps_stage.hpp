@@ -18,13 +18,15 @@ namespace wsi::run {
 
 class MapMaker {
  public:
-  // Queues this rank's slides whose units are all done already (a resumed job).
+  // Queues this rank's planned slides whose units are all done already (a resumed job).
   MapMaker(const Job& job, JobState& state, CohortFile& file, const Comm& comm, WorkerPool& pool);
   MapMaker(const MapMaker&) = delete;
   MapMaker& operator=(const MapMaker&) = delete;
 
   // Units now checkpointed by any rank: this rank's slides that they complete go to the workers.
   void units_done(const std::vector<int64_t>& units);
+  // Slides from `first_slide` to the state's planned ones were just appended, with `units`.
+  void slides_planned(int64_t first_slide, const std::vector<int64_t>& units);
   // Collective: writes the maps merged so far on every rank, or, with `wait`, every queued one.
   // Returns how many slides' maps all ranks wrote.
   int64_t write_ready(bool wait);

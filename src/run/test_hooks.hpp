@@ -1,8 +1,10 @@
 // Private to src/run/: test hooks, set through the environment (documented in docs/design.md):
 // WSI_TEST_UNIT_LOG (a per-rank log of computed units), WSI_TEST_UNIT_PAUSE (a pause after each
-// unit: a speed limit, so that stop tests find work left on any machine), WSI_TEST_EPOCH_PAUSE
-// (between an epoch's row writes and its done flags) and WSI_TEST_MAPS_PAUSE (between an epoch's
-// maps write and its flush), so that kill tests can hit those moments; WSI_TEST_FAIL=RANK:PHASE
+// unit: a speed limit, so that stop tests find work left on any machine), WSI_TEST_PLAN_PAUSE
+// (after each slide planned, on the worker: planning goes on for a while), WSI_TEST_EPOCH_PAUSE
+// (between an epoch's row writes and its done flags), WSI_TEST_MAPS_PAUSE (between an epoch's
+// maps write and its flush) and WSI_TEST_GROW_PAUSE (between the flush of slides appended to the
+// file and the record that makes them planned), so that kill tests can hit those moments; WSI_TEST_FAIL=RANK:PHASE
 // makes rank RANK throw at PHASE (start, planning, epoch, maps, finalize; aggregate-start and
 // aggregate-write in `wsi-mpi aggregate`; umap-start, umap-fit (rank 0) and umap-write in `wsi-mpi
 // umap`), for the tests that one rank's failure ends the job
@@ -44,6 +46,7 @@ class TestHooks {
     epoch_pause_ = seconds("WSI_TEST_EPOCH_PAUSE");
     unit_pause_ = seconds("WSI_TEST_UNIT_PAUSE");
     maps_pause_ = seconds("WSI_TEST_MAPS_PAUSE");
+    grow_pause_ = seconds("WSI_TEST_GROW_PAUSE");
   }
   void computed(int64_t unit) {
     if (log_.is_open()) log_ << unit << std::endl;
@@ -51,6 +54,9 @@ class TestHooks {
   }
   void between_rows_and_flags() const { pause(epoch_pause_, "epoch rows written, pausing {} s before the done flags"); }
   void between_maps_and_flush() const { pause(maps_pause_, "maps written, pausing {} s before the flush"); }
+  void between_growth_and_record() const {
+    pause(grow_pause_, "slides appended and flushed, pausing {} s before recording them");
+  }
 
  private:
   static double seconds(const char* name) {
@@ -63,7 +69,7 @@ class TestHooks {
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   }
   std::ofstream log_;
-  double epoch_pause_ = 0, unit_pause_ = 0, maps_pause_ = 0;
+  double epoch_pause_ = 0, unit_pause_ = 0, maps_pause_ = 0, grow_pause_ = 0;
 };
 
 }  // namespace wsi::run

@@ -20,6 +20,9 @@ using Clock = std::chrono::steady_clock;
 // Maps wait at most this long (or the checkpoint interval, if shorter) for the epoch that
 // flags their slide's last unit done, and again for the one that writes them.
 constexpr double kMapsLatency = 5.0;
+// Planned slides wait at most this long for the epoch that appends them (while every rank has
+// work; at once when one waits for it).
+constexpr double kPlansLatency = 1.0;
 
 // Rank -> coordinator
 constexpr int kTagRequest = 11;  // [open slide]
@@ -29,6 +32,7 @@ constexpr int kTagBye = 14;      // [0]
 constexpr int kTagEpochDone = 15;  // [0]
 constexpr int kTagEpochWanted = 16;  // [0]: a rank holds many results; checkpoint soon
 constexpr int kTagMapsWanted = 17;   // [0]: a rank has merged maps to write
+constexpr int kTagPlansWanted = 18;  // [0]: a rank has planned slides to append
 // Coordinator -> rank
 constexpr int kTagReply = 21;  // [unit index or -1]
 constexpr int kTagEpoch = 22;  // [final, stop]
@@ -55,15 +59,19 @@ struct Coordinator::State {
   std::map<int64_t, int64_t> unfinished;            // slide -> units handed out or pending, not finished
   double interval = 60.0;
   int64_t total_tiles = 0, finished_tiles = 0, slides_to_do = 0, slides_finished = 0;
+  bool planned = true;  // every slide planned: no more units come
   std::set<int> idle, gone;
+  std::set<int> parked;  // ranks waiting for units of slides still being planned
   bool final_sent = false;
   int epoch_acks_pending = 0;  // ranks still inside the last epoch; no new one starts before
   bool epoch_wanted = false;   // a rank asked for one (memory), start it as soon as possible
   bool maps_wanted = false;    // a slide's last unit finished, or a rank merged maps: epoch within kMapsLatency
+  bool plans_wanted = false;   // a rank planned slides: epoch within kPlansLatency
   Clock::time_point last_epoch = Clock::now();
   ProgressLog progress{"inference", "tiles", 0, 5.0};
 
   void broadcast_epoch(bool final, bool stop) {
+    if (final) answer_parked(true);
     for (int r = 0; r < comm.size(); ++r) send(comm, r, kTagEpoch, {final ? 1 : 0, stop ? 1 : 0});
     epoch_acks_pending = comm.size();
     final_sent = final_sent || final;
@@ -88,10 +96,39 @@ struct Coordinator::State {
     return u;
   }
 
+  void add(const std::vector<WorkUnit>& added, bool all_planned) {
+    for (const WorkUnit& unit : added) {
+      const auto u = static_cast<int64_t>(units.size());
+      units.push_back(unit);
+      if (unfinished[unit.slide]++ == 0) ++slides_to_do;
+      pending[unit.slide].push_back(u);
+      total_tiles += unit.tile_count;
+    }
+    planned = all_planned;
+    progress.set_total(total_tiles);
+    answer_parked(false);
+  }
+
+  // Gives parked ranks units; with `all` (or once planning is over), the rest hear there are none.
+  void answer_parked(bool all) {
+    for (auto it = parked.begin(); it != parked.end();) {
+      const int64_t u = final_sent ? -1 : next_unit(-1);
+      if (u < 0 && !all && !planned) return;
+      current[*it] = u;
+      if (u < 0) idle.insert(*it);
+      send(comm, *it, kTagReply, {u});
+      it = parked.erase(it);
+    }
+  }
+
   void handle(int tag, int rank, const std::vector<int64_t>& values) {
     if (tag == kTagRequest) {
       finish_unit_of(rank);
       const int64_t u = final_sent ? -1 : next_unit(values.at(0));
+      if (u < 0 && !planned && !final_sent) {
+        parked.insert(rank);
+        return;
+      }
       current[rank] = u;
       if (u < 0) idle.insert(rank);
       send(comm, rank, kTagReply, {u});
@@ -108,6 +145,8 @@ struct Coordinator::State {
       epoch_wanted = true;
     } else if (tag == kTagMapsWanted) {
       maps_wanted = true;
+    } else if (tag == kTagPlansWanted) {
+      plans_wanted = true;
     }
   }
 
@@ -118,18 +157,20 @@ struct Coordinator::State {
     if (static_cast<int>(idle.size()) == comm.size()) return broadcast_epoch(true, false);
     const double since_epoch = seconds_since(last_epoch);
     const bool maps_due = maps_wanted && since_epoch >= std::min(interval, kMapsLatency);
-    if (epoch_acks_pending == 0 && (since_epoch >= interval || epoch_wanted || maps_due)) {
-      epoch_wanted = maps_wanted = false;
+    const bool plans_due = plans_wanted && (!parked.empty() || since_epoch >= std::min(interval, kPlansLatency));
+    if (epoch_acks_pending == 0 && (since_epoch >= interval || epoch_wanted || maps_due || plans_due)) {
+      epoch_wanted = maps_wanted = plans_wanted = false;
       broadcast_epoch(false, false);
     }
   }
 };
 
-Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo,
+Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo, bool planned,
                          double checkpoint_interval, AbortJob abort_job)
     : state_(std::make_unique<State>(comm)) {
   State& s = *state_;
   s.units = std::move(units);
+  s.planned = planned;
   s.interval = checkpoint_interval;
   s.current.assign(comm.size(), -1);
   for (int64_t u : todo) {
@@ -149,6 +190,12 @@ Coordinator::Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vec
   });
 }
 
+void Coordinator::add_units(const std::vector<WorkUnit>& units, bool planned) {
+  std::lock_guard<std::mutex> lock(added_mutex_);
+  added_.insert(added_.end(), units.begin(), units.end());
+  added_planned_ = planned;
+}
+
 void Coordinator::finish() {
   if (thread_.joinable()) thread_.join();
 }
@@ -162,8 +209,17 @@ void Coordinator::loop() {
   State& s = *state_;
   while (static_cast<int>(s.gone.size()) < s.comm.size() && !quit_) {
     bool busy = false;
+    {
+      std::lock_guard<std::mutex> lock(added_mutex_);
+      if (!added_.empty() || (added_planned_ && !s.planned)) {
+        s.add(added_, added_planned_);
+        added_.clear();
+        busy = true;
+      }
+    }
     // Tag by tag: on rank 0 the replies and epochs addressed to its own channel wait here too.
-    for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone, kTagEpochWanted, kTagMapsWanted})
+    for (const int tag : {kTagRequest, kTagFailed, kTagSignal, kTagBye, kTagEpochDone, kTagEpochWanted, kTagMapsWanted,
+                          kTagPlansWanted})
       while (auto message = receive(s.comm, Comm::kAnySource, tag)) {
         busy = true;
         s.handle(tag, message->first, message->second);
@@ -205,6 +261,8 @@ std::optional<WorkEvent> WorkChannel::poll() {
 void WorkChannel::request_epoch() { send(comm_, 0, kTagEpochWanted, {0}); }
 
 void WorkChannel::request_maps_epoch() { send(comm_, 0, kTagMapsWanted, {0}); }
+
+void WorkChannel::request_plans_epoch() { send(comm_, 0, kTagPlansWanted, {0}); }
 
 void WorkChannel::epoch_done() { send(comm_, 0, kTagEpochDone, {0}); }
 

@@ -70,7 +70,7 @@ d = json.loads(text)
 t = d["totals"]
 assert (t["slides"], t["slides_done"], t["slides_failed"], t["slides_pending"]) == (2, 2, 0, 0), t
 assert (t["units_done"], t["units_total"], t["tiles_done"], t["tiles_total"]) == (units, units, tiles, tiles), t
-assert d["resumable"] is False and d["end_state"] == "complete" and d["format_version"] == 4, d
+assert d["resumable"] is False and d["end_state"] == "complete" and d["format_version"] == 5, d
 assert d["job"]["mode"] == "classify" and d["job"]["resolution"] == "0.5 mpp", d["job"]
 assert d["job"]["numeric_config"]["decided_by"] == "rule" and d["job"]["numeric_config"]["batch_size"] == 8, d["job"]
 assert [s["id"] for s in d["slides"]] == ["slide_001", "slide_002"]

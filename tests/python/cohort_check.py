@@ -17,11 +17,14 @@ def expect(cond, what):
         raise SystemExit("FAILED: " + what)
 
 
-def check_dtype(f, name, dtype, shape, compressed=False):
+def check_dtype(f, name, dtype, shape, compressed=False, grows=False):
     d = f[name]
     expect(d.dtype == np.dtype(dtype), f"{name} dtype {d.dtype} != {dtype}")
     expect(d.shape == shape, f"{name} shape {d.shape} != {shape}")
-    if compressed:
+    if grows:
+        expect(d.chunks is not None and d.compression is None and d.maxshape[0] is None
+               and d.maxshape[1:] == shape[1:], f"{name} chunked, uncompressed, unlimited rows")
+    elif compressed:
         expect(d.compression == "gzip" and d.chunks is not None, f"{name} chunked and deflated")
     else:
         expect(d.chunks is None and d.compression is None, f"{name} contiguous, uncompressed")
@@ -29,7 +32,7 @@ def check_dtype(f, name, dtype, shape, compressed=False):
 
 def check_layout(f, S, N, U, C, D, f16, maps):
     expect(f.attrs["format"] == b"wsi-mpi cohort", "format attribute")
-    expect(int(f.attrs["format_version"]) == 4, "format_version attribute")
+    expect(int(f.attrs["format_version"]) == 5, "format_version attribute")
     expect(len(f.attrs["software_version"]) > 0, "software_version attribute")
     for name in ["/slides/id", "/slides/key", "/slides/path", "/slides/error"]:
         expect(f[name].dtype.kind == "S" and f[name].shape == (S,), name + " fixed-length strings")
@@ -41,16 +44,18 @@ def check_layout(f, S, N, U, C, D, f16, maps):
         check_dtype(f, "/slides/" + name, "f8", (S,))
     if C:
         check_dtype(f, "/slides/class_fractions", "f4", (S, C))
-        check_dtype(f, "/tiles/probabilities", "f4", (N, C))
-    check_dtype(f, "/tiles/slide", "i4", (N,))
-    check_dtype(f, "/tiles/bounds", "i4", (N, 4))
+        check_dtype(f, "/tiles/probabilities", "f4", (N, C), grows=True)
+    check_dtype(f, "/tiles/slide", "i4", (N,), grows=True)
+    check_dtype(f, "/tiles/bounds", "i4", (N, 4), grows=True)
     if D:
-        check_dtype(f, "/tiles/features", "f2" if f16 else "f4", (N, D))
+        check_dtype(f, "/tiles/features", "f2" if f16 else "f4", (N, D), grows=True)
     else:
         expect("/tiles/features" not in f, "no features dataset")
-    check_dtype(f, "/progress/units", "i8", (U, 3))
-    check_dtype(f, "/progress/done", "u1", (U,))
-    check_dtype(f, "/progress/rank", "i4", (U,))
+    check_dtype(f, "/progress/units", "i8", (U, 3), grows=True)
+    check_dtype(f, "/progress/done", "u1", (U,), grows=True)
+    check_dtype(f, "/progress/rank", "i4", (U,), grows=True)
+    check_dtype(f, "/progress/planned", "i8", (3,))
+    expect(f["/progress/planned"][()].tolist() == [S, N, U], f"planned {f['/progress/planned'][()]}")
     check_dtype(f, "/progress/state", "i1", ())
     check_dtype(f, "/stats/ranks", "f8", (f["/stats/ranks"].shape[0], 13))
     cols = [c.decode() for c in f["/stats/ranks"].attrs["columns"]]

@@ -1,7 +1,8 @@
 // The cohort file: one parallel-HDF5 file holding a whole job (layout in docs/cohort-file.md).
-// Created complete (every dataset at its final size, storage allocated early) as OUT.partial
-// and renamed; afterwards the run only writes raw data in place, so a kill at any moment leaves
-// a file that can be resumed. Only src/cohort/h5_*.cpp include hdf5.h.
+// Created as OUT.partial with the job and one row per manifest slide, and renamed; it then grows
+// as slides are planned (append_slides: the tile and unit tables are chunked and extendible),
+// and the run writes raw data in place. A kill at any moment leaves a file that can be resumed.
+// Only src/cohort/h5_*.cpp include hdf5.h.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -20,9 +21,12 @@ inline constexpr const char* kCohortFormat = "wsi-mpi cohort";
 // 2: compressed maps, a thumbnail of its own resolution, sizes at the resolution, 8 stats columns.
 // 3: 13 stats columns (the model configuration each rank measured and ran with).
 // 4: /job/numeric_config, the configuration decided once for the job.
-inline constexpr int kCohortFormatVersion = 4;
+// 5: the file grows as slides are planned: extendible tile and unit tables, /progress/planned.
+inline constexpr int kCohortFormatVersion = 5;
 
-// Everything fixed when the file is created.
+// What the file is created with. `slides` holds every slide of the manifest; the first
+// maps.size() of them are planned (their tiles in tile_slide/tile_bounds, their units in
+// units), the rest are appended later with CohortFile::append_slides.
 struct CohortPlan {
   std::string job_json;       // /job/config
   std::string fingerprint;    // /job/fingerprint
@@ -32,7 +36,7 @@ struct CohortPlan {
   bool features_float16 = false;
   bool probabilities = true;  // whether /tiles/probabilities exists
   std::vector<SlideRow> slides;
-  std::vector<MapShape> maps;  // one per slide
+  std::vector<MapShape> maps;  // one per planned slide
   std::vector<int32_t> tile_slide;      // /tiles/slide
   std::vector<TileBounds> tile_bounds;  // /tiles/bounds
   std::vector<WorkUnit> units;          // /progress/units
@@ -77,19 +81,57 @@ enum class EndState : int8_t { running = 0, complete = 1, incomplete = 2 };
 // An upper bound of the size of the file made from `plan` (maps counted uncompressed, metadata
 // generously): what a rank must be allowed to write (ulimit -f) before the job starts.
 uint64_t cohort_file_bytes_bound(const CohortPlan& plan);
+// The same for slides appended to a file: their rows, tiles (`classes` probabilities and
+// `feature_bytes` per tile), maps and `units` units.
+uint64_t slides_bytes_bound(const std::vector<SlideRow>& rows, const std::vector<MapShape>& maps, size_t units,
+                            int64_t classes, int64_t feature_bytes);
+
+// Rows of /tiles/slide and /tiles/bounds from `first` on.
+struct TileTable {
+  int64_t first = 0;
+  std::vector<int32_t> slide;
+  std::vector<TileBounds> bounds;
+};
+
+// The slides planned since the file last grew: the next ones in manifest order, from the
+// file's planned count on, numbered to continue its tiles and units.
+struct PlannedSlides {
+  int64_t first = 0;               // the file's planned slides before
+  std::vector<SlideRow> rows;      // slides first, first + 1, ...
+  std::vector<MapShape> maps;      // one per row
+  std::vector<WorkUnit> units;     // theirs, appended to /progress/units in this order
+  std::vector<TileTable> tiles;    // this rank's share of their tile rows (any split)
+};
+
+// How far a file has grown: the first `slides` slides are planned, and hold the first `tiles`
+// rows of /tiles and the first `units` units.
+struct PlannedCounts {
+  int64_t slides = 0, tiles = 0, units = 0;
+};
 
 // Thread-safety: none; one thread per rank makes HDF5 calls. Methods marked collective must be
 // called by every rank of the communicator with the same arguments where stated.
 class CohortFile {
  public:
-  // Collective. Writes `path`.partial with everything allocated, the plan written (job, slides,
-  // tile slide/bounds, units), done flags 0, end state running; calls `fill` (collective: e.g.
-  // the thumbnails and tissue masks planning made) on it, flushes, and renames it to `path`.
+  // Collective. Writes `path`.partial: the job, every slide's row (pending), the planned slides
+  // of `plan` with their tiles and units (done flags 0), end state running; calls `fill`
+  // (collective: e.g. the thumbnails and tissue masks planning made) on it, flushes, and renames
+  // it to `path`.
   static void create(const std::string& path, const CohortPlan& plan, const Comm& comm,
                      const std::function<void(CohortFile&)>& fill = {});
   // Collective. Opens an existing cohort file for writing raw data in place.
   static CohortFile open(const std::string& path, const Comm& comm);
   const std::string& path() const;
+  const PlannedCounts& planned() const;
+
+  // Collective, every rank with the same rows, maps and units and its own tile rows: grows the
+  // tile and unit tables, makes the slides' /maps groups, writes their rows (units not done),
+  // calls `fill` (collective: e.g. their tissue masks and thumbnails), flushes, and only then
+  // records the new planned counts and flushes again. A kill before that record leaves the
+  // file as it was planned before (rows past it are written again when the job resumes).
+  // `before_record` runs between the two (tests kill there).
+  void append_slides(const PlannedSlides& slides, const std::function<void(CohortFile&)>& fill = {},
+                     const std::function<void()>& before_record = {});
   ~CohortFile();
   CohortFile(CohortFile&&) noexcept;
   CohortFile& operator=(CohortFile&&) noexcept;
@@ -170,7 +212,8 @@ struct CohortSummary {
   EndState end_state = EndState::running;
   std::vector<RankStats> stats;
   std::vector<MapShape> maps;        // one per slide, zeros where the slide has no /maps group
-  int64_t tile_count = 0;            // N, rows of /tiles/*
+  int64_t planned_slides = 0;        // slides [0, planned_slides) are planned; the rest read as pending, no tiles
+  int64_t tile_count = 0;            // N, the planned rows of /tiles/* (the datasets may hold more)
   bool has_probabilities = false;    // /tiles/probabilities exists
   bool features_float16 = false;     // /tiles/features stored as float16
 };

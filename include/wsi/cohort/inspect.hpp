@@ -36,10 +36,11 @@ struct CohortInspection {
   std::string end_state;  // "running" (running, or stopped before finishing), "complete", "incomplete"
   std::vector<SlideInspection> slides;
   int64_t slides_done = 0, slides_failed = 0, slides_pending = 0;
+  int64_t slides_planned = 0;  // the file grows as slides are planned (/progress/planned)
   int64_t units_done = 0, units_total = 0;
   int64_t tiles_done = 0;   // sum of tile_count over done units
-  int64_t tiles_total = 0;  // rows of /tiles
-  bool resumable = false;   // end state not complete and some units not done
+  int64_t tiles_total = 0;  // tiles of the planned slides
+  bool resumable = false;   // end state not complete, and some units not done or some slides not planned
   int ranks = 0;                // rows of /stats/ranks
   double seconds_total = 0;     // longest rank's total seconds (0 until the run finalised)
 };

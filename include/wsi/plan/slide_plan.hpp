@@ -22,7 +22,7 @@ inline constexpr int64_t kMaxTilesPerSlide = 10'000'000;
 inline constexpr int64_t kMaxMapPixels = int64_t{1} << 30;
 
 struct SlidePlan {
-  SlideRow row;  // tile_start is set by number_tiles(); resolution_width/height: size at the resolution
+  SlideRow row;  // tile_count: tiles.size(); tile_start is set by number_tiles(); resolution_*: size at the resolution
   std::string mask_path;
   std::vector<TileBounds> tiles;  // until the cohort file holds them
   MapShape maps;
@@ -41,10 +41,10 @@ SlidePlan plan_slide(const ManifestEntry& entry, const Job& job, PlannedImages* 
 SlidePlan failed_plan(const ManifestEntry& entry, const std::string& error);
 
 
-// Sets tile_start/tile_count in manifest order; returns the total number of tiles.
-int64_t number_tiles(std::vector<SlidePlan>& plans);
-// Each slide's tiles cut into contiguous ranges of at most unit_tiles.
-std::vector<WorkUnit> make_units(const std::vector<SlidePlan>& plans, int64_t unit_tiles);
+// Sets tile_start of consecutive slides, the first at `first_tile`; returns the tile after the last.
+int64_t number_tiles(std::vector<SlidePlan>& plans, int64_t first_tile);
+// Each slide's tiles cut into contiguous ranges of at most unit_tiles; plans[0] is slide `first_slide`.
+std::vector<WorkUnit> make_units(const std::vector<SlidePlan>& plans, int64_t first_slide, int64_t unit_tiles);
 
 // Plans travel between ranks as typed messages.
 void encode(MessageWriter& w, const SlidePlan& plan);

@@ -5,14 +5,17 @@
 // slide is shared by every rank that runs out of other work), starts a checkpoint epoch
 // `checkpoint_interval` seconds after every rank finished the last one, within a few seconds
 // when a slide's last unit finished or a rank has maps to write (so that maps are made beside
-// inference, not after it), at once when a rank reports a signal, and ends the job with
-// a final epoch once every rank is idle. It polls (Comm::try_receive) with short sleeps, never
+// inference, not after it), within a second when a rank has planned slides for the file (at
+// once when a rank waits for work), at once when a rank reports a signal, and ends the job with
+// a final epoch once every rank is idle. Units arrive as slides are planned (add_units); a rank
+// asking for work while none is left and planning goes on waits for the next ones. It polls (Comm::try_receive) with short sleeps, never
 // spinning a core in a blocking receive. Every rank, rank 0 too, talks to it through a
 // WorkChannel on the same communicator.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -33,10 +36,14 @@ struct WorkEvent {
 
 class Coordinator {
  public:
-  // `todo`: indices into `units` still to compute, in the fixed unit order. `abort_job` ends the
-  // job when the coordinator itself fails (every rank waits on it).
-  Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo, double checkpoint_interval,
-              AbortJob abort_job);
+  // `todo`: indices into `units` still to compute, in the fixed unit order; `planned`: every
+  // slide is planned (no add_units follows). `abort_job` ends the job when the coordinator itself
+  // fails (every rank waits on it).
+  Coordinator(const Comm& comm, std::vector<WorkUnit> units, std::vector<int64_t> todo, bool planned,
+              double checkpoint_interval, AbortJob abort_job);
+  // Thread-safe (rank 0's main thread, after the file grew): the units of slides just planned,
+  // continuing the table, all to compute; `planned`: they were the last.
+  void add_units(const std::vector<WorkUnit>& units, bool planned);
   // Waits until every rank has said goodbye after the final epoch.
   void finish();
   // Without finish() (this rank failed): stops the thread at once, so that unwinding never hangs.
@@ -48,6 +55,9 @@ class Coordinator {
   void loop();
   struct State;
   std::unique_ptr<State> state_;
+  std::mutex added_mutex_;
+  std::vector<WorkUnit> added_;
+  bool added_planned_ = false;
   std::atomic<bool> quit_{false};
   std::thread thread_;
 };
@@ -69,6 +79,8 @@ class WorkChannel {
   void request_epoch();
   // This rank has maps ready to write: the coordinator starts an epoch within a few seconds.
   void request_maps_epoch();
+  // This rank planned slides the file does not hold yet: an epoch within a second appends them.
+  void request_plans_epoch();
   // This rank finished the epoch it was told of (the next one starts only after every rank has).
   void epoch_done();
   // After the final epoch: lets the coordinator end (every rank must say it).

@@ -95,6 +95,14 @@ TEST_CASE("cohort validation: each object checked for kind, type, shape and valu
        "/slides/id is not a dataset"},
       {"a missing dataset", [](hid_t f) { REQUIRE(H5Ldelete(f, "/progress/done", H5P_DEFAULT) >= 0); },
        "/progress/done is missing"},
+      {"more planned than the tables hold", [](hid_t f) { write_int64(f, "/progress/planned", {2, 5, 2}); },
+       "/progress/planned says 2 slides, 5 tiles and 2 units are planned, more than the file holds (2, 4, 2)"},
+      {"planned tiles that the slides do not cover", [](hid_t f) { write_int64(f, "/progress/planned", {1, 4, 1}); },
+       "the planned slides hold 2 tiles, /progress/planned says 4"},
+      {"a unit of a slide not planned", [](hid_t f) { write_int64(f, "/progress/planned", {1, 2, 2}); },
+       "unit 1 names slide 1 of the 1 planned"},
+      {"a gap between two slides' tiles", [](hid_t f) { write_int64(f, "/slides/tile_start", {0, 3}); },
+       "slide 's2' starts at tile 3, not 2 where the slide before it ends"},
   };
   for (const Case& c : cases) {
     INFO(c.what);
@@ -108,6 +116,30 @@ TEST_CASE("cohort validation: each object checked for kind, type, shape and valu
     CHECK_THROWS_WITH(wsi::read_cohort_summary(path),
                       Catch::Contains("not a consistent wsi-mpi cohort file") && Catch::Contains(c.message));
   }
+}
+
+// A file killed while it grew: the tables hold rows (and /maps groups) of slides it does not
+// record as planned yet. Readers see only the planned ones.
+TEST_CASE("cohort validation: a partly grown file is read as far as it is planned", "[cohort]") {
+  const fs::path dir = wsi::test::scratch_dir("cohort-partly-grown");
+  const std::string path = valid_file(dir);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(file >= 0);
+  write_int64(file, "/progress/planned", {1, 2, 1});
+  REQUIRE(H5Ldelete(file, "/maps/s2/tissue", H5P_DEFAULT) >= 0);  // half made
+  REQUIRE(H5Fclose(file) >= 0);
+  const wsi::CohortSummary s = wsi::read_cohort_summary(path);
+  CHECK(s.planned_slides == 1);
+  CHECK(s.tile_count == 2);
+  REQUIRE(s.slides.size() == 2);
+  CHECK(s.slides[1].id == "s2");
+  CHECK(s.slides[1].tile_count == 0);
+  CHECK(s.slides[1].status == wsi::SlideStatus::pending);
+  CHECK_FALSE(wsi::has_maps(s.maps[1]));
+  CHECK(wsi::has_maps(s.maps[0]));
+  CHECK(s.units.size() == 1);
+  CHECK(s.done.size() == 1);
+  CHECK(wsi::read_slide_maps(path, "s2").prediction.empty());
 }
 
 TEST_CASE("cohort validation: row reads out of range are refused", "[cohort]") {

@@ -38,6 +38,7 @@ TEST_CASE("inspect: a partly done cohort with a failed slide is resumable", "[co
   };
   s.slides = {row("alpha", wsi::SlideStatus::done, 0, 10), row("beta", wsi::SlideStatus::failed, 10, 0),
               row("gamma", wsi::SlideStatus::pending, 10, 7)};
+  s.planned_slides = 3;
   s.slides[0].class_fractions = {0.1f, 0.6f, 0.3f};
   s.slides[1].error = "cannot open: not a slide";
   s.units = {{0, 0, 6}, {0, 6, 4}, {2, 10, 4}, {2, 14, 3}};

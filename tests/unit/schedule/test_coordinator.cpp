@@ -49,7 +49,7 @@ Served drive(const Comm& coordination, const std::vector<WorkUnit>& units, const
              int64_t first_open, const OnUnit& on_unit = {}, double patience_s = 60.0) {
   std::atomic<bool> aborted{false};  // the coordinator would end the job: it failed
   std::optional<Coordinator> coordinator;
-  if (coordination.rank() == 0) coordinator.emplace(coordination, units, todo, 3600.0, [&aborted] { aborted = true; });
+  if (coordination.rank() == 0) coordinator.emplace(coordination, units, todo, true, 3600.0, [&aborted] { aborted = true; });
   WorkChannel channel(coordination);
   Served served;
   int64_t open = first_open;
@@ -112,6 +112,58 @@ TEST_CASE("coordinator: every unit to do once, the open slide's first, then a fi
   CHECK(none.units.empty());
   CHECK(none.epochs == 1);
   CHECK_FALSE(none.stopped);
+}
+
+// Slides still being planned: a rank asking for work waits for the next units, hears "no work"
+// only once the last slides are planned, and the job ends after them.
+TEST_CASE("coordinator: units arrive as slides are planned, and a rank waits for them", "[schedule]") {
+  const Comm coordination = test::world().duplicate();
+  const std::vector<WorkUnit> units = three_slides();
+  Coordinator coordinator(coordination, {units[0], units[1]}, {0, 1}, false, 3600.0, [] {});
+  WorkChannel channel(coordination);
+  const auto next = [&channel](double patience_s) -> std::optional<WorkEvent> {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(patience_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto event = channel.poll()) return event;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return std::nullopt;
+  };
+  std::vector<int64_t> served;
+  for (int i = 0; i < 2; ++i) {
+    channel.request(-1);
+    const auto event = next(10);
+    REQUIRE(event);
+    REQUIRE(event->kind == WorkEvent::unit);
+    served.push_back(event->unit_index);
+  }
+  channel.request(0);
+  CHECK_FALSE(next(0.3));  // no unit left, but slides are still being planned: no answer yet
+  coordinator.add_units({units[2], units[3]}, false);
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) channel.request(1);
+    const auto event = next(10);
+    REQUIRE(event);
+    REQUIRE(event->kind == WorkEvent::unit);
+    served.push_back(event->unit_index);
+  }
+  channel.request(1);
+  CHECK_FALSE(next(0.3));
+  coordinator.add_units({units[4], units[5]}, true);
+  for (;;) {
+    const auto event = next(10);
+    REQUIRE(event);
+    if (event->kind == WorkEvent::epoch) {
+      channel.epoch_done();
+      if (event->final) break;
+      continue;
+    }
+    if (event->kind == WorkEvent::unit) served.push_back(event->unit_index);
+    channel.request(1);
+  }
+  channel.goodbye();
+  coordinator.finish();
+  CHECK(served == std::vector<int64_t>{0, 1, 2, 3, 4, 5});
 }
 
 TEST_CASE("coordinator: the units left of a failed slide are not handed out", "[schedule]") {
