@@ -163,6 +163,7 @@ struct CohortPlanner::Impl {
   int64_t next = 0;  // this rank's next slide to submit
   std::map<int64_t, std::future<Planned>> in_flight;
   std::map<int64_t, SlidePlan> ready;
+  size_t offered = 0;  // ready plans the last append saw (and could not append: a gap before them)
   double seconds = 0;
   ProgressLog progress;
 };
@@ -180,7 +181,7 @@ bool CohortPlanner::finished() const { return impl_->planned == static_cast<int6
 
 bool CohortPlanner::has_ready() {
   impl_->collect(false);
-  return !impl_->ready.empty();
+  return impl_->ready.size() > impl_->offered;
 }
 
 void CohortPlanner::wait_all() { impl_->collect(true); }
@@ -199,7 +200,10 @@ std::vector<int64_t> CohortPlanner::append_ready(CohortFile& file, JobState& sta
   const std::set<int64_t> anywhere(all.begin(), all.end());
   int64_t end = m.planned;
   while (end < static_cast<int64_t>(m.manifest.size()) && anywhere.count(end)) ++end;
-  if (end == m.planned) return {};
+  if (end == m.planned) {
+    m.offered = m.ready.size();
+    return {};
+  }
   // Every rank learns the rows and map shapes; tile bounds stay with the rank that planned them.
   std::vector<SlidePlan> share;
   for (auto it = m.ready.begin(); it != m.ready.end() && it->first < end; ++it)
@@ -240,6 +244,7 @@ std::vector<int64_t> CohortPlanner::append_ready(CohortFile& file, JobState& sta
   state.done.resize(state.units.size(), 0);
   for (size_t i = 0; i < plans.size(); ++i) state.plans[m.planned + i] = std::move(plans[i]);
   m.ready.erase(m.ready.begin(), m.ready.lower_bound(end));
+  m.offered = m.ready.size();
   m.planned = state.planned_slides = end;
   if (comm.rank() == 0) m.progress.update(m.planned, finished());
   if (comm.rank() == 0 && finished())

@@ -20,9 +20,11 @@ using Clock = std::chrono::steady_clock;
 // Maps wait at most this long (or the checkpoint interval, if shorter) for the epoch that
 // flags their slide's last unit done, and again for the one that writes them.
 constexpr double kMapsLatency = 5.0;
-// Planned slides wait at most this long for the epoch that appends them (while every rank has
-// work; at once when one waits for it).
-constexpr double kPlansLatency = 1.0;
+// Planned slides wait at most this long for the epoch that appends them while every rank has
+// work, and kPlansLatencyIdle when a rank waits for them: each append then takes the slides
+// planned meanwhile, instead of an epoch (collective, with flushes) per slide.
+constexpr double kPlansLatency = 2.0;
+constexpr double kPlansLatencyIdle = 0.5;
 
 // Rank -> coordinator
 constexpr int kTagRequest = 11;  // [open slide]
@@ -157,7 +159,8 @@ struct Coordinator::State {
     if (static_cast<int>(idle.size()) == comm.size()) return broadcast_epoch(true, false);
     const double since_epoch = seconds_since(last_epoch);
     const bool maps_due = maps_wanted && since_epoch >= std::min(interval, kMapsLatency);
-    const bool plans_due = plans_wanted && (!parked.empty() || since_epoch >= std::min(interval, kPlansLatency));
+    const bool plans_due =
+        plans_wanted && since_epoch >= std::min(interval, parked.empty() ? kPlansLatency : kPlansLatencyIdle);
     if (epoch_acks_pending == 0 && (since_epoch >= interval || epoch_wanted || maps_due || plans_due)) {
       epoch_wanted = maps_wanted = plans_wanted = false;
       broadcast_epoch(false, false);

@@ -1,7 +1,8 @@
 """Bad input never stops a cohort, as data (tests/cases/bad_input.csv): each row builds a slide
 from its description; run alone beside a good slide it fails its own slide with the expected
 message (in /slides/error) and the exit status says so (3: some slides failed); all rows in one
-cohort on 1 and on 3 ranks give the same rows and a log naming every failed slide. Then models
+cohort between two good slides, on 1 and on 3 ranks, give the same rows, the good slides done and
+a log naming every failed slide. Then models
 that give NaN or the wrong width (on 1 and 2 ranks: exit 1, the slide failed) and an output
 that cannot be written (exit 1, naming it).
 Build descriptions: synth [keep=FRACTION] [mask=WxH] [id=ID] (the good synthetic slide, its
@@ -114,10 +115,13 @@ bad = [c for c in CASES if c["case"] != "good"]
 for ranks in (1, 3):
     folder = os.path.join(work, f"all-{ranks}")
     os.makedirs(folder)
-    lines = [f"good,{GOOD}"] + [build(c, folder) for c in bad]
+    # A good slide on either side: the slides failing in planning sit in the middle of the
+    # cohort, and the rest (planned after them, beside inference) still finishes.
+    lines = [f"good,{GOOD}"] + [build(c, folder) for c in bad] + [f"good_last,{GOOD}"]
     status, text, rows = run_cohort(folder, lines, ranks)
     check(status == 3, f"all on {ranks} ranks: exit {status}\n{text[-2000:]}")
-    check(len(rows) == len(lines) and rows[0]["status"] == 1, f"all on {ranks} ranks: rows {rows}")
+    check(len(rows) == len(lines) and rows[0]["status"] == 1 and rows[-1]["status"] == 1,
+          f"all on {ranks} ranks: rows {rows}")
     for case, row in zip(bad, rows[1:]):
         check_row(case, row, f"all on {ranks} ranks:")
     for case in bad:  # the log names every failed slide too

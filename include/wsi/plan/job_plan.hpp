@@ -63,7 +63,8 @@ class CohortPlanner {
 
   // Every slide is planned and in the file (the same on every rank after each append).
   bool finished() const;
-  // A plan finished here that the file does not hold yet. Non-blocking.
+  // A plan finished here since the last append (one the file can take, unless it waits for a
+  // slide before it). Non-blocking.
   bool has_ready();
   // Blocks until every plan this rank has in flight is finished.
   void wait_all();

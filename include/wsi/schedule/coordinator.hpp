@@ -5,8 +5,8 @@
 // slide is shared by every rank that runs out of other work), starts a checkpoint epoch
 // `checkpoint_interval` seconds after every rank finished the last one, within a few seconds
 // when a slide's last unit finished or a rank has maps to write (so that maps are made beside
-// inference, not after it), within a second when a rank has planned slides for the file (at
-// once when a rank waits for work), at once when a rank reports a signal, and ends the job with
+// inference, not after it), within two seconds when a rank has planned slides for the file
+// (half a second when a rank waits for work), at once when a rank reports a signal, and ends the job with
 // a final epoch once every rank is idle. Units arrive as slides are planned (add_units); a rank
 // asking for work while none is left and planning goes on waits for the next ones. It polls (Comm::try_receive) with short sleeps, never
 // spinning a core in a blocking receive. Every rank, rank 0 too, talks to it through a
