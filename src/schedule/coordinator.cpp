@@ -159,8 +159,9 @@ struct Coordinator::State {
     if (static_cast<int>(idle.size()) == comm.size()) return broadcast_epoch(true, false);
     const double since_epoch = seconds_since(last_epoch);
     const bool maps_due = maps_wanted && since_epoch >= std::min(interval, kMapsLatency);
-    const bool plans_due =
-        plans_wanted && since_epoch >= std::min(interval, parked.empty() ? kPlansLatency : kPlansLatencyIdle);
+    // The first slides go to the file at once: the job's first tile waits for them.
+    const double plans_wait = total_tiles == 0 ? 0.0 : parked.empty() ? kPlansLatency : kPlansLatencyIdle;
+    const bool plans_due = plans_wanted && since_epoch >= std::min(interval, plans_wait);
     if (epoch_acks_pending == 0 && (since_epoch >= interval || epoch_wanted || maps_due || plans_due)) {
       epoch_wanted = maps_wanted = plans_wanted = false;
       broadcast_epoch(false, false);

@@ -1,5 +1,6 @@
 """Shared by the end-to-end tests: running wsi-mpi under mpirun, making synthetic cohorts, and
 comparing cohort files dataset by dataset."""
+import json
 import os
 import shutil
 import signal
@@ -92,6 +93,15 @@ def assert_same_results(a, b):
             if not np.array_equal(x, y):
                 raise AssertionError(f"{name} differs between {a} and {b}")
     return names
+
+
+def progress(path):
+    """OUT.progress.json of a cohort file, {} while it is missing or being replaced."""
+    try:
+        with open(path + ".progress.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
 
 
 def slides(path):

@@ -9,7 +9,6 @@ last epoch, each on 1 and on 3 ranks. A per-rank log of computed units proves th
 kill runs again. Everything runs with the defaults a user gets (threads from the cores, the numeric
 configuration by the rule), so a resume with another rank count also runs other thread counts.
 usage: kill_resume.py BIN WORK"""
-import json
 import os
 import random
 import shutil
@@ -22,7 +21,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import assert_same_results, environment, mpirun, reference_cohort, run  # noqa: E402
+from common import assert_same_results, environment, mpirun, progress, reference_cohort, run  # noqa: E402
 
 binary, work = sys.argv[1], sys.argv[2]
 shutil.rmtree(work, ignore_errors=True)
@@ -53,14 +52,6 @@ def maps_readable(path):
             for slide in f["maps"].values():
                 for data in slide.values():
                     data[()]
-
-
-def progress(path):
-    try:
-        with open(path + ".progress.json") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
 
 
 def scenario(name, ranks, target, trigger, resume_ranks, cohort=None):

@@ -7,7 +7,6 @@ import shutil
 import sys
 
 import h5py
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import class_at, read_layout, run, slides, synth, uniform_truth  # noqa: E402

@@ -8,7 +8,6 @@
 2. `wsi-mpi plan` on 2 ranks, then `wsi-mpi run` on 1: the same file as one `run`, no planning.
 3. --no-thumbnail keeps no thumbnail (render reads the slide), --thumbnail-resolution sets its size.
 usage: maps_during_run.py BIN WORK"""
-import json
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import assert_same_results, environment, mpirun, reference_cohort, run  # noqa: E402
+from common import assert_same_results, environment, mpirun, progress, reference_cohort, run  # noqa: E402
 
 binary, work = sys.argv[1], sys.argv[2]
 common_args = ["--threads", "1", "--unit-tiles", "4", "--batch-size", "4"]
@@ -30,14 +29,6 @@ with h5py.File(reference, "r") as f:
     assert all(f[f"maps/{k}/prediction"][()].any() for k in keys)
     last_unit_of_first = int(np.flatnonzero(units[:, 0] == 0).max())
 print(f"reference: {len(units)} units, slide 0 ends at unit {last_unit_of_first}")
-
-
-def progress(path):
-    try:
-        with open(path + ".progress.json") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
 
 
 # 1. Maps written while inference goes on; a kill then, and a resume.
