@@ -138,6 +138,17 @@ struct CohortPlanner::Impl {
     }
   }
 
+  // Collective: the end of the slides ready on any rank that continue the file's prefix.
+  int64_t prefix_end() const {
+    std::vector<int64_t> mine;
+    for (const auto& entry : ready) mine.push_back(entry.first);
+    const std::vector<int64_t> all = all_gather_concat(comm, mine, "slides planned");
+    const std::set<int64_t> anywhere(all.begin(), all.end());
+    int64_t end = planned;
+    while (end < static_cast<int64_t>(manifest.size()) && anywhere.count(end)) ++end;
+    return end;
+  }
+
   // Plans finished on the workers move to `ready` (a failed task throws here).
   void collect(bool wait) {
     for (auto it = in_flight.begin(); it != in_flight.end();) {
@@ -193,13 +204,7 @@ std::vector<int64_t> CohortPlanner::append_ready(CohortFile& file, JobState& sta
   Impl& m = *impl_;
   m.collect(false);
   const Comm& comm = m.comm;
-  // The slides ready anywhere that continue the file's prefix.
-  std::vector<int64_t> mine;
-  for (const auto& entry : m.ready) mine.push_back(entry.first);
-  const std::vector<int64_t> all = all_gather_concat(comm, mine, "slides planned");
-  const std::set<int64_t> anywhere(all.begin(), all.end());
-  int64_t end = m.planned;
-  while (end < static_cast<int64_t>(m.manifest.size()) && anywhere.count(end)) ++end;
+  const int64_t end = m.prefix_end();
   if (end == m.planned) {
     m.offered = m.ready.size();
     return {};
