@@ -12,7 +12,7 @@
 namespace wsi::run {
 
 void checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
-                        const TestHooks& hooks, const Comm& comm, const std::string& output) {
+                      const TestHooks& hooks, const Comm& comm) {
   fail_point(comm, "epoch");
   std::vector<CohortFile::TileRows> rows;
   std::vector<int64_t> units;
@@ -32,7 +32,6 @@ void checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, 
   const std::vector<int64_t> all = all_gather_concat(comm, units, "units checkpointed");
   for (int64_t u : all) state.done[u] = 1;
   maps.units_done(all);
-  if (comm.rank() == 0) write_progress_file(output, state, maps.slides_done(), "running");
 }
 
 void write_progress_file(const std::string& output, const JobState& state, int64_t slides_done,

@@ -18,9 +18,9 @@ struct UnitResult {
 };
 
 // Collective. Writes `finished` (this rank's), marks every rank's checkpointed units done in
-// `state`, hands them to `maps`, and (rank 0) rewrites OUT.h5.progress.json.
+// `state` and hands them to `maps`.
 void checkpoint_epoch(const std::vector<UnitResult>& finished, JobState& state, CohortFile& file, MapMaker& maps,
-                        const TestHooks& hooks, const Comm& comm, const std::string& output);
+                      const TestHooks& hooks, const Comm& comm);
 
 // OUT.h5.progress.json, replaced atomically: what `inspect` shows of a live or stopped job.
 // `slides_done`: slides with their maps written, on all ranks. While slides are being planned,

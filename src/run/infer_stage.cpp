@@ -197,10 +197,11 @@ void Worker::await_reply() {
 
 void Worker::epoch(bool final) {
   const auto start = Clock::now();
-  checkpoint_epoch(finished_, state_, file_, maps_, hooks_, world_, job_.output);
+  checkpoint_epoch(finished_, state_, file_, maps_, hooks_, world_);
   finished_.clear();
   held_bytes_ = 0, epoch_requested_ = false;
   if (!final && !planner_.finished()) {  // the same on every rank: the append is collective
+    fail_point(world_, "grow");
     const int64_t first_slide = state_.planned_slides;
     const std::vector<int64_t> added =
         planner_.append_ready(file_, state_, [this] { hooks_.between_growth_and_record(); });
@@ -210,9 +211,9 @@ void Worker::epoch(bool final) {
       for (int64_t u : added) units.push_back(state_.units[u]);
       coordinator_->add_units(units, planner_.finished());
     }
-    if (world_.rank() == 0) write_progress_file(job_.output, state_, maps_.slides_done(), "running");
     plans_requested_ = false;
   }
+  if (world_.rank() == 0) write_progress_file(job_.output, state_, maps_.slides_done(), "running");
   stats_.seconds_writing += seconds_since(start);
 }
 

@@ -5,10 +5,11 @@
 // (between an epoch's row writes and its done flags), WSI_TEST_MAPS_PAUSE (between an epoch's
 // maps write and its flush) and WSI_TEST_GROW_PAUSE (between the flush of slides appended to the
 // file and the record that makes them planned), so that kill tests can hit those moments; WSI_TEST_FAIL=RANK:PHASE
-// makes rank RANK throw at PHASE (start, planning, epoch, maps, finalize; aggregate-start and
+// makes rank RANK throw at PHASE (start, planning, epoch, grow (an epoch's append of planned
+// slides), maps, finalize; aggregate-start and
 // aggregate-write in `wsi-mpi aggregate`; umap-start, umap-fit (rank 0) and umap-write in `wsi-mpi
 // umap`), for the tests that one rank's failure ends the job
-// everywhere; at the phases run on the main thread (start, epoch, finalize, aggregate-*),
+// everywhere; at the phases run on the main thread (start, epoch, grow, finalize, aggregate-*),
 // RANK:PHASE:mpi makes a real MPI call fail there (a send to a rank that does not exist) and
 // RANK:PHASE:signal makes the rank die of SIGSEGV.
 #pragma once
@@ -43,10 +44,10 @@ class TestHooks {
   explicit TestHooks(int rank) {
     if (const char* prefix = std::getenv("WSI_TEST_UNIT_LOG"))
       log_.open(std::string(prefix) + "." + std::to_string(rank), std::ios::app);
-    epoch_pause_ = seconds("WSI_TEST_EPOCH_PAUSE");
-    unit_pause_ = seconds("WSI_TEST_UNIT_PAUSE");
-    maps_pause_ = seconds("WSI_TEST_MAPS_PAUSE");
-    grow_pause_ = seconds("WSI_TEST_GROW_PAUSE");
+    epoch_pause_ = test_seconds("WSI_TEST_EPOCH_PAUSE");
+    unit_pause_ = test_seconds("WSI_TEST_UNIT_PAUSE");
+    maps_pause_ = test_seconds("WSI_TEST_MAPS_PAUSE");
+    grow_pause_ = test_seconds("WSI_TEST_GROW_PAUSE");
   }
   void computed(int64_t unit) {
     if (log_.is_open()) log_ << unit << std::endl;
@@ -59,10 +60,6 @@ class TestHooks {
   }
 
  private:
-  static double seconds(const char* name) {
-    const char* value = std::getenv(name);
-    return value ? std::atof(value) : 0.0;
-  }
   static void pause(double seconds, const char* message) {
     if (seconds <= 0) return;
     if (message) spdlog::warn(std::string("test hook: ") + message, seconds);

@@ -17,10 +17,15 @@ inline void fail_point(int rank, const char* phase) {
     throw std::runtime_error(std::string("test hook: failure injected at ") + phase);
 }
 
+// The seconds the environment variable `name` says (0 when unset).
+inline double test_seconds(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? std::atof(value) : 0.0;
+}
+
 // Sleeps as many seconds as the environment variable `name` says (none when unset).
 inline void test_pause(const char* name) {
-  const char* value = std::getenv(name);
-  const double seconds = value ? std::atof(value) : 0.0;
+  const double seconds = test_seconds(name);
   if (seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
 

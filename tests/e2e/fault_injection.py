@@ -1,6 +1,6 @@
 """One rank's failure ends the job on every rank (issue: never hang, never crash).
 
-For 2 and 3 ranks and every phase (start, planning, epoch, maps, finalize) the test hook
+For 2 and 3 ranks and every phase (start, planning, epoch, grow, maps, finalize) the test hook
 WSI_TEST_FAIL=RANK:PHASE makes the last rank throw there. Each run must end within 60 s with
 exit status 1, the failing rank's own message and the others' "stopped because rank N failed",
 and a healthy rerun of the same command must finish with the file of an uninterrupted run.
@@ -50,7 +50,7 @@ def rerun_equals_reference(name, output, ranks):
 
 for ranks in (2, 3):
     failing = ranks - 1
-    for phase in ("start", "planning", "epoch", "maps", "finalize"):
+    for phase in ("start", "planning", "epoch", "grow", "maps", "finalize"):
         name = f"fail-{ranks}-{phase}"
         output = os.path.join(work, name + ".h5")
         status, seconds, text = attempt(name, mpirun(binary, ranks, ["run", "--job", job, "--output", output] + args),
@@ -75,7 +75,7 @@ def ranks_left(output):
 
 
 # MPI errors return to our code (MPI_ERRORS_RETURN) and end the job like any other error.
-for phase in ("start", "epoch"):
+for phase in ("start", "epoch", "grow"):
     name = f"mpi-error-{phase}"
     output = os.path.join(work, name + ".h5")
     status, seconds, text = attempt(name, mpirun(binary, 2, ["run", "--job", job, "--output", output] + args),
