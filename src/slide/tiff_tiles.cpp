@@ -179,7 +179,9 @@ std::unique_ptr<TiffTiles> TiffTiles::open(const std::string& path, const SlideP
 
 cv::Mat TiffTiles::read_level_region(int level, int64_t x, int64_t y, int64_t w, int64_t h) const {
   const LevelDir& l = state_->levels.at(level);
-  cv::Mat region(static_cast<int>(h), static_cast<int>(w), CV_8UC4, cv::Scalar::all(0));
+  cv::Mat region(static_cast<int>(h), static_cast<int>(w), CV_8UC4);
+  // Outside the level: transparent, as OpenSlide reads it. Inside, every byte is copied below.
+  if (x < 0 || y < 0 || x + w > l.width || y + h > l.height) region.setTo(cv::Scalar::all(0));
   const int64_t x0 = std::max<int64_t>(x, 0), y0 = std::max<int64_t>(y, 0);
   const int64_t x1 = std::min(x + w, l.width), y1 = std::min(y + h, l.height);
   if (x0 >= x1 || y0 >= y1) return region;
