@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<Coordinator> coordinator;
   if (world.rank() == 0)
-    coordinator = std::make_unique<Coordinator>(coordination, units, todo, 3600.0, [] { MpiSession::abort(1); });
+    coordinator = std::make_unique<Coordinator>(coordination, units, todo, true, 3600.0, [] { MpiSession::abort(1); });
   WorkChannel channel(coordination);
   int64_t mine = 0, open = -1;
   bool waiting = false;
