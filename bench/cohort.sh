@@ -82,6 +82,15 @@ echo "(1b) the same, planned ahead (\`wsi-mpi plan\`), then run ..."
   > big-ahead.log 2>&1
 a_wall=$(wall_s big-ahead.log); a_rate=$(r "$(table_tiles big-ahead.log)" "$a_wall")
 
+echo "(1c) the same slide with a scanner's pyramid (6 levels, down to downsample 32) ..."
+[ -s big6/slide_001.svs ] || "$bin" synth --output big6 --slides 1 --size 60000x40000 --mpp 0.25 --levels 6 \
+  > big6.synth.log 2>&1
+manifest big6.csv "$work/big6/slide_001.svs" "$big_copies"
+run_job big6-null.log 1 --slides big6.csv --model null --threads 1 --readers 1 --output big6-null.h5
+"$build/bench/wsi_bench" read --slide big6/slide_001.svs --readers 1 --seconds 10 > big6-read.log
+reader6=$(sed -n 1p big6-read.log | sed -E 's/.*planned ([0-9.]+).*/\1/')
+w6_wall=$(wall_s big6-null.log); w6_rate=$(r "$(table_tiles big6-null.log)" "$w6_wall")
+
 echo "(2) seeded resnet18, $model_copies x 60000x40000, 1 rank, $threads threads ..."
 [ -s weights.pth ] || /usr/bin/python3 -c "
 import torch, torchvision
@@ -142,6 +151,7 @@ echo "| (1) null model, $big_copies x 60000x40000 0.25 mpp ($b_tiles tiles), 1 r
 echo "| (1) the reader alone on that slide (\`wsi_bench read\`, 1 thread) | $reader tiles/s; whole job / reader = **$(r "$b_rate" "$reader")** |"
 echo "| (1) seconds from the launch to the first tile done (progress file) / planning (rank table) / maps / after the last tile | $b_first / $(table_col big-null.log 8) / $(table_col big-null.log 9) / $(after_s big-null.log) |"
 echo "| (1b) planned ahead (\`wsi-mpi plan\`: $(wall_s big-plan.log) s), then \`wsi-mpi run\`: whole run | $a_rate tiles/s ($a_wall s); run / reader = **$(r "$a_rate" "$reader")** |"
+echo "| (1c) the same slide written with 6 levels (downsamples 1 to 32, as a scanner's pyramid goes down): whole job / the reader alone ($reader6 tiles/s) | $w6_rate tiles/s ($w6_wall s): **$(r "$w6_rate" "$reader6")**; planning $(table_col big6-null.log 8) s |"
 echo "| (2) seeded resnet18 fp32, $model_copies x the same slide ($m_tiles tiles), $threads threads: whole job | $m_rate tiles/s ($m_wall s) |"
 echo "| (2) model-only ceiling (\`model_bench\`, batch 8, $threads threads) | $ceiling tiles/s; whole job / ceiling = **$(r "$m_rate" "$ceiling")** |"
 echo "| (3) $small x $(basename "$cmu"), 2 ranks, null model: planning alone / tiles alone (s) | $p_wall / $t_wall |"

@@ -10,7 +10,11 @@
 # For each: seconds from process start to the model loaded and to the first batch inferred, the
 # wall time, and tiles/s over the whole run as a fraction of PyTorch's best fp32 model-only rate
 # (best of frozen / optimize_for_inference x NCHW / channels-last x batch 8 / 32, from Python).
-# Takes about 5 minutes on 2 cores. Scratch: BENCH_DIR (default a fresh mktemp -d).
+# Then BENCH_REPEATS (default 5) short runs (4 slides) each of `rule` and `warm`, for the median
+# start-up: one run's start-up varies by a tenth of a second on a shared machine. With
+# BENCH_DROP_PAGE_CACHE=1 (root), one more `rule` run after dropping the kernel's page cache, so
+# that LibTorch's libraries, the weights and the slides are read from disk again.
+# Takes about 7 minutes on 2 cores. Scratch: BENCH_DIR (default a fresh mktemp -d).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -46,14 +50,20 @@ run_one() {  # run_one NAME extra-args...
     --weights weights.pth --threads "$threads" --output "$name.h5" --overwrite "$@" > "$name.log" 2>&1
 }
 rm -rf cache
+runs="rule cold warm"
 run_one rule
 run_one cold --autotune --tuning-cache cache/tuning.json
 run_one warm --autotune --tuning-cache cache/tuning.json
+if [ "${BENCH_DROP_PAGE_CACHE:-0}" = 1 ]; then
+  sync && echo 3 > /proc/sys/vm/drop_caches
+  run_one pages_dropped
+  runs+=" pages_dropped"
+fi
 
 echo
 echo "| run | numeric configuration | model loaded (s) | first batch (s) | wall (s) | tiles/s | of PyTorch's best ($ceiling) |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-for name in rule cold warm; do
+for name in $runs; do
   config=$(sed -nE 's/.*numeric configuration: (.*)/\1/p' "$name.log" | head -1)
   loaded=$(sed -nE 's/.*model loaded ([0-9.]+) s after.*/\1/p' "$name.log" | head -1)
   first=$(sed -nE 's/.*first batch inferred ([0-9.]+) s after.*/\1/p' "$name.log" | head -1)
@@ -62,3 +72,24 @@ for name in rule cold warm; do
   rate=$(awk -v t="$tiles" -v w="$wall" 'BEGIN {printf "%.1f", t / w}')
   echo "| $name | $config | $loaded | $first | $wall | $rate | $(awk -v r="$rate" -v c="$ceiling" 'BEGIN {printf "%.2f", r / c}') |"
 done
+
+# Start-up alone, repeated: seconds from the model loaded to the first batch, 4 slides a run.
+head -5 cohort.csv > short.csv
+after_load() {  # after_load LOG
+  awk '/model loaded/ {sub(/.*model loaded /, ""); l=$1} /first batch inferred/ {sub(/.*first batch inferred /, ""); f=$1}
+       END {printf "%.2f\n", f - l}' "$1"
+}
+median_range() { sort -n | awk '{v[NR]=$1} END {printf "median %.2f (%.2f to %.2f, %d runs)", (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2), v[1], v[NR], NR}'; }
+: > short_rule.txt; : > short_warm.txt
+for i in $(seq 1 "${BENCH_REPEATS:-5}"); do
+  "$bin" run --slides short.csv --model resnet18-kather100k --weights weights.pth --threads "$threads" \
+    --output short.h5 --overwrite > short.log 2>&1 && after_load short.log >> short_rule.txt
+  "$bin" run --slides short.csv --model resnet18-kather100k --weights weights.pth --threads "$threads" \
+    --output short.h5 --overwrite --autotune --tuning-cache cache/tuning.json > short.log 2>&1 &&
+    after_load short.log >> short_warm.txt
+done
+echo
+echo "| start-up, model loaded to first batch, 4 slides a run | seconds |"
+echo "| --- | --- |"
+echo "| rule (default) | $(median_range < short_rule.txt) |"
+echo "| --autotune, cache present | $(median_range < short_warm.txt) |"
