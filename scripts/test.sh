@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds wsi-mpi (and the sanitizer and fuzz builds) and runs the whole
-# test suite (ctest), then says how many tests were skipped and why (those that need the real
-# reference slides skip without them: set WSI_TEST_DATA, see README.md).
+# Installs what is missing, builds wsi-mpi (with the sanitizer and fuzz builds and the benchmarks'
+# programs) and runs the whole test suite (ctest), then says how many tests were skipped and why
+# (those that need the real reference slides skip without them: set WSI_TEST_DATA, see README.md).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 install_packages test
 build_checks
 build_project -DBUILD_TESTING=ON -DWSI_SANITIZE_BUILD="$SANITIZE_DIR" -DWSI_FUZZ_BUILD="$FUZZ_DIR"
+# The benchmarks' programs are not tests, but they must keep compiling (a few seconds).
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target bench
 cd "$BUILD_DIR"
 status=0
 # One test per core: most of them wait on processes (mpirun, Slurm) more than they compute. Two
