@@ -195,6 +195,8 @@ bool CohortPlanner::has_ready() {
   return impl_->ready.size() > impl_->offered;
 }
 
+bool CohortPlanner::full() const { return impl_->in_flight.empty() && impl_->ready.size() >= impl_->look_ahead; }
+
 void CohortPlanner::wait_all() { impl_->collect(true); }
 
 double CohortPlanner::seconds() const { return impl_->seconds; }

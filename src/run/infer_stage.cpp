@@ -141,8 +141,7 @@ bool Worker::run() {
       }
     }
     if (maps_.take_ready_signal()) channel_.request_maps_epoch();
-    if (!plans_requested_ && !planner_.finished() && planner_.has_ready())
-      channel_.request_plans_epoch(), plans_requested_ = true;
+    request_plans_epoch();
     if (work_->active()) step();
     else if (!waiting && !idle) channel_.request(work_->open_slide()), waiting = true;
     else {
@@ -151,6 +150,16 @@ bool Worker::run() {
       stats_.seconds_waiting += seconds_since(wait);
     }
   }
+}
+
+// Slides planned here since the last append ask for the next one; asked again, for one at once,
+// when this rank's planning has gone as far ahead of the file as it may.
+void Worker::request_plans_epoch() {
+  if (plans_asked_ == PlansAsked::now || planner_.finished() || !planner_.has_ready()) return;
+  const bool full = planner_.full();
+  if (plans_asked_ == PlansAsked::soon && !full) return;
+  channel_.request_plans_epoch(full);
+  plans_asked_ = full ? PlansAsked::now : PlansAsked::soon;
 }
 
 void Worker::start(int64_t unit) {
@@ -211,7 +220,7 @@ void Worker::epoch(bool final) {
       for (int64_t u : added) units.push_back(state_.units[u]);
       coordinator_->add_units(units, planner_.finished());
     }
-    plans_requested_ = false;
+    plans_asked_ = PlansAsked::no;
   }
   if (world_.rank() == 0) write_progress_file(job_.output, state_, maps_.slides_done(), "running");
   stats_.seconds_writing += seconds_since(start);

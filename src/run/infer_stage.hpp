@@ -36,6 +36,7 @@ class Worker {
   void step();
   void fail(int64_t slide, const std::string& error);
   void await_reply();
+  void request_plans_epoch();
   void epoch(bool final);
 
   const Job& job_;
@@ -44,7 +45,8 @@ class Worker {
   MapMaker& maps_;
   CohortPlanner& planner_;
   Coordinator* coordinator_;
-  bool plans_requested_ = false;
+  // The append asked for since the last epoch: none, within a second or two, at once.
+  enum class PlansAsked { no, soon, now } plans_asked_ = PlansAsked::no;
   const Comm& world_;
   WorkChannel channel_;
   std::unique_ptr<UnitWork> work_;

@@ -22,7 +22,9 @@ using Clock = std::chrono::steady_clock;
 constexpr double kMapsLatency = 5.0;
 // Planned slides wait at most this long for the epoch that appends them while every rank has
 // work, and kPlansLatencyIdle when a rank waits for them: each append then takes the slides
-// planned meanwhile, instead of an epoch (collective, with flushes) per slide.
+// planned meanwhile, instead of an epoch (collective, with flushes) per slide. A rank whose
+// planning is as far ahead of the file as it may go asks for the epoch at once: waiting would
+// only leave its planning workers idle.
 constexpr double kPlansLatency = 2.0;
 constexpr double kPlansLatencyIdle = 0.5;
 
@@ -34,7 +36,7 @@ constexpr int kTagBye = 14;      // [0]
 constexpr int kTagEpochDone = 15;  // [0]
 constexpr int kTagEpochWanted = 16;  // [0]: a rank holds many results; checkpoint soon
 constexpr int kTagMapsWanted = 17;   // [0]: a rank has merged maps to write
-constexpr int kTagPlansWanted = 18;  // [0]: a rank has planned slides to append
+constexpr int kTagPlansWanted = 18;  // [full]: a rank has planned slides to append (full: it can plan no more)
 // Coordinator -> rank
 constexpr int kTagReply = 21;  // [unit index or -1]
 constexpr int kTagEpoch = 22;  // [final, stop]
@@ -69,6 +71,7 @@ struct Coordinator::State {
   bool epoch_wanted = false;   // a rank asked for one (memory), start it as soon as possible
   bool maps_wanted = false;    // a slide's last unit finished, or a rank merged maps: epoch within kMapsLatency
   bool plans_wanted = false;   // a rank planned slides: epoch within kPlansLatency
+  bool plans_full = false;     // a rank can plan no more before an append: epoch as soon as possible
   Clock::time_point last_epoch = Clock::now();
   ProgressLog progress{"inference", "tiles", 0, 5.0};
 
@@ -149,6 +152,7 @@ struct Coordinator::State {
       maps_wanted = true;
     } else if (tag == kTagPlansWanted) {
       plans_wanted = true;
+      plans_full = plans_full || values.at(0) != 0;
     }
   }
 
@@ -160,10 +164,10 @@ struct Coordinator::State {
     const double since_epoch = seconds_since(last_epoch);
     const bool maps_due = maps_wanted && since_epoch >= std::min(interval, kMapsLatency);
     // The first slides go to the file at once: the job's first tile waits for them.
-    const double plans_wait = total_tiles == 0 ? 0.0 : parked.empty() ? kPlansLatency : kPlansLatencyIdle;
+    const double plans_wait = total_tiles == 0 || plans_full ? 0.0 : parked.empty() ? kPlansLatency : kPlansLatencyIdle;
     const bool plans_due = plans_wanted && since_epoch >= std::min(interval, plans_wait);
     if (epoch_acks_pending == 0 && (since_epoch >= interval || epoch_wanted || maps_due || plans_due)) {
-      epoch_wanted = maps_wanted = plans_wanted = false;
+      epoch_wanted = maps_wanted = plans_wanted = plans_full = false;
       broadcast_epoch(false, false);
     }
   }
@@ -266,7 +270,7 @@ void WorkChannel::request_epoch() { send(comm_, 0, kTagEpochWanted, {0}); }
 
 void WorkChannel::request_maps_epoch() { send(comm_, 0, kTagMapsWanted, {0}); }
 
-void WorkChannel::request_plans_epoch() { send(comm_, 0, kTagPlansWanted, {0}); }
+void WorkChannel::request_plans_epoch(bool full) { send(comm_, 0, kTagPlansWanted, {full ? 1 : 0}); }
 
 void WorkChannel::epoch_done() { send(comm_, 0, kTagEpochDone, {0}); }
 

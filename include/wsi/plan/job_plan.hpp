@@ -66,6 +66,9 @@ class CohortPlanner {
   // A plan finished here since the last append (one the file can take, unless it waits for a
   // slide before it). Non-blocking.
   bool has_ready();
+  // Every plan this rank may hold ahead of the file is finished and waiting for an append: its
+  // workers plan nothing more until then. Call after has_ready().
+  bool full() const;
   // Blocks until every plan this rank has in flight is finished.
   void wait_all();
   // Collective: appends to `file` the slides planned on any rank that continue its planned

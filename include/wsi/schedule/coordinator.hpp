@@ -79,8 +79,9 @@ class WorkChannel {
   void request_epoch();
   // This rank has maps ready to write: the coordinator starts an epoch within a few seconds.
   void request_maps_epoch();
-  // This rank planned slides the file does not hold yet: an epoch within a second appends them.
-  void request_plans_epoch();
+  // This rank planned slides the file does not hold yet: an epoch within a second or two appends
+  // them; at once when `full` (its planning may go no further ahead of the file).
+  void request_plans_epoch(bool full);
   // This rank finished the epoch it was told of (the next one starts only after every rank has).
   void epoch_done();
   // After the final epoch: lets the coordinator end (every rank must say it).

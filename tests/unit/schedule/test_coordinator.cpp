@@ -97,6 +97,16 @@ std::vector<int64_t> all_units(const std::vector<Served>& ranks) {
   return all;
 }
 
+// The next event on `channel` within `patience_s`, if any.
+std::optional<WorkEvent> next_event(WorkChannel& channel, double patience_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(patience_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto event = channel.poll()) return event;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 TEST_CASE("coordinator: every unit to do once, the open slide's first, then a final epoch", "[schedule]") {
@@ -121,14 +131,7 @@ TEST_CASE("coordinator: units arrive as slides are planned, and a rank waits for
   const std::vector<WorkUnit> units = three_slides();
   Coordinator coordinator(coordination, {units[0], units[1]}, {0, 1}, false, 3600.0, [] {});
   WorkChannel channel(coordination);
-  const auto next = [&channel](double patience_s) -> std::optional<WorkEvent> {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(patience_s);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (auto event = channel.poll()) return event;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return std::nullopt;
-  };
+  const auto next = [&channel](double patience_s) { return next_event(channel, patience_s); };
   std::vector<int64_t> served;
   for (int i = 0; i < 2; ++i) {
     channel.request(-1);
@@ -164,6 +167,38 @@ TEST_CASE("coordinator: units arrive as slides are planned, and a rank waits for
   channel.goodbye();
   coordinator.finish();
   CHECK(served == std::vector<int64_t>{0, 1, 2, 3, 4, 5});
+}
+
+TEST_CASE("coordinator: planned slides wait for a shared append, unless a rank can plan no further", "[schedule]") {
+  const Comm coordination = test::world().duplicate();
+  const std::vector<WorkUnit> units = three_slides();
+  Coordinator coordinator(coordination, {units[0], units[1]}, {0, 1}, false, 3600.0, [] {});
+  WorkChannel channel(coordination);
+  channel.request(-1);
+  const auto first = next_event(channel, 10);
+  REQUIRE(first);
+  REQUIRE(first->kind == WorkEvent::unit);  // the rank has work: planned slides may wait (2 s)
+  channel.request_plans_epoch(false);
+  CHECK_FALSE(next_event(channel, 0.5));
+  channel.request_plans_epoch(true);  // its planning is as far ahead as it may go: at once
+  const auto epoch = next_event(channel, 1.2);
+  REQUIRE(epoch);
+  CHECK(epoch->kind == WorkEvent::epoch);
+  CHECK_FALSE(epoch->final);
+  channel.epoch_done();
+  coordinator.add_units({units[2], units[3], units[4], units[5]}, true);
+  channel.request(0);
+  for (;;) {
+    const auto event = next_event(channel, 10);
+    REQUIRE(event);
+    if (event->kind == WorkEvent::unit) channel.request(0);
+    if (event->kind == WorkEvent::epoch) {
+      channel.epoch_done();
+      if (event->final) break;
+    }
+  }
+  channel.goodbye();
+  coordinator.finish();
 }
 
 TEST_CASE("coordinator: the units left of a failed slide are not handed out", "[schedule]") {
