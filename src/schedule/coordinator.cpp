@@ -22,9 +22,9 @@ using Clock = std::chrono::steady_clock;
 constexpr double kMapsLatency = 5.0;
 // Planned slides wait at most this long for the epoch that appends them while every rank has
 // work, and kPlansLatencyIdle when a rank waits for them: each append then takes the slides
-// planned meanwhile, instead of an epoch (collective, with flushes) per slide. A rank whose
-// planning is as far ahead of the file as it may go asks for the epoch at once: waiting would
-// only leave its planning workers idle.
+// planned meanwhile, instead of an epoch (collective, with flushes) per slide. While a rank
+// waits, a rank whose planning is as far ahead of the file as it may go gets the epoch at once:
+// waiting longer would only leave its planning workers idle too.
 constexpr double kPlansLatency = 2.0;
 constexpr double kPlansLatencyIdle = 0.5;
 
@@ -71,7 +71,7 @@ struct Coordinator::State {
   bool epoch_wanted = false;   // a rank asked for one (memory), start it as soon as possible
   bool maps_wanted = false;    // a slide's last unit finished, or a rank merged maps: epoch within kMapsLatency
   bool plans_wanted = false;   // a rank planned slides: epoch within kPlansLatency
-  bool plans_full = false;     // a rank can plan no more before an append: epoch as soon as possible
+  bool plans_full = false;     // a rank can plan no more before an append: no kPlansLatencyIdle
   Clock::time_point last_epoch = Clock::now();
   ProgressLog progress{"inference", "tiles", 0, 5.0};
 
@@ -164,7 +164,10 @@ struct Coordinator::State {
     const double since_epoch = seconds_since(last_epoch);
     const bool maps_due = maps_wanted && since_epoch >= std::min(interval, kMapsLatency);
     // The first slides go to the file at once: the job's first tile waits for them.
-    const double plans_wait = total_tiles == 0 || plans_full ? 0.0 : parked.empty() ? kPlansLatency : kPlansLatencyIdle;
+    const double plans_wait = total_tiles == 0      ? 0.0
+                              : parked.empty() ? kPlansLatency
+                              : plans_full     ? 0.0
+                                               : kPlansLatencyIdle;
     const bool plans_due = plans_wanted && since_epoch >= std::min(interval, plans_wait);
     if (epoch_acks_pending == 0 && (since_epoch >= interval || epoch_wanted || maps_due || plans_due)) {
       epoch_wanted = maps_wanted = plans_wanted = plans_full = false;

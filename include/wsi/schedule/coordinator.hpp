@@ -80,7 +80,8 @@ class WorkChannel {
   // This rank has maps ready to write: the coordinator starts an epoch within a few seconds.
   void request_maps_epoch();
   // This rank planned slides the file does not hold yet: an epoch within a second or two appends
-  // them; at once when `full` (its planning may go no further ahead of the file).
+  // them; at once when `full` (its planning may go no further ahead of the file) and a rank
+  // waits for work.
   void request_plans_epoch(bool full);
   // This rank finished the epoch it was told of (the next one starts only after every rank has).
   void epoch_done();

@@ -169,7 +169,7 @@ TEST_CASE("coordinator: units arrive as slides are planned, and a rank waits for
   CHECK(served == std::vector<int64_t>{0, 1, 2, 3, 4, 5});
 }
 
-TEST_CASE("coordinator: planned slides wait for a shared append, unless a rank can plan no further", "[schedule]") {
+TEST_CASE("coordinator: planned slides wait for a shared append while every rank has work", "[schedule]") {
   const Comm coordination = test::world().duplicate();
   const std::vector<WorkUnit> units = three_slides();
   Coordinator coordinator(coordination, {units[0], units[1]}, {0, 1}, false, 3600.0, [] {});
@@ -177,17 +177,22 @@ TEST_CASE("coordinator: planned slides wait for a shared append, unless a rank c
   channel.request(-1);
   const auto first = next_event(channel, 10);
   REQUIRE(first);
-  REQUIRE(first->kind == WorkEvent::unit);  // the rank has work: planned slides may wait (2 s)
+  REQUIRE(first->kind == WorkEvent::unit);
+  // The rank has work: its planned slides wait (2 s), even when it can plan no further.
   channel.request_plans_epoch(false);
+  channel.request_plans_epoch(true);
   CHECK_FALSE(next_event(channel, 0.5));
-  channel.request_plans_epoch(true);  // its planning is as far ahead as it may go: at once
-  const auto epoch = next_event(channel, 1.2);
+  channel.request(0);
+  const auto second = next_event(channel, 10);
+  REQUIRE(second);
+  REQUIRE(second->kind == WorkEvent::unit);
+  channel.request(0);  // no unit left: the rank waits, and the append comes
+  const auto epoch = next_event(channel, 10);
   REQUIRE(epoch);
   CHECK(epoch->kind == WorkEvent::epoch);
   CHECK_FALSE(epoch->final);
   channel.epoch_done();
   coordinator.add_units({units[2], units[3], units[4], units[5]}, true);
-  channel.request(0);
   for (;;) {
     const auto event = next_event(channel, 10);
     REQUIRE(event);
