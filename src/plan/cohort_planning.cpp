@@ -195,7 +195,10 @@ bool CohortPlanner::has_ready() {
   return impl_->ready.size() > impl_->offered;
 }
 
-bool CohortPlanner::full() const { return impl_->in_flight.empty() && impl_->ready.size() >= impl_->look_ahead; }
+bool CohortPlanner::full() {
+  impl_->collect(false);
+  return impl_->in_flight.empty() && impl_->ready.size() >= impl_->look_ahead;
+}
 
 void CohortPlanner::wait_all() { impl_->collect(true); }
 

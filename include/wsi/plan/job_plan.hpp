@@ -67,8 +67,8 @@ class CohortPlanner {
   // slide before it). Non-blocking.
   bool has_ready();
   // Every plan this rank may hold ahead of the file is finished and waiting for an append: its
-  // workers plan nothing more until then. Call after has_ready().
-  bool full() const;
+  // workers plan nothing more until then. Non-blocking.
+  bool full();
   // Blocks until every plan this rank has in flight is finished.
   void wait_all();
   // Collective: appends to `file` the slides planned on any rank that continue its planned
