@@ -131,30 +131,29 @@ TEST_CASE("coordinator: units arrive as slides are planned, and a rank waits for
   const std::vector<WorkUnit> units = three_slides();
   Coordinator coordinator(coordination, {units[0], units[1]}, {0, 1}, false, 3600.0, [] {});
   WorkChannel channel(coordination);
-  const auto next = [&channel](double patience_s) { return next_event(channel, patience_s); };
   std::vector<int64_t> served;
   for (int i = 0; i < 2; ++i) {
     channel.request(-1);
-    const auto event = next(10);
+    const auto event = next_event(channel, 10);
     REQUIRE(event);
     REQUIRE(event->kind == WorkEvent::unit);
     served.push_back(event->unit_index);
   }
   channel.request(0);
-  CHECK_FALSE(next(0.3));  // no unit left, but slides are still being planned: no answer yet
+  CHECK_FALSE(next_event(channel, 0.3));  // no unit left, but slides are still being planned: no answer yet
   coordinator.add_units({units[2], units[3]}, false);
   for (int i = 0; i < 2; ++i) {
     if (i == 1) channel.request(1);
-    const auto event = next(10);
+    const auto event = next_event(channel, 10);
     REQUIRE(event);
     REQUIRE(event->kind == WorkEvent::unit);
     served.push_back(event->unit_index);
   }
   channel.request(1);
-  CHECK_FALSE(next(0.3));
+  CHECK_FALSE(next_event(channel, 0.3));
   coordinator.add_units({units[4], units[5]}, true);
   for (;;) {
-    const auto event = next(10);
+    const auto event = next_event(channel, 10);
     REQUIRE(event);
     if (event->kind == WorkEvent::epoch) {
       channel.epoch_done();
